@@ -1,0 +1,3 @@
+"""DIGITS, rebuilt: an interactive deep-learning workbench."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,156 @@
+"""The `digits` command: `digits serve` and `digits worker`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+from pathlib import Path
+
+from digits import __version__
+from digits.config import QUEUES, ensure_secret_key, load_settings
+from digits.server import ServeOptions, serve
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(name, default)
+
+
+def _add_common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--jobs-dir",
+        help="folder holding one folder per job (env DIGITS_JOBS_DIR; default ~/.digits/jobs)",
+    )
+    parser.add_argument(
+        "--broker-url",
+        help="redis://host:port/db to share work across hosts; default: the embedded broker in "
+        "the jobs folder (env DIGITS_BROKER_URL)",
+    )
+    parser.add_argument(
+        "--data-roots",
+        help=f"server folders that users may read images from, separated by '{os.pathsep}' "
+        "(env DIGITS_DATA_ROOTS)",
+    )
+    parser.add_argument("--log-level", default=_env("DIGITS_LOG_LEVEL", "INFO"))
+
+
+def _settings(args: argparse.Namespace, **extra):
+    data_roots = None
+    if args.data_roots is not None:
+        data_roots = tuple(
+            Path(p).expanduser().resolve() for p in args.data_roots.split(os.pathsep) if p
+        )
+    return load_settings(
+        jobs_dir=args.jobs_dir, broker_url=args.broker_url, data_roots=data_roots, **extra
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="digits", description="DIGITS, rebuilt: a deep-learning workbench"
+    )
+    parser.add_argument("--version", action="version", version=f"digits {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve_parser = commands.add_parser(
+        "serve",
+        help="run the web server (and, with the embedded broker, its own workers)",
+        description="Run the web server. With the embedded broker it also starts and stops its "
+        "own workers; with DIGITS_BROKER_URL=redis://... run `digits worker` on each GPU host.",
+    )
+    _add_common_options(serve_parser)
+    serve_parser.add_argument(
+        "--host",
+        default=_env("DIGITS_HOST", "127.0.0.1"),
+        help="address to listen on (env DIGITS_HOST; default 127.0.0.1)",
+    )
+    serve_parser.add_argument(
+        "--port",
+        type=int,
+        default=int(_env("DIGITS_PORT", "5000")),
+        help="port to listen on (env DIGITS_PORT; default 5000)",
+    )
+    serve_parser.add_argument(
+        "--secret-key",
+        help="key that signs session cookies (env DIGITS_SECRET_KEY; "
+        "default: one generated once and kept in the jobs folder)",
+    )
+    serve_parser.add_argument(
+        "--workers",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="start this server's own workers (default: with the embedded broker only)",
+    )
+    serve_parser.add_argument(
+        "--cpu-concurrency",
+        type=int,
+        default=max(1, os.cpu_count() or 1),
+        help="dataset jobs run at once by the server's own worker",
+    )
+    serve_parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="Werkzeug's development server with the debugger (never in use)",
+    )
+
+    worker_parser = commands.add_parser(
+        "worker",
+        help="run a worker that takes jobs from the broker",
+        description="Run a Celery worker for DIGITS jobs on this host.",
+    )
+    _add_common_options(worker_parser)
+    worker_parser.add_argument(
+        "--queues",
+        default=",".join(QUEUES),
+        help="queues to serve: cpu (datasets), gpu (training); default both",
+    )
+    worker_parser.add_argument(
+        "--gpus",
+        default=_env("DIGITS_GPUS", ""),
+        help="GPU indexes this worker offers, e.g. 0,1,2,3 (env DIGITS_GPUS)",
+    )
+    worker_parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="jobs run at once (default: number of GPUs, or CPU cores)",
+    )
+    worker_parser.add_argument(
+        "--hostname", default=None, help="this worker's name (default: <queues>@<host>)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    if args.command == "serve":
+        settings = ensure_secret_key(_settings(args, secret_key=args.secret_key))
+        start_workers = settings.embedded_broker if args.workers is None else args.workers
+        options = ServeOptions(
+            host=args.host,
+            port=args.port,
+            start_workers=start_workers,
+            cpu_concurrency=args.cpu_concurrency,
+            debug=args.debug,
+        )
+        serve(settings, options)
+    elif args.command == "worker":
+        from digits.jobs.workers import run_worker
+
+        settings = _settings(args)
+        queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+        unknown = sorted(set(queues) - set(QUEUES))
+        if unknown or not queues:
+            raise SystemExit(
+                f"digits worker: --queues takes {', '.join(QUEUES)}; got {args.queues!r}"
+            )
+        gpus = [int(g) for g in args.gpus.split(",") if g.strip()]
+        concurrency = args.concurrency or (
+            len(gpus) if gpus and queues == ["gpu"] else os.cpu_count() or 1
+        )
+        hostname = args.hostname or f"{'+'.join(queues)}@{socket.gethostname()}"
+        run_worker(settings, queues, concurrency, hostname, gpus, args.log_level.upper())

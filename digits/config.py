@@ -1,0 +1,92 @@
+"""Settings shared by the web server and the workers, read from the environment or the CLI."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_JOBS_DIR = "~/.digits/jobs"
+EMBEDDED_BROKER = "filesystem://localhost/"
+
+# Queues: datasets run on `cpu`, training on `gpu`, so a long training never blocks a dataset.
+CPU_QUEUE = "cpu"
+GPU_QUEUE = "gpu"
+QUEUES = (CPU_QUEUE, GPU_QUEUE)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a process of ours needs to know; built once, passed down explicitly."""
+
+    jobs_dir: Path
+    broker_url: str = EMBEDDED_BROKER
+    data_roots: tuple[Path, ...] = ()
+    secret_key: str = ""
+    # Extra modules imported by the server and the workers (each may register job types and,
+    # for the server, define `init_app(app)`).
+    plugins: tuple[str, ...] = field(default_factory=tuple)
+    # How often the embedded broker looks for new messages: low enough to start a task in
+    # well under 100 ms, high enough not to spin a core.
+    broker_polling_interval: float = 0.02
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url.startswith("filesystem")
+
+    @property
+    def broker_dir(self) -> Path:
+        """The embedded broker's files: a dot-folder, which the job store skips."""
+        return self.jobs_dir / ".broker"
+
+    @property
+    def workers_dir(self) -> Path:
+        """Where each worker's heartbeat file lives, so the server knows which queues are served."""
+        return self.jobs_dir / ".workers"
+
+    def with_changes(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+
+def _split_list(value: str | None, sep: str) -> list[str]:
+    return [item.strip() for item in (value or "").split(sep) if item.strip()]
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides) -> Settings:
+    """Build Settings from DIGITS_* environment variables; keyword overrides (the CLI's) win."""
+    env = os.environ if environ is None else environ
+    jobs_dir = Path(os.path.expanduser(env.get("DIGITS_JOBS_DIR", DEFAULT_JOBS_DIR))).resolve()
+    values = {
+        "jobs_dir": jobs_dir,
+        "broker_url": env.get("DIGITS_BROKER_URL") or EMBEDDED_BROKER,
+        "data_roots": tuple(
+            Path(p).expanduser().resolve()
+            for p in _split_list(env.get("DIGITS_DATA_ROOTS"), os.pathsep)
+        ),
+        "secret_key": env.get("DIGITS_SECRET_KEY", ""),
+        "plugins": tuple(_split_list(env.get("DIGITS_PLUGINS"), ",")),
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if isinstance(values["jobs_dir"], str):
+        values["jobs_dir"] = Path(values["jobs_dir"]).expanduser().resolve()
+    return Settings(**values)
+
+
+def ensure_secret_key(settings: Settings) -> Settings:
+    """The configured secret key, else one kept in the jobs folder (sessions survive restarts)."""
+    if settings.secret_key:
+        return settings
+    key_file = settings.jobs_dir / ".secret_key"
+    if not key_file.exists():
+        settings.jobs_dir.mkdir(parents=True, exist_ok=True)
+        tmp = key_file.with_name(f".secret_key.{os.getpid()}")
+        tmp.write_text(secrets.token_hex(32))
+        os.chmod(tmp, 0o600)
+        try:
+            os.link(tmp, key_file)  # atomic and exclusive: a concurrent first start keeps one key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return settings.with_changes(secret_key=key_file.read_text().strip())

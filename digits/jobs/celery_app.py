@@ -1,0 +1,33 @@
+"""The Celery application, built from Settings by the server (to send) and the workers (to run)."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from digits.config import CPU_QUEUE, Settings
+from digits.jobs.messaging import broker_transport_options
+
+RUN_JOB_TASK = "digits.run_job"
+
+
+def create_celery(settings: Settings) -> Celery:
+    app = Celery("digits", broker=settings.broker_url, set_as_current=False)
+    app.conf.update(
+        broker_transport_options=broker_transport_options(settings),
+        broker_connection_retry_on_startup=True,
+        # The job folder is the truth: no result backend to fill up or to go stale.
+        task_ignore_result=True,
+        task_default_queue=CPU_QUEUE,
+        # Acknowledge when a job has ended, and hold no task a worker cannot start yet: a job
+        # waits in the queue where any free worker can take it, not behind a busy one.
+        task_acks_late=True,
+        worker_prefetch_multiplier=1,
+        worker_send_task_events=False,
+        worker_hijack_root_logger=False,
+    )
+    app.digits_settings = settings
+
+    from digits.jobs.runner import run_job
+
+    app.task(name=RUN_JOB_TASK, bind=True)(run_job)
+    return app

@@ -1,0 +1,182 @@
+"""A job's events: appended to `events.jsonl` in its folder, then sent live over Socket.IO.
+
+The file is the history, numbered by `seq` with no gaps; Socket.IO only carries the news. A page
+that (re)connects asks for the events after the last `seq` it has, then applies live ones in
+order, so nothing is missed and nothing is applied twice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from digits.jobs.job import Job
+from digits.jobs.status import Status
+from digits.jobs.store import JobNotFound, JobStore
+
+log = logging.getLogger(__name__)
+
+EVENTS_FILE = "events.jsonl"
+NAMESPACE = "/jobs"
+JOB_MANAGEMENT_ROOM = "job_management"
+JOB_UPDATE = "job update"
+# Updates that the home page shows; log lines only go to the job's own room.
+_HOME_PAGE_UPDATES = {"status", "progress", "name", "deleted"}
+ACTIVE = frozenset({Status.INIT, Status.WAIT, Status.RUN})
+MAX_LOG_LINE = 8192
+
+Emit = Callable[[str, dict, str], None]  # (event name, data, room)
+
+
+def _last_seq(f) -> int:
+    """The seq of the last complete line of an events file open for reading, or -1."""
+    f.seek(0, 2)
+    end = f.tell()
+    f.seek(max(0, end - 4 * MAX_LOG_LINE))
+    for line in reversed(f.read().splitlines()):
+        try:
+            return int(json.loads(line)["seq"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut short by a crash: look further back
+    return -1
+
+
+def append_event(folder: Path, update: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Append one event with the next seq; safe against concurrent writers on any host."""
+    with open(folder / EVENTS_FILE, "a+b") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        event = {"seq": _last_seq(f) + 1, "time": time.time(), "update": update, **data}
+        f.seek(0, 2)
+        if f.tell() and not _ends_with_newline(f):
+            f.write(b"\n")
+        f.write(json.dumps(event).encode() + b"\n")
+        f.flush()
+    return event
+
+
+def _ends_with_newline(f) -> bool:
+    f.seek(-1, 2)
+    last = f.read(1)
+    f.seek(0, 2)
+    return last == b"\n"
+
+
+def last_seq(folder: Path) -> int:
+    """The seq of the job's latest event, or -1 if it has none."""
+    try:
+        with open(folder / EVENTS_FILE, "rb") as f:
+            return _last_seq(f)
+    except FileNotFoundError:
+        return -1
+
+
+def read_events(folder: Path, since: int = 0) -> list[dict[str, Any]]:
+    """The job's events with seq >= since, in order."""
+    try:
+        lines = (folder / EVENTS_FILE).read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    events = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(event, dict) and event.get("seq", -1) >= since:
+            events.append(event)
+    return events
+
+
+class JobEvents:
+    """Changes a job and tells everyone: job.json first, then the events file, then Socket.IO."""
+
+    def __init__(self, store: JobStore, emit: Emit):
+        self.store = store
+        self._emit = emit
+
+    def publish(self, job_id: str, update: str, **data: Any) -> dict[str, Any]:
+        event = append_event(self.store.folder(job_id), update, data)
+        message = {"job_id": job_id, **event}
+        self._send(message, job_id)
+        if update in _HOME_PAGE_UPDATES:
+            self._send(message, JOB_MANAGEMENT_ROOM)
+        return event
+
+    def _send(self, message: dict[str, Any], room: str) -> None:
+        try:
+            self._emit(JOB_UPDATE, message, room)
+        except Exception:  # the file has it; a page catches up when it reconnects
+            log.exception("could not send %s event for job %s", message["update"], room)
+
+    def set_status(self, job_id: str, status: Status, reason: str | None = None) -> Job:
+        def change(job: Job) -> Job:
+            job.set_status(status, reason)
+            return job
+
+        job = self.store.update(job_id, change)
+        self.publish(job_id, "status", status=status.label, reason=reason, progress=job.progress)
+        return job
+
+    def move(
+        self,
+        job_id: str,
+        status: Status,
+        reason: str | None = None,
+        *,
+        only_from: frozenset[Status] = ACTIVE,
+        **fields: Any,
+    ) -> bool:
+        """Move a job to `status` if it is in one of `only_from` (checked under the job's lock).
+
+        Extra `fields` are set on the job too. Returns whether it moved: a job aborted while
+        queued, for one, is not started by the worker that dequeues it later.
+        """
+
+        def change(job: Job) -> bool:
+            if job.status not in only_from:
+                return False
+            job.set_status(status, reason)
+            for name, value in fields.items():
+                setattr(job, name, value)
+            return True
+
+        try:
+            moved = self.store.update(job_id, change)
+        except JobNotFound:
+            return False
+        if moved:
+            self.publish(job_id, "status", status=status.label, reason=reason, **fields)
+        return moved
+
+    def set_progress(self, job_id: str, progress: float, **extra: Any) -> None:
+        def change(job: Job) -> None:
+            job.progress = progress
+
+        self.store.update(job_id, change)
+        self.publish(job_id, "progress", progress=progress, **extra)
+
+    def log_line(self, job_id: str, line: str) -> None:
+        self.publish(job_id, "log", line=line[:MAX_LOG_LINE])
+
+    def rename(self, job_id: str, name: str | None, notes: str | None) -> Job:
+        def change(job: Job) -> Job:
+            if name is not None:
+                job.name = name
+            if notes is not None:
+                job.notes = notes
+            return job
+
+        job = self.store.update(job_id, change)
+        self.publish(job_id, "name", name=job.name, notes=job.notes)
+        return job
+
+    def announce_deleted(self, job_id: str) -> None:
+        """The folder is gone, so this one event lives only on the wire."""
+        message = {"job_id": job_id, "seq": None, "time": time.time(), "update": "deleted"}
+        self._send(message, job_id)
+        self._send(message, JOB_MANAGEMENT_ROOM)

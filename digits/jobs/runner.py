@@ -1,0 +1,127 @@
+"""What a worker does with a job: the Celery task body and the context a job type runs in."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from digits.config import Settings
+from digits.jobs import types
+from digits.jobs.events import JobEvents
+from digits.jobs.job import Job
+from digits.jobs.messaging import create_socketio_manager
+from digits.jobs.status import Status
+from digits.jobs.store import JobNotFound, JobStore
+
+log = logging.getLogger(__name__)
+
+ABORT_FILE = "abort"
+PROGRESS_INTERVAL = 0.2  # seconds between progress events: smooth bars, bounded history
+
+
+class JobAborted(Exception):
+    """Raised inside a job when its user asked it to stop."""
+
+
+def request_abort(folder: Path) -> None:
+    """Ask a running job to stop; the job sees it at its next check."""
+    (folder / ABORT_FILE).touch()
+
+
+class JobContext:
+    """What a job type's `run` gets: its job, its folder, and ways to report back."""
+
+    def __init__(self, job: Job, settings: Settings, events: JobEvents):
+        self.job = job
+        self.settings = settings
+        self.events = events
+        self.folder = events.store.folder(job.id)
+        self._last_progress_time = 0.0
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return self.job.parameters
+
+    def abort_requested(self) -> bool:
+        return (self.folder / ABORT_FILE).exists()
+
+    def check_abort(self) -> None:
+        if self.abort_requested():
+            raise JobAborted()
+
+    def progress(self, fraction: float, **extra: Any) -> None:
+        """Report progress (0 to 1); throttled, so call it as often as is convenient."""
+        now = time.monotonic()
+        if fraction < 1.0 and now - self._last_progress_time < PROGRESS_INTERVAL:
+            return
+        self._last_progress_time = now
+        self.events.set_progress(self.job.id, max(0.0, min(1.0, fraction)), **extra)
+
+    def log(self, line: str) -> None:
+        self.events.log_line(self.job.id, line)
+
+
+# One store and one emitter per worker process, made after the pool forks.
+_process_events: tuple[int, JobEvents] | None = None
+
+
+def worker_events(settings: Settings) -> JobEvents:
+    global _process_events
+    if _process_events is None or _process_events[0] != os.getpid():
+        manager = create_socketio_manager(settings, write_only=True)
+
+        def emit(event: str, data: dict, room: str) -> None:
+            manager.emit(event, data, namespace="/jobs", room=room)
+
+        _process_events = (os.getpid(), JobEvents(JobStore(settings.jobs_dir), emit))
+    return _process_events[1]
+
+
+def run_job(task, job_id: str) -> None:
+    """The Celery task: run one job to its end and record how it ended; never raise."""
+    settings: Settings = task.app.digits_settings
+    events = worker_events(settings)
+    hostname = task.request.hostname or "worker"
+    if not _start(events, job_id, hostname):
+        return
+    try:
+        job = events.store.get(job_id)
+        job_type = types.get(job.type)
+        if job_type is None:
+            raise RuntimeError(f"this worker ({hostname}) does not know job type {job.type!r}")
+        job_type.run(JobContext(job, settings, events))
+    except JobAborted:
+        _finish(events, job_id, Status.ABORT, "aborted by the user")
+    except JobNotFound:
+        log.info("job %s was deleted while it ran", job_id)
+    except Exception as exc:
+        _log_traceback(events, job_id)
+        _finish(events, job_id, Status.ERROR, f"{type(exc).__name__}: {exc}")
+    else:
+        _finish(events, job_id, Status.DONE)
+
+
+def _start(events: JobEvents, job_id: str, hostname: str) -> bool:
+    """Mark the job Running on this worker, unless it ended (aborted, deleted) while queued."""
+    return events.move(
+        job_id, Status.RUN, only_from=frozenset({Status.INIT, Status.WAIT}), worker=hostname
+    )
+
+
+def _finish(events: JobEvents, job_id: str, status: Status, reason: str | None = None) -> None:
+    try:
+        events.move(job_id, status, reason)
+    except Exception:
+        log.exception("could not record the end of job %s", job_id)
+
+
+def _log_traceback(events: JobEvents, job_id: str) -> None:
+    try:
+        for line in traceback.format_exc().rstrip().splitlines():
+            events.log_line(job_id, line)
+    except Exception:
+        log.exception("could not log the error of job %s", job_id)

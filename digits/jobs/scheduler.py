@@ -1,0 +1,106 @@
+"""Submitting, aborting, deleting and cloning jobs: what the web layer asks of the job system."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from celery import Celery
+
+from digits.jobs import types
+from digits.jobs.celery_app import RUN_JOB_TASK
+from digits.jobs.events import JobEvents
+from digits.jobs.job import Job, new_job_id
+from digits.jobs.runner import request_abort
+from digits.jobs.status import Status
+from digits.jobs.types import JobType
+from digits.jobs.workers import is_orphaned, live_workers
+
+log = logging.getLogger(__name__)
+
+QUEUED = frozenset({Status.INIT, Status.WAIT})
+
+
+class JobInUse(Exception):
+    """Deleting a dataset that models still use."""
+
+    def __init__(self, job_id: str, users: list[Job]):
+        names = ", ".join(f"{u.name} ({u.id})" for u in users)
+        super().__init__(f"job {job_id} is used by {names}; delete those first")
+        self.users = users
+
+
+class UnknownJobType(ValueError):
+    """A job whose type no installed plugin or package provides."""
+
+
+class JobFinished(Exception):
+    """Aborting a job that has already ended."""
+
+
+class JobScheduler:
+    def __init__(self, events: JobEvents, celery: Celery):
+        self.events = events
+        self.store = events.store
+        self.celery = celery
+        self.settings = celery.digits_settings
+
+    def submit(self, job_type: JobType, name: str, owner: str, parameters: dict[str, Any]) -> Job:
+        """Create the job's folder, then queue it: a job never exists only in the broker."""
+        job = Job(
+            id=new_job_id(),
+            type=job_type.name,
+            kind=job_type.kind,
+            name=name,
+            owner=owner,
+            queue=job_type.queue,
+            parameters=parameters,
+            task_id=str(uuid.uuid4()),
+        )
+        job.set_status(Status.INIT)
+        self.store.create(job)
+        self.events.publish(job.id, "status", status=Status.INIT.label, reason=None)
+        self.events.move(job.id, Status.WAIT)
+        self.celery.send_task(RUN_JOB_TASK, args=[job.id], queue=job.queue, task_id=job.task_id)
+        return self.store.get(job.id)
+
+    def clone(self, job_id: str, owner: str) -> Job:
+        original = self.store.get(job_id)
+        job_type = types.get(original.type)
+        if job_type is None:
+            raise UnknownJobType(f"this server does not know job type {original.type!r}")
+        return self.submit(job_type, f"{original.name} (clone)", owner, dict(original.parameters))
+
+    def abort(self, job_id: str) -> Job:
+        job = self.store.get(job_id)
+        if job.status.is_terminal:
+            raise JobFinished(f"job {job_id} has already ended ({job.status.label})")
+        request_abort(self.store.folder(job_id))
+        if job.status in QUEUED:
+            self.celery.control.revoke(job.task_id)
+            self.events.move(job_id, Status.ABORT, "aborted before it started", only_from=QUEUED)
+        return self.store.get(job_id)
+
+    def delete(self, job_id: str) -> None:
+        job = self.store.get(job_id)
+        users = [other for other in self.store.list() if other.parameters.get("dataset") == job_id]
+        if users:
+            raise JobInUse(job_id, users)
+        if not job.status.is_terminal:
+            self.abort(job_id)
+        self.store.delete(job_id)
+        self.events.announce_deleted(job_id)
+
+    def fail_orphaned_jobs(self) -> list[str]:
+        """End Running jobs whose worker has gone silent, so none shows Running with no runner."""
+        workers = live_workers(self.settings)
+        failed = []
+        for job in self.store.list():
+            if is_orphaned(job, workers):
+                reason = f"worker {job.worker} stopped while the job ran"
+                if self.events.move(
+                    job.id, Status.ERROR, reason, only_from=frozenset({Status.RUN})
+                ):
+                    failed.append(job.id)
+        return failed

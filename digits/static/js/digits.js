@@ -1,0 +1,256 @@
+// Live pages: the home page's job list and a job's own page, fed over Socket.IO.
+//
+// Every event of a job carries `seq`, its line number in the job's events file. A page keeps the
+// next seq it expects, holds back events that arrive early, and on (re)connect asks the server
+// for everything after what it has, so nothing is missed and nothing is applied twice.
+"use strict";
+
+const DIGITS = (() => {
+  const TERMINAL = ["Done", "Aborted", "Error"];
+
+  function formatTime(seconds) {
+    return new Date(seconds * 1000).toLocaleString();
+  }
+
+  function setProgress(element, progress) {
+    if (!element) return;
+    element.dataset.progress = progress;
+    element.querySelector(".bar").style.width = `${(progress * 100).toFixed(1)}%`;
+    element.querySelector(".label").textContent = `${Math.round(progress * 100)}%`;
+  }
+
+  function setStatus(container, status, reason) {
+    const badge = container.querySelector("[data-testid=status]");
+    badge.textContent = status;
+    badge.className = `status status-${status.toLowerCase()}`;
+    badge.title = reason || "";
+    let note = container.querySelector("[data-testid=status-reason]");
+    if (reason) {
+      if (!note) {
+        note = document.createElement("span");
+        note.className = "reason";
+        note.dataset.testid = "status-reason";
+        badge.after(" ", note);
+      }
+      note.textContent = reason;
+    } else if (note) {
+      note.remove();
+    }
+  }
+
+  function cell(content) {
+    const td = document.createElement("td");
+    if (content instanceof Node) td.append(content);
+    else td.textContent = content;
+    return td;
+  }
+
+  function statusCell(status, reason) {
+    const td = document.createElement("td");
+    const badge = document.createElement("span");
+    badge.dataset.testid = "status";
+    td.append(badge);
+    setStatus(td, status, reason);
+    return td;
+  }
+
+  function progressBar(progress) {
+    const box = document.createElement("div");
+    box.className = "progress";
+    box.dataset.testid = "progress";
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    const label = document.createElement("span");
+    label.className = "label";
+    box.append(bar, label);
+    setProgress(box, progress);
+    return box;
+  }
+
+  function localizeTimes(root) {
+    root.querySelectorAll(".time[data-time]").forEach((el) => {
+      el.textContent = formatTime(Number(el.dataset.time));
+    });
+  }
+
+  // ---- Home page --------------------------------------------------------------------------
+  function home() {
+    document.querySelectorAll(".tab").forEach((tab) => {
+      tab.addEventListener("click", () => {
+        document.querySelectorAll(".tab").forEach((t) => {
+          t.classList.toggle("active", t === tab);
+          t.setAttribute("aria-selected", t === tab);
+        });
+        document.querySelectorAll(".tab-panel").forEach((p) => {
+          p.classList.toggle("active", p.dataset.panel === tab.dataset.tab);
+        });
+      });
+    });
+    localizeTimes(document);
+
+    const rowFor = (id) => document.querySelector(`tr[data-job-id="${id}"]`);
+
+    function buildRow(job) {
+      const tr = document.createElement("tr");
+      tr.dataset.jobId = job.id;
+      tr.dataset.seq = job.seq;
+      const link = document.createElement("a");
+      link.href = `/${job.kind}s/${job.id}`;
+      link.textContent = job.name;
+      const time = cell(formatTime(job.submitted));
+      time.className = "time";
+      time.dataset.time = job.submitted;
+      tr.append(cell(link), statusCell(job.status, job.status_reason), cell(job.owner), time,
+                cell(progressBar(job.progress)));
+      return tr;
+    }
+
+    function refreshCounts() {
+      for (const kind of ["dataset", "model"]) {
+        const body = document.querySelector(`tbody[data-kind="${kind}"]`);
+        const count = body.querySelectorAll("tr").length;
+        document.querySelector(`[data-count="${kind}s"]`).textContent = count;
+        body.closest("section").querySelector(".empty").hidden = count > 0;
+      }
+    }
+
+    function renderAll(jobs) {
+      for (const kind of ["dataset", "model"]) {
+        const body = document.querySelector(`tbody[data-kind="${kind}"]`);
+        body.replaceChildren(...jobs.filter((j) => j.kind === kind).map(buildRow));
+      }
+      refreshCounts();
+    }
+
+    function apply(event) {
+      const row = rowFor(event.job_id);
+      if (event.update === "deleted") {
+        if (row) row.remove();
+        refreshCounts();
+        return;
+      }
+      if (!row) {
+        // A job we have not seen: fetch the list again rather than guess its row.
+        resync();
+        return;
+      }
+      if (event.seq <= Number(row.dataset.seq)) return;
+      row.dataset.seq = event.seq;
+      if (event.update === "status") setStatus(row, event.status, event.reason);
+      if ("progress" in event) setProgress(row.querySelector("[data-testid=progress]"), event.progress);
+      if (event.update === "name") row.querySelector("a").textContent = event.name;
+    }
+
+    const socket = io("/jobs");
+    function resync() {
+      socket.emit("join", { room: "job_management" }, (answer) => renderAll(answer.jobs));
+    }
+    socket.on("connect", resync);
+    socket.on("job update", apply);
+  }
+
+  // ---- A job's page -----------------------------------------------------------------------
+  function job(jobId, kind, lastSeq) {
+    localizeTimes(document);
+    let next = lastSeq + 1;
+    const early = new Map();
+    const statusCard = document.querySelector("[data-testid=status-history]").closest("section");
+    const log = document.querySelector("[data-testid=log]");
+    const errorBox = document.querySelector("[data-testid=job-error]");
+
+    function apply(event) {
+      if (event.update === "status") {
+        setStatus(statusCard, event.status, event.reason);
+        const row = document.createElement("tr");
+        const time = cell(formatTime(event.time));
+        time.className = "time";
+        row.append(cell(event.status), time, cell(event.reason || ""));
+        statusCard.querySelector("tbody").append(row);
+        document.querySelector("[data-action=abort]").disabled = TERMINAL.includes(event.status);
+        if (event.status === "Error") {
+          errorBox.textContent = event.reason || "";
+          errorBox.hidden = false;
+        }
+      }
+      if ("progress" in event) setProgress(document.querySelector("[data-testid=progress]"), event.progress);
+      if (event.update === "log") {
+        const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+        log.append(`${event.line}\n`);
+        if (atBottom) log.scrollTop = log.scrollHeight;
+      }
+      if (event.update === "name") {
+        document.querySelector("[data-testid=job-name]").textContent = event.name;
+        document.querySelector("[data-testid=job-notes]").textContent = event.notes || "—";
+      }
+    }
+
+    function receive(events) {
+      for (const event of events) {
+        if (event.seq >= next) early.set(event.seq, event);
+      }
+      while (early.has(next)) {
+        apply(early.get(next));
+        early.delete(next);
+        next += 1;
+      }
+      if (early.size) catchUp(); // a gap: the server's file has what we missed
+    }
+
+    const socket = io("/jobs");
+    function catchUp() {
+      socket.emit("join", { room: jobId, since: next }, (answer) => {
+        if (answer.events) receive(answer.events);
+      });
+    }
+    socket.on("connect", catchUp);
+    socket.on("job update", (event) => {
+      if (event.job_id !== jobId) return;
+      if (event.update === "deleted") {
+        showError("This job has been deleted.");
+        return;
+      }
+      receive([event]);
+    });
+
+    function showError(message) {
+      const box = document.querySelector("[data-testid=action-error]");
+      box.textContent = message;
+      box.hidden = false;
+    }
+
+    async function act(method, url) {
+      const response = await fetch(url, { method, headers: { Accept: "application/json" } });
+      if (response.status === 401) {
+        window.location = `/login?next=${encodeURIComponent(window.location.pathname)}`;
+        return null;
+      }
+      if (!response.ok) {
+        const text = await response.text();
+        let message = text;
+        try {
+          message = Object.values(JSON.parse(text).errors).flat().join(" ");
+        } catch (_) { /* plain text */ }
+        showError(message);
+        return null;
+      }
+      return response;
+    }
+
+    document.querySelector("[data-action=abort]").addEventListener("click", () => {
+      act("POST", `/${kind}s/${jobId}/abort.json`);
+    });
+    document.querySelector("[data-action=delete]").addEventListener("click", async () => {
+      if (!window.confirm("Delete this job and its files?")) return;
+      if (await act("DELETE", `/${kind}s/${jobId}`)) window.location = "/";
+    });
+    const cloneButton = document.querySelector("button[data-action=clone]");
+    if (cloneButton) {
+      cloneButton.addEventListener("click", async () => {
+        const response = await act("POST", `/clone/${jobId}.json`);
+        if (response) window.location = `/${kind}s/${(await response.json()).id}`;
+      });
+    }
+  }
+
+  return { home, job };
+})();

@@ -1,0 +1,73 @@
+"""The web layer: app factory, blueprints, Socket.IO. It calls the job system, runs nothing."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from flask import Flask
+
+from digits import __version__
+from digits.config import Settings, ensure_secret_key, load_settings
+from digits.jobs.celery_app import create_celery
+from digits.jobs.events import JobEvents
+from digits.jobs.messaging import prune_processed_messages
+from digits.jobs.scheduler import JobScheduler
+from digits.jobs.store import JobStore
+from digits.jobs.types import load_plugins
+from digits.webapp import auth, errors, home, jobs, realtime
+from digits.webapp.services import Services
+
+log = logging.getLogger(__name__)
+HOUSEKEEPING_INTERVAL = 5.0
+
+
+def create_app(
+    settings: Settings | None = None, test_config: dict[str, Any] | None = None
+) -> Flask:
+    settings = ensure_secret_key(settings or load_settings())
+    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    app.config.from_mapping(
+        SECRET_KEY=settings.secret_key,
+        DIGITS_SETTINGS=settings,
+        DIGITS_VERSION=__version__,
+        MAX_CONTENT_LENGTH=1024**3,
+        HOUSEKEEPING=True,
+    )
+    if test_config:
+        app.config.update(test_config)
+
+    plugins = load_plugins(settings.plugins)
+    realtime.init_app(app)
+    store = JobStore(settings.jobs_dir)
+    events = JobEvents(store, realtime.emit_to_room)
+    scheduler = JobScheduler(events, create_celery(settings))
+    app.extensions["digits"] = Services(settings, store, events, scheduler)
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(home.bp)
+    app.register_blueprint(jobs.bp)
+    errors.init_app(app)
+    for plugin in plugins:
+        if hasattr(plugin, "init_app"):
+            plugin.init_app(app)
+
+    store.list()  # read every job now, so a bad job.json is reported at start-up
+    if app.config["HOUSEKEEPING"]:
+        _start_housekeeping(scheduler)
+    return app
+
+
+def _start_housekeeping(scheduler: JobScheduler) -> None:
+    def loop() -> None:
+        stop = threading.Event()
+        while not stop.wait(HOUSEKEEPING_INTERVAL):
+            try:
+                for job_id in scheduler.fail_orphaned_jobs():
+                    log.warning("job %s: its worker stopped while it ran", job_id)
+                prune_processed_messages(scheduler.settings)
+            except Exception:
+                log.exception("housekeeping failed; trying again later")
+
+    threading.Thread(target=loop, name="digits-housekeeping", daemon=True).start()

@@ -1,0 +1,29 @@
+"""How the web layer answers: JSON for API callers, HTML for browsers, errors in both."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, render_template, request
+
+
+def wants_json() -> bool:
+    """DIGITS' rule: a `.json` route, or a client that prefers JSON to HTML."""
+    if request.path.endswith(".json"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return (
+        best == "application/json"
+        and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    )
+
+
+def json_errors(errors: dict[str, list[str]], status: int = 400):
+    return jsonify({"errors": errors}), status
+
+
+def error_response(message: str, status: int, field: str = "error") -> Any:
+    """An error where the user acted: `{"errors": {field: [message]}}` or an error page."""
+    if wants_json():
+        return json_errors({field: [message]}, status)
+    return render_template("error.html", message=message, status=status), status

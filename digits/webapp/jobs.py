@@ -1,0 +1,131 @@
+"""Routes common to every job: its page, status, rename, abort, delete and clone.
+
+DIGITS answered these under /jobs, /datasets and /models alike; so do we.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+
+from digits.jobs import types
+from digits.jobs.events import read_events
+from digits.jobs.scheduler import JobFinished, JobInUse, UnknownJobType
+from digits.webapp.auth import current_user, login_required
+from digits.webapp.http import error_response, json_errors, wants_json
+from digits.webapp.services import services
+
+bp = Blueprint("jobs", __name__)
+
+PREFIXES = ("/jobs", "/datasets", "/models")
+LOG_TAIL = 500
+
+
+def _route(rule: str, **options):
+    """Register a view under /jobs, /datasets and /models, each with a `.json` twin."""
+
+    def decorator(view):
+        for prefix in PREFIXES:
+            for suffix in ("", ".json"):
+                endpoint = f"{view.__name__}_{prefix.strip('/')}{suffix.replace('.', '_')}"
+                bp.add_url_rule(prefix + rule + suffix, endpoint, view, **options)
+        return view
+
+    return decorator
+
+
+@_route("/<job_id>", methods=["GET"])
+def show(job_id: str):
+    svc = services()
+    # Events first, then job.json: the page is then at least as new as its last event's seq.
+    events = read_events(svc.store.folder(job_id))
+    job = svc.store.get(job_id)
+    detail = svc.detail(job)
+    if wants_json():
+        return jsonify(detail)
+    if request.path.startswith("/jobs/"):
+        return redirect(url_for(f"jobs.show_{job.kind}s", job_id=job_id))
+    log_lines = [e for e in events if e.get("update") == "log"][-LOG_TAIL:]
+    job_type = types.get(job.type)
+    return render_template(
+        "job.html",
+        job=detail,
+        log_lines=log_lines,
+        last_seq=events[-1]["seq"] if events else -1,
+        clone_form=bool(job_type and job_type.form_endpoint),
+    )
+
+
+@bp.route("/jobs/<job_id>/status")
+@bp.route("/datasets/<job_id>/status")
+@bp.route("/models/<job_id>/status")
+def status(job_id: str):
+    job = services().store.get(job_id)
+    return jsonify(
+        {
+            "status": job.status.label,
+            "name": job.name,
+            "type": job.type,
+            "error": job.error,
+            "progress": job.progress,
+        }
+    )
+
+
+@_route("/<job_id>", methods=["PUT"])
+@login_required
+def edit(job_id: str):
+    name = request.form.get("job_name")
+    notes = request.form.get("job_notes")
+    if name is None and notes is None:
+        return json_errors({"job_name": ["send job_name and/or job_notes"]})
+    if name is not None and not name.strip():
+        return json_errors({"job_name": ["a job needs a name"]})
+    services().store.get(job_id)  # 404 before anything else
+    job = services().events.rename(job_id, name.strip() if name else None, notes)
+    return jsonify(services().detail(job))
+
+
+@_route("/<job_id>", methods=["DELETE"])
+@login_required
+def delete(job_id: str):
+    try:
+        services().scheduler.delete(job_id)
+    except JobInUse as exc:
+        return error_response(str(exc), 403, field="job_id")
+    return "Job deleted.", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+@_route("/<job_id>/abort", methods=["POST"])
+@login_required
+def abort(job_id: str):
+    try:
+        job = services().scheduler.abort(job_id)
+    except JobFinished as exc:
+        return error_response(str(exc), 400, field="job_id")
+    if wants_json():
+        return jsonify(services().detail(job))
+    return redirect(url_for(f"jobs.show_{job.kind}s", job_id=job_id))
+
+
+@bp.route("/clone/<job_id>", methods=["GET"])
+def clone_form(job_id: str):
+    """DIGITS' Clone: the job's creation form, prefilled with its parameters."""
+    job = services().store.get(job_id)
+    job_type = types.get(job.type)
+    if job_type is None or job_type.form_endpoint is None:
+        return error_response(f"jobs of type {job.type!r} have no form to clone into", 404)
+    return redirect(url_for(job_type.form_endpoint, clone=job_id))
+
+
+@bp.route("/clone/<job_id>", methods=["POST"])
+@bp.route("/clone/<job_id>.json", methods=["POST"])
+@login_required
+def clone(job_id: str):
+    """Beyond DIGITS: submit a copy of the job at once, as its owner would resubmit it."""
+    try:
+        job = services().scheduler.clone(job_id, current_user())
+    except UnknownJobType as exc:
+        return error_response(str(exc), 400, field="job_id")
+    if wants_json():
+        return jsonify({"id": job.id, "name": job.name, "status": job.status.label})
+    return redirect(url_for(f"jobs.show_{job.kind}s", job_id=job.id))

@@ -1,0 +1,46 @@
+"""Socket.IO: pages join a job's room (or the home page's) and get its history, then live news.
+
+Workers emit into the rooms through the broker; this module only lets pages join and catch up.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_socketio import SocketIO, join_room
+
+from digits.jobs.events import JOB_MANAGEMENT_ROOM, NAMESPACE, read_events
+from digits.jobs.job import is_job_id
+from digits.jobs.messaging import create_socketio_manager
+from digits.jobs.store import JobNotFound
+from digits.webapp.services import services
+
+socketio = SocketIO()
+
+
+def init_app(app: Flask) -> None:
+    manager = create_socketio_manager(app.config["DIGITS_SETTINGS"], write_only=False)
+    socketio.init_app(app, async_mode="threading", client_manager=manager, cors_allowed_origins=[])
+
+
+def emit_to_room(event: str, data: dict, room: str) -> None:
+    socketio.emit(event, data, namespace=NAMESPACE, to=room)
+
+
+@socketio.on("join", namespace=NAMESPACE)
+def on_join(data):
+    """Join a room; the acknowledgement carries what happened before (nothing missed)."""
+    room = data.get("room") if isinstance(data, dict) else None
+    if room == JOB_MANAGEMENT_ROOM:
+        join_room(room)
+        return {"jobs": services().summaries()}
+    if not isinstance(room, str) or not is_job_id(room):
+        return {"error": "no such job"}
+    store = services().store
+    try:
+        store.get(room)
+    except JobNotFound:
+        return {"error": "no such job"}
+    join_room(room)
+    since = data.get("since", 0)
+    since = since if isinstance(since, int) and since >= 0 else 0
+    return {"job_id": room, "events": read_events(store.folder(room), since)}

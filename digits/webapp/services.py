@@ -1,0 +1,63 @@
+"""The job system's pieces as the web layer sees them, kept on the app (no globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+
+from digits.config import Settings
+from digits.jobs.events import JobEvents, last_seq
+from digits.jobs.job import Job, JobFormatError
+from digits.jobs.scheduler import JobScheduler
+from digits.jobs.store import JobNotFound, JobStore
+from digits.jobs.workers import live_workers, waiting_reason
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: JobStore
+    events: JobEvents
+    scheduler: JobScheduler
+
+    def describe(self, job: Job, workers: list[dict[str, Any]]) -> dict[str, Any]:
+        """A job's summary, with the honest reason a waiting job is not running."""
+        summary = job.summary()
+        summary["status_reason"] = waiting_reason(job, workers) or summary["status_reason"]
+        return summary
+
+    def detail(self, job: Job) -> dict[str, Any]:
+        """Everything about one job, for its page and its JSON."""
+        return self.describe(job, live_workers(self.settings)) | {
+            "kind": job.kind,
+            "notes": job.notes,
+            "queue": job.queue,
+            "worker": job.worker,
+            "error": job.error,
+            "parameters": job.parameters,
+            "status_history": [change.to_dict() for change in job.status_history],
+            "directory": str(self.store.folder(job.id)),
+        }
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Every job's summary, with the seq of its latest event.
+
+        The seq is read before job.json, so each summary is at least as new as its seq and a
+        page can safely drop live events that it already covers.
+        """
+        workers = live_workers(self.settings)
+        summaries = []
+        for listed in self.store.list():
+            seq = last_seq(self.store.folder(listed.id))
+            try:
+                job = self.store.get(listed.id)
+            except (JobNotFound, JobFormatError):
+                continue
+            summaries.append(self.describe(job, workers) | {"kind": job.kind, "seq": seq})
+        return summaries
+
+
+def services() -> Services:
+    return current_app.extensions["digits"]

@@ -1,0 +1,53 @@
+"""A stand-in job type for the tests (loaded as a plugin): counts through steps, live.
+
+It is not part of the package; the real dataset and training jobs replace it in their own tests.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, jsonify, request
+
+from digits.config import CPU_QUEUE, GPU_QUEUE
+from digits.jobs.types import JobType, register
+from digits.webapp.auth import current_user, login_required
+from digits.webapp.services import services
+
+
+def run(ctx) -> None:
+    steps = int(ctx.parameters.get("steps", 10))
+    delay = float(ctx.parameters.get("delay", 0.05))
+    fail_at = ctx.parameters.get("fail_at")
+    for step in range(steps):
+        ctx.check_abort()
+        if fail_at not in (None, "") and step == int(fail_at):
+            raise ValueError(f"failed at step {step} as asked")
+        time.sleep(delay)
+        ctx.log(f"step {step + 1}/{steps}")
+        ctx.progress((step + 1) / steps)
+
+
+TYPES = {
+    "dataset": register(JobType("test-countdown-dataset", "dataset", CPU_QUEUE, run, "Countdown")),
+    "model": register(JobType("test-countdown-model", "model", GPU_QUEUE, run, "Countdown")),
+}
+
+bp = Blueprint("countdown", __name__)
+
+
+@bp.route("/test/countdown.json", methods=["POST"])
+@login_required
+def create():
+    kind = request.form.get("kind", "dataset")
+    parameters = {
+        key: request.form[key] for key in ("steps", "delay", "fail_at", "dataset") if key in request.form
+    }
+    job = services().scheduler.submit(
+        TYPES[kind], request.form.get("name", "countdown"), current_user(), parameters
+    )
+    return jsonify({"id": job.id, "name": job.name, "status": job.status.label})
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)

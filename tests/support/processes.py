@@ -1,0 +1,155 @@
+"""Real processes for the tests: `digits serve`, `digits worker` and a private redis-server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+
+SUPPORT_DIR = Path(__file__).resolve().parent
+PLUGIN = "countdown_job"
+
+
+def strict() -> bool:
+    """In CI a missing Redis or Chromium fails the run; on a user's machine it skips."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def skip_or_fail(message: str) -> None:
+    if strict():
+        pytest.fail(f"{message} (CI needs it: .ci/run installs it)")
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 20.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up after {timeout}s waiting for {condition}")
+        time.sleep(interval)
+
+
+def digits_env(jobs_dir: Path, broker_url: str | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["DIGITS_JOBS_DIR"] = str(jobs_dir)
+    env["DIGITS_PLUGINS"] = PLUGIN
+    env["DIGITS_SECRET_KEY"] = "tests"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SUPPORT_DIR), env.get("PYTHONPATH")]))
+    env.pop("DIGITS_BROKER_URL", None)
+    if broker_url:
+        env["DIGITS_BROKER_URL"] = broker_url
+    return env
+
+
+class Process:
+    """A child process in its own session, with its output in a log file for failed tests."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log_path: Path):
+        self.log_path = log_path
+        self._log = open(log_path, "ab")
+        self.popen = subprocess.Popen(
+            args, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        if self.alive():
+            self.popen.send_signal(sig)
+        try:
+            return self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            return self.popen.wait()
+        finally:
+            self._log.close()
+
+    def kill_group(self) -> None:
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.popen.wait()
+        self._log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def heartbeat_files(jobs_dir: Path) -> list[Path]:
+    folder = jobs_dir / ".workers"
+    return sorted(folder.glob("*.json")) if folder.exists() else []
+
+
+def start_worker(jobs_dir: Path, broker_url: str | None = None, queues: str = "cpu,gpu",
+                 hostname: str = "tests@localhost") -> Process:  # fmt: skip
+    args = [sys.executable, "-m", "digits", "worker", "--queues", queues,
+            "--concurrency", "2", "--hostname", hostname]  # fmt: skip
+    worker = Process(args, digits_env(jobs_dir, broker_url), jobs_dir.parent / f"{hostname}.log")
+    wait_until(lambda: (jobs_dir / ".workers" / f"{hostname}.json").exists() or not worker.alive())
+    assert worker.alive(), worker.output()
+    return worker
+
+
+class Server(Process):
+    def __init__(self, jobs_dir: Path, broker_url: str | None = None, workers: bool | None = None,
+                 port: int | None = None):  # fmt: skip
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        args = [sys.executable, "-m", "digits", "serve", "--port", str(self.port)]
+        if workers is not None:
+            args.append("--workers" if workers else "--no-workers")
+        super().__init__(args, digits_env(jobs_dir, broker_url), jobs_dir.parent / "serve.log")
+        wait_until(self._answers)
+        if workers or (workers is None and broker_url is None):
+            # Its own two workers (cpu, gpu) have said they are ready.
+            wait_until(lambda: len(heartbeat_files(jobs_dir)) >= 2 or not self.alive())
+        assert self.alive(), self.output()
+
+    def _answers(self) -> bool:
+        if not self.alive():
+            raise RuntimeError(f"digits serve exited:\n{self.output()}")
+        try:
+            return requests.get(self.url + "/index.json", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+
+class RedisServer(Process):
+    def __init__(self, tmp_dir: Path):
+        binary = shutil.which("redis-server")
+        if binary is None:
+            skip_or_fail("redis-server is not installed")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", str(tmp_dir)]  # fmt: skip
+        super().__init__(args, dict(os.environ), tmp_dir / "redis.log")
+        wait_until(self._answers, timeout=10)
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
