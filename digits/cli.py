@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import socket
 from pathlib import Path
 
 from digits import __version__
-from digits.config import QUEUES, ensure_secret_key, load_settings
+from digits.config import GPU_QUEUE, QUEUES, ensure_secret_key, load_settings
 from digits.server import ServeOptions, serve
 
 
@@ -139,18 +140,40 @@ def main(argv: list[str] | None = None) -> None:
         )
         serve(settings, options)
     elif args.command == "worker":
-        from digits.jobs.workers import run_worker
+        raise SystemExit(_worker(args))
 
-        settings = _settings(args)
-        queues = [q.strip() for q in args.queues.split(",") if q.strip()]
-        unknown = sorted(set(queues) - set(QUEUES))
-        if unknown or not queues:
-            raise SystemExit(
-                f"digits worker: --queues takes {', '.join(QUEUES)}; got {args.queues!r}"
-            )
+
+def _worker(args: argparse.Namespace) -> int:
+    from digits.jobs.workers import WorkerGroup, plan_workers, run_worker, worker_name
+
+    settings = _settings(args)
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    unknown = sorted(set(queues) - set(QUEUES))
+    if unknown or not queues:
+        raise SystemExit(f"digits worker: --queues takes {', '.join(QUEUES)}; got {args.queues!r}")
+    try:
         gpus = [int(g) for g in args.gpus.split(",") if g.strip()]
+    except ValueError:
+        raise SystemExit(
+            f"digits worker: --gpus takes indexes like 0,1; got {args.gpus!r}"
+        ) from None
+    loglevel = args.log_level.upper()
+    if len(queues) == 1:
+        [queue] = queues
         concurrency = args.concurrency or (
-            len(gpus) if gpus and queues == ["gpu"] else os.cpu_count() or 1
+            max(1, len(gpus)) if queue == GPU_QUEUE else os.cpu_count() or 1
         )
-        hostname = args.hostname or f"{'+'.join(queues)}@{socket.gethostname()}"
-        run_worker(settings, queues, concurrency, hostname, gpus, args.log_level.upper())
+        hostname = worker_name(queue, args.hostname or socket.gethostname())
+        run_worker(settings, queue, concurrency, hostname, gpus, loglevel)
+        return 0
+    # Several queues: one worker process each, so no queue's jobs take another's slots.
+    node = args.hostname or socket.gethostname()
+    group = WorkerGroup(
+        settings,
+        plan_workers(queues, node, args.concurrency or os.cpu_count() or 1, gpus),
+        loglevel,
+    )
+    group.start()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: group.signal_all(signal.SIGTERM))
+    return group.wait()

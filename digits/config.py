@@ -48,6 +48,16 @@ class Settings:
     def with_changes(self, **changes) -> Settings:
         return replace(self, **changes)
 
+    def to_environment(self) -> dict[str, str]:
+        """The DIGITS_* variables that hand these settings to a child process."""
+        return {
+            "DIGITS_JOBS_DIR": str(self.jobs_dir),
+            "DIGITS_BROKER_URL": self.broker_url,
+            "DIGITS_DATA_ROOTS": os.pathsep.join(str(p) for p in self.data_roots),
+            "DIGITS_SECRET_KEY": self.secret_key,
+            "DIGITS_PLUGINS": ",".join(self.plugins),
+        }
+
 
 def _split_list(value: str | None, sep: str) -> list[str]:
     return [item.strip() for item in (value or "").split(sep) if item.strip()]

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import socket
-import subprocess
-import sys
 from dataclasses import dataclass
 
 from gunicorn.app.base import BaseApplication
 
-from digits.config import CPU_QUEUE, GPU_QUEUE, Settings
+from digits.config import QUEUES, Settings
+from digits.jobs.workers import WorkerGroup, plan_workers
 
 log = logging.getLogger(__name__)
 
 # Socket.IO needs every request of a client to reach the same process: one Gunicorn worker
 # process, with a thread per connection (WebSockets hold theirs).
 WEB_THREADS = 100
+# How long `serve` waits for its workers at shutdown; a busy one finishes its job after that.
+SHUTDOWN_GRACE = 10.0
 
 
 @dataclass(frozen=True)
@@ -27,61 +26,8 @@ class ServeOptions:
     port: int = 5000
     start_workers: bool = True
     cpu_concurrency: int = 2
-    gpu_concurrency: int = 1
+    gpus: tuple[int, ...] = ()
     debug: bool = False
-
-
-def settings_environment(settings: Settings) -> dict[str, str]:
-    """The environment that hands our settings to a child process."""
-    env = dict(os.environ)
-    env.update(
-        {
-            "DIGITS_JOBS_DIR": str(settings.jobs_dir),
-            "DIGITS_BROKER_URL": settings.broker_url,
-            "DIGITS_DATA_ROOTS": os.pathsep.join(str(p) for p in settings.data_roots),
-            "DIGITS_SECRET_KEY": settings.secret_key,
-            "DIGITS_PLUGINS": ",".join(settings.plugins),
-        }
-    )
-    return env
-
-
-class ManagedWorkers:
-    """The worker processes that `digits serve` starts and stops itself (embedded mode)."""
-
-    def __init__(self, settings: Settings, options: ServeOptions):
-        host = socket.gethostname()
-        self.commands = [
-            self._command(CPU_QUEUE, options.cpu_concurrency, f"{CPU_QUEUE}@{host}"),
-            self._command(GPU_QUEUE, options.gpu_concurrency, f"{GPU_QUEUE}@{host}"),
-        ]
-        self.env = settings_environment(settings)
-        self.processes: list[subprocess.Popen] = []
-
-    @staticmethod
-    def _command(queue: str, concurrency: int, hostname: str) -> list[str]:
-        return [
-            sys.executable, "-m", "digits", "worker",
-            "--queues", queue, "--concurrency", str(concurrency), "--hostname", hostname,
-        ]  # fmt: skip
-
-    def start(self) -> None:
-        for command in self.commands:
-            # Their own session: a Ctrl-C in the terminal reaches `serve`, which then decides.
-            self.processes.append(subprocess.Popen(command, env=self.env, start_new_session=True))
-
-    def stop(self, grace: float = 10.0) -> None:
-        """Warm shutdown: idle workers exit now; a busy one finishes its current job first."""
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                log.warning(
-                    "worker %s is finishing its running job and will exit when it ends", process.pid
-                )
 
 
 class WebServer(BaseApplication):
@@ -106,8 +52,12 @@ class WebServer(BaseApplication):
 
 
 def serve(settings: Settings, options: ServeOptions) -> None:
-    workers = ManagedWorkers(settings, options) if options.start_workers else None
-    if workers:
+    workers = None
+    if options.start_workers:
+        plans = plan_workers(
+            list(QUEUES), socket.gethostname(), options.cpu_concurrency, list(options.gpus)
+        )
+        workers = WorkerGroup(settings, plans)
         workers.start()
     try:
         if options.debug:
@@ -116,7 +66,7 @@ def serve(settings: Settings, options: ServeOptions) -> None:
             WebServer(settings, options).run()  # returns (SystemExit) on SIGTERM or Ctrl-C
     finally:
         if workers:
-            workers.stop()
+            workers.stop(grace=SHUTDOWN_GRACE)
 
 
 def _serve_debug(settings: Settings, options: ServeOptions) -> None:

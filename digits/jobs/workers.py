@@ -9,13 +9,17 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from digits.config import Settings
+from digits.config import GPU_QUEUE, Settings
 from digits.jobs.job import Job
 from digits.jobs.status import Status
 from digits.jobs.store import write_json_atomically
@@ -94,15 +98,19 @@ def is_orphaned(job: Job, workers: list[dict[str, Any]]) -> bool:
     return job.status is Status.RUN and job.worker not in {w.get("hostname") for w in workers}
 
 
+def worker_name(queue: str, node: str) -> str:
+    return f"{queue}@{node}"
+
+
 def run_worker(
     settings: Settings,
-    queues: list[str],
+    queue: str,
     concurrency: int,
     hostname: str,
     gpus: list[int],
     loglevel: str = "INFO",
 ) -> None:
-    """Run a Celery worker for `queues` in this process until it is told to stop."""
+    """Run one Celery worker for one queue in this process until it is told to stop."""
     from celery import signals
 
     from digits.jobs.celery_app import create_celery
@@ -110,13 +118,13 @@ def run_worker(
 
     load_plugins(settings.plugins)
     app = create_celery(settings)
-    heartbeat = Heartbeat(settings, hostname, queues, gpus)
+    heartbeat = Heartbeat(settings, hostname, [queue], gpus)
     signals.worker_ready.connect(lambda **_: heartbeat.start(), weak=False)
     signals.worker_shutdown.connect(lambda **_: heartbeat.stop(), weak=False)
     app.worker_main(
         [
             "worker",
-            f"--queues={','.join(queues)}",
+            f"--queues={queue}",
             f"--concurrency={concurrency}",
             f"--hostname={hostname}",
             f"--loglevel={loglevel}",
@@ -127,3 +135,75 @@ def run_worker(
             "--without-heartbeat",
         ]
     )
+
+
+@dataclass(frozen=True)
+class QueueWorker:
+    """One Celery worker process: its queue, how many jobs it runs at once, its name."""
+
+    queue: str
+    concurrency: int
+    node: str
+    gpus: tuple[int, ...] = ()
+
+    @property
+    def hostname(self) -> str:
+        return worker_name(self.queue, self.node)
+
+    def command(self, loglevel: str) -> list[str]:
+        return [
+            sys.executable, "-m", "digits", "worker", "--queues", self.queue,
+            "--concurrency", str(self.concurrency), "--hostname", self.node,
+            "--gpus", ",".join(map(str, self.gpus)), "--log-level", loglevel,
+        ]  # fmt: skip
+
+
+def plan_workers(
+    queues: list[str], node: str, cpu_concurrency: int, gpus: list[int]
+) -> list[QueueWorker]:
+    """One worker process per queue, so a long training never takes a dataset job's slot."""
+    plans = []
+    for queue in queues:
+        if queue == GPU_QUEUE:
+            plans.append(QueueWorker(queue, max(1, len(gpus)), node, tuple(gpus)))
+        else:
+            plans.append(QueueWorker(queue, cpu_concurrency, node))
+    return plans
+
+
+class WorkerGroup:
+    """Worker processes started, watched and stopped together (by `serve` or `worker`)."""
+
+    def __init__(self, settings: Settings, plans: list[QueueWorker], loglevel: str = "INFO"):
+        self.plans = plans
+        self.loglevel = loglevel
+        self.env = {**os.environ, **settings.to_environment()}
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self) -> None:
+        for plan in self.plans:
+            # Their own session: a Ctrl-C in the terminal reaches us, and we decide.
+            self.processes.append(
+                subprocess.Popen(plan.command(self.loglevel), env=self.env, start_new_session=True)
+            )
+
+    def stop(self, grace: float | None = None) -> None:
+        """Warm shutdown: idle workers exit now; a busy one finishes its current job first.
+
+        With a `grace`, stop waiting after that many seconds and leave busy workers to finish.
+        """
+        self.signal_all(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                log.warning("worker %s finishes its running job, then exits", process.pid)
+
+    def signal_all(self, signum: int) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signum)
+
+    def wait(self) -> int:
+        """Wait for every worker to exit; the worst exit code."""
+        return max((process.wait() for process in self.processes), default=0)

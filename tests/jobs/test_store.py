@@ -10,7 +10,9 @@ from digits.jobs.store import JobNotFound, JobStore
 
 
 def make_job(**overrides) -> Job:
-    fields = dict(id=new_job_id(), type="t", kind="dataset", name="mnist", owner="fred", queue="cpu")
+    fields = dict(
+        id=new_job_id(), type="t", kind="dataset", name="mnist", owner="fred", queue="cpu"
+    )
     fields.update(overrides)
     job = Job(**fields)
     job.set_status(Status.INIT)

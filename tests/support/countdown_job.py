@@ -41,7 +41,9 @@ bp = Blueprint("countdown", __name__)
 def create():
     kind = request.form.get("kind", "dataset")
     parameters = {
-        key: request.form[key] for key in ("steps", "delay", "fail_at", "dataset") if key in request.form
+        key: request.form[key]
+        for key in ("steps", "delay", "fail_at", "dataset")
+        if key in request.form
     }
     job = services().scheduler.submit(
         TYPES[kind], request.form.get("name", "countdown"), current_user(), parameters

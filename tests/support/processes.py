@@ -101,11 +101,13 @@ def heartbeat_files(jobs_dir: Path) -> list[Path]:
 
 
 def start_worker(jobs_dir: Path, broker_url: str | None = None, queues: str = "cpu,gpu",
-                 hostname: str = "tests@localhost") -> Process:  # fmt: skip
+                 node: str = "tests") -> Process:  # fmt: skip
+    """`digits worker`, waited for until each of its queue workers has said it is ready."""
     args = [sys.executable, "-m", "digits", "worker", "--queues", queues,
-            "--concurrency", "2", "--hostname", hostname]  # fmt: skip
-    worker = Process(args, digits_env(jobs_dir, broker_url), jobs_dir.parent / f"{hostname}.log")
-    wait_until(lambda: (jobs_dir / ".workers" / f"{hostname}.json").exists() or not worker.alive())
+            "--concurrency", "2", "--hostname", node]  # fmt: skip
+    worker = Process(args, digits_env(jobs_dir, broker_url), jobs_dir.parent / f"worker-{node}.log")
+    beats = [jobs_dir / ".workers" / f"{queue}@{node}.json" for queue in queues.split(",")]
+    wait_until(lambda: all(p.exists() for p in beats) or not worker.alive())
     assert worker.alive(), worker.output()
     return worker
 
