@@ -5,13 +5,14 @@ from __future__ import annotations
 from celery import Celery
 
 from digits.config import CPU_QUEUE, Settings
+from digits.jobs.filesystem_broker import connection_url
 from digits.jobs.messaging import broker_transport_options
 
 RUN_JOB_TASK = "digits.run_job"
 
 
 def create_celery(settings: Settings) -> Celery:
-    app = Celery("digits", broker=settings.broker_url, set_as_current=False)
+    app = Celery("digits", broker=connection_url(settings.broker_url), set_as_current=False)
     app.conf.update(
         broker_transport_options=broker_transport_options(settings),
         broker_connection_retry_on_startup=True,

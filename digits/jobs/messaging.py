@@ -13,6 +13,7 @@ from typing import Any
 import socketio
 
 from digits.config import Settings
+from digits.jobs.filesystem_broker import connection_url
 
 SOCKETIO_CHANNEL = "digits-socketio"
 # Processed broker messages older than this are removed by housekeeping.
@@ -87,7 +88,7 @@ def create_socketio_manager(settings: Settings, write_only: bool) -> socketio.Pu
     if settings.embedded_broker:
         options = {"transport_options": broker_transport_options(settings)}
         manager = _EmbeddedKombuManager(
-            settings.broker_url,
+            connection_url(settings.broker_url),
             channel=SOCKETIO_CHANNEL,
             write_only=write_only,
             connection_options=options,

@@ -131,8 +131,8 @@ class Server(Process):
         if not self.alive():
             raise RuntimeError(f"digits serve exited:\n{self.output()}")
         try:
-            return requests.get(self.url + "/index.json", timeout=1).status_code == 200
-        except requests.ConnectionError:
+            return requests.get(self.url + "/index.json", timeout=5).status_code == 200
+        except requests.RequestException:
             return False
 
 

@@ -1,0 +1,17 @@
+# DIGITS on a GPU host: docker build -t digits . && docker run --gpus all -p 5000:5000 -v digits-jobs:/jobs digits
+FROM nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04
+
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      python3 python3-venv python3-pip nodejs npm \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /opt/digits
+COPY . .
+RUN ./install.sh && rm -rf node_modules /root/.cache
+
+ENV PATH=/opt/digits/.venv/bin:$PATH \
+    DIGITS_JOBS_DIR=/jobs
+VOLUME /jobs
+EXPOSE 5000
+ENTRYPOINT ["digits", "serve", "--host", "0.0.0.0"]

@@ -1,0 +1,48 @@
+"""The `digits` command as an operator uses it."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import requests
+from processes import Server, heartbeat_files
+
+
+def digits(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "digits", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_help_names_every_option_and_its_environment_variable():
+    serve = digits("serve", "--help").stdout
+    for text in ("--host", "--port", "--jobs-dir", "--broker-url", "--data-roots", "--secret-key",
+                 "DIGITS_JOBS_DIR", "DIGITS_BROKER_URL", "DIGITS_DATA_ROOTS", "DIGITS_SECRET_KEY"):  # fmt: skip
+        assert text in serve
+    worker = digits("worker", "--help").stdout
+    for text in ("--queues", "--gpus", "--jobs-dir", "--broker-url", "DIGITS_BROKER_URL"):
+        assert text in worker
+
+
+def test_worker_refuses_unknown_queues():
+    result = digits("worker", "--queues", "cpu,tpu")
+    assert result.returncode != 0 and "--queues takes cpu, gpu" in result.stderr
+
+
+def test_serve_starts_its_workers_and_stops_cleanly_with_them(jobs_dir):
+    server = Server(jobs_dir)  # waits for the page and both workers' heartbeats
+    beats = [json.loads(p.read_text()) for p in heartbeat_files(jobs_dir)]
+    assert sorted(b["queues"] for b in beats) == [["cpu"], ["gpu"]]
+    page = requests.get(server.url + "/")
+    assert page.status_code == 200 and "Datasets" in page.text and "Models" in page.text
+    assert server.stop(signal.SIGTERM) == 0
+    assert heartbeat_files(jobs_dir) == []
+    for beat in beats:
+        assert not os.path.exists(f"/proc/{beat['pid']}"), "a worker outlived digits serve"
+
+
+def test_serve_on_ctrl_c(jobs_dir):
+    server = Server(jobs_dir, workers=False)
+    assert server.stop(signal.SIGINT) == 0
