@@ -76,7 +76,7 @@ def measure_start(server: Server, count: int) -> list[float]:
                                 data={"username": "bench", "steps": "1", "delay": "0"})  # fmt: skip
         job_id = response.json()["id"]
 
-        def done():
+        def done(job_id=job_id):
             job = session.get(f"{server.url}/jobs/{job_id}.json").json()
             return job if job["status"] == "Done" else None
 

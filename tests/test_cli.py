@@ -18,8 +18,9 @@ def digits(*args: str) -> subprocess.CompletedProcess:
 
 def test_help_names_every_option_and_its_environment_variable():
     serve = digits("serve", "--help").stdout
-    for text in ("--host", "--port", "--jobs-dir", "--broker-url", "--data-roots", "--secret-key",
-                 "DIGITS_JOBS_DIR", "DIGITS_BROKER_URL", "DIGITS_DATA_ROOTS", "DIGITS_SECRET_KEY"):  # fmt: skip
+    options = ("--host", "--port", "--jobs-dir", "--broker-url", "--data-roots", "--secret-key")
+    variables = ("DIGITS_JOBS_DIR", "DIGITS_BROKER_URL", "DIGITS_DATA_ROOTS", "DIGITS_SECRET_KEY")
+    for text in options + variables:
         assert text in serve
     worker = digits("worker", "--help").stdout
     for text in ("--queues", "--gpus", "--jobs-dir", "--broker-url", "DIGITS_BROKER_URL"):

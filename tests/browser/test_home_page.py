@@ -32,15 +32,13 @@ def test_log_in_and_watch_a_progress_bar_move_to_done(page, server):
     row = page.locator(f'tr[data-job-id="{job_id}"]')
     expect(row).to_contain_text("watch me")  # the new job appears without a reload
     bar = row.get_by_test_id("progress")
-    seen = set()
+    selector = f'tr[data-job-id="{job_id}"] [data-testid=progress]'
     page.wait_for_function(
-        f"""() => {{
-            const p = Number(document.querySelector('tr[data-job-id="{job_id}"] [data-testid=progress]').dataset.progress);
-            return p > 0 && p < 1;
-        }}""",
+        "(s) => { const p = +document.querySelector(s).dataset.progress; return p > 0 && p < 1; }",
+        arg=selector,
         timeout=15000,
     )  # fmt: skip
-    seen.add(float(bar.get_attribute("data-progress")))
+    seen = {float(bar.get_attribute("data-progress"))}
     expect(row.get_by_test_id("status")).to_have_text("Done", timeout=20000)
     expect(bar).to_have_attribute("data-progress", "1")
     assert any(0 < p < 1 for p in seen)

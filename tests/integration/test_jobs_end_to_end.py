@@ -1,5 +1,8 @@
 """Jobs submitted through the API run on a real worker, over the embedded broker and Redis."""
 
+import json
+import os
+import signal
 import time
 
 from processes import start_worker, wait_until
@@ -113,5 +116,20 @@ def test_a_job_aborted_while_queued_never_runs(tmp_path, broker_url, recorder_fa
         stack.wait_for_status(later, "Done")
         history = [c["status"] for c in stack.job(job_id)["status_history"]]
         assert history == ["Initialized", "Waiting", "Aborted"]
+    finally:
+        teardown_stack(stack)
+
+
+def test_a_job_whose_worker_dies_is_not_left_running(tmp_path):
+    from .conftest import build_stack, teardown_stack
+
+    stack = build_stack(tmp_path, None, own_workers=False)
+    try:
+        job_id = stack.submit(steps="400", delay="0.05")
+        stack.wait_for_status(job_id, "Running")
+        beat = json.loads((stack.jobs_dir / ".workers" / "cpu@tests.json").read_text())
+        os.killpg(beat["pid"], signal.SIGKILL)  # the worker and its pool, as the OOM killer would
+        detail = stack.wait_for_status(job_id, "Error", timeout=30)
+        assert detail["error"] == "worker cpu@tests stopped while the job ran"
     finally:
         teardown_stack(stack)
