@@ -27,6 +27,10 @@ class JobAborted(Exception):
     """Raised inside a job when its user asked it to stop."""
 
 
+class JobError(Exception):
+    """A failure explained for the user: its message becomes the job's error as it is."""
+
+
 def request_abort(folder: Path) -> None:
     """Ask a running job to stop; the job sees it at its next check."""
     (folder / ABORT_FILE).touch()
@@ -98,6 +102,8 @@ def run_job(task, job_id: str) -> None:
         _finish(events, job_id, Status.ABORT, "aborted by the user")
     except JobNotFound:
         log.info("job %s was deleted while it ran", job_id)
+    except JobError as exc:
+        _finish(events, job_id, Status.ERROR, str(exc))
     except Exception as exc:
         _log_traceback(events, job_id)
         _finish(events, job_id, Status.ERROR, f"{type(exc).__name__}: {exc}")

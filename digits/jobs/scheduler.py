@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
@@ -46,8 +48,18 @@ class JobScheduler:
         self.celery = celery
         self.settings = celery.digits_settings
 
-    def submit(self, job_type: JobType, name: str, owner: str, parameters: dict[str, Any]) -> Job:
-        """Create the job's folder, then queue it: a job never exists only in the broker."""
+    def submit(
+        self,
+        job_type: JobType,
+        name: str,
+        owner: str,
+        parameters: dict[str, Any],
+        prepare: Callable[[Path], None] | None = None,
+    ) -> Job:
+        """Create the job's folder, then queue it: a job never exists only in the broker.
+
+        `prepare` puts files into the new folder (uploads, say) before any worker can start.
+        """
         job = Job(
             id=new_job_id(),
             type=job_type.name,
@@ -59,7 +71,13 @@ class JobScheduler:
             task_id=str(uuid.uuid4()),
         )
         job.set_status(Status.INIT)
-        self.store.create(job)
+        folder = self.store.create(job)
+        if prepare:
+            try:
+                prepare(folder)
+            except BaseException:
+                self.store.delete(job.id)  # no half-made job left behind
+                raise
         self.events.publish(job.id, "status", status=Status.INIT.label, reason=None)
         self.events.move(job.id, Status.WAIT)
         self.celery.send_task(RUN_JOB_TASK, args=[job.id], queue=job.queue, task_id=job.task_id)

@@ -7,10 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from digits.jobs.job import Job
     from digits.jobs.runner import JobContext
+
+# The job types this package ships, imported by the server and every worker.
+BUILTIN_MODULES = ("digits.datasets.job_type",)
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,10 @@ class JobType:
     title: str = ""
     # The endpoint of the creation form, so that Clone can open it prefilled.
     form_endpoint: str | None = None
+    # What the type adds to the job's JSON and page: describe(job, folder) -> dict, and a
+    # template included in the job page with that dict as `extra`.
+    describe: Callable[[Job, Path], dict[str, Any]] | None = None
+    page_template: str | None = None
 
 
 _registry: dict[str, JobType] = {}
@@ -41,7 +50,7 @@ def all_types() -> list[JobType]:
 
 
 def load_plugins(module_names: tuple[str, ...]) -> list:
-    """Import the configured plugin modules, which register their job types on import."""
+    """Import the built-in job types and the configured plugins; they register on import."""
     import importlib
 
-    return [importlib.import_module(name) for name in module_names]
+    return [importlib.import_module(name) for name in BUILTIN_MODULES + module_names]

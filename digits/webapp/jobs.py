@@ -52,6 +52,7 @@ def show(job_id: str):
         log_lines=log_lines,
         last_seq=events[-1]["seq"] if events else -1,
         clone_form=bool(job_type and job_type.form_endpoint),
+        type_template=job_type.page_template if job_type else None,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from flask import current_app
 
 from digits.config import Settings
+from digits.jobs import types
 from digits.jobs.events import JobEvents, last_seq
 from digits.jobs.job import Job, JobFormatError
 from digits.jobs.scheduler import JobScheduler
@@ -29,17 +30,24 @@ class Services:
         return summary
 
     def detail(self, job: Job) -> dict[str, Any]:
-        """Everything about one job, for its page and its JSON."""
-        return self.describe(job, live_workers(self.settings)) | {
-            "kind": job.kind,
-            "notes": job.notes,
-            "queue": job.queue,
-            "worker": job.worker,
-            "error": job.error,
-            "parameters": job.parameters,
-            "status_history": [change.to_dict() for change in job.status_history],
-            "directory": str(self.store.folder(job.id)),
-        }
+        """Everything about one job, for its page and its JSON (its type adds its own keys)."""
+        job_type = types.get(job.type)
+        folder = self.store.folder(job.id)
+        extra = job_type.describe(job, folder) if job_type and job_type.describe else {}
+        return (
+            extra
+            | self.describe(job, live_workers(self.settings))
+            | {
+                "kind": job.kind,
+                "notes": job.notes,
+                "queue": job.queue,
+                "worker": job.worker,
+                "error": job.error,
+                "parameters": job.parameters,
+                "status_history": [change.to_dict() for change in job.status_history],
+                "directory": str(self.store.folder(job.id)),
+            }
+        )
 
     def summaries(self) -> list[dict[str, Any]]:
         """Every job's summary, with the seq of its latest event.

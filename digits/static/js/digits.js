@@ -8,6 +8,11 @@
 const DIGITS = (() => {
   const TERMINAL = ["Done", "Aborted", "Error"];
 
+  function formatDuration(seconds) {
+    const s = Math.round(seconds);
+    return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
+  }
+
   function formatTime(seconds) {
     return new Date(seconds * 1000).toLocaleString();
   }
@@ -173,6 +178,15 @@ const DIGITS = (() => {
         }
       }
       if ("progress" in event) setProgress(document.querySelector("[data-testid=progress]"), event.progress);
+      if (event.update === "progress" && event.total) {
+        const eta = event.eta > 0 ? ` · about ${formatDuration(event.eta)} left` : "";
+        document.querySelector("[data-testid=progress-detail]").textContent =
+          `${event.done} of ${event.total} images${eta}`;
+      }
+      if (event.update === "status" && event.status === "Done" && statusCard.dataset.reloadOnDone) {
+        // A finished job's page gains its results (databases, charts): show them.
+        window.setTimeout(() => window.location.reload(), 300);
+      }
       if (event.update === "log") {
         const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
         log.append(`${event.line}\n`);
@@ -252,5 +266,62 @@ const DIGITS = (() => {
     }
   }
 
-  return { home, job };
+  // ---- The New Dataset form ----------------------------------------------------------------
+  function datasetForm() {
+    const form = document.querySelector("[data-testid=dataset-form]");
+    function showMethod() {
+      const method = form.querySelector("input[name=method]:checked").value;
+      form.querySelectorAll("[data-method]").forEach((section) => {
+        section.hidden = section.dataset.method !== method;
+      });
+    }
+    form.querySelectorAll("input[name=method]").forEach((r) => r.addEventListener("change", showMethod));
+    showMethod();
+
+    const exampleFile = form.querySelector("[data-example-file]");
+    const examples = form.querySelector("[data-examples]");
+    exampleFile.addEventListener("change", async () => {
+      const body = new FormData();
+      for (const name of ["resize_channels", "resize_width", "resize_height"]) {
+        body.append(name, form.elements[name].value);
+      }
+      body.append("image_file", exampleFile.files[0]);
+      const response = await fetch("/datasets/images/resize-example.json", { method: "POST", body });
+      const answer = await response.json();
+      if (!response.ok) {
+        examples.textContent = Object.values(answer.errors).flat().join(" ");
+        return;
+      }
+      examples.replaceChildren(...Object.entries(answer.examples).map(([mode, src]) => {
+        const figure = document.createElement("figure");
+        const img = document.createElement("img");
+        img.src = src;
+        img.alt = mode;
+        const caption = document.createElement("figcaption");
+        caption.textContent = mode;
+        figure.append(img, caption);
+        return figure;
+      }));
+    });
+  }
+
+  // ---- A dataset's images per class -----------------------------------------------------------
+  function classChart() {
+    const holder = document.querySelector("[data-chart-data]");
+    if (!holder || !window.Plotly) return;
+    const data = JSON.parse(holder.textContent);
+    const traces = data.splits.map((db) => ({
+      type: "bar",
+      name: db.name.replace(/^Create DB \((.*)\)$/, "$1"),
+      x: data.labels,
+      y: db.per_class,
+    }));
+    Plotly.newPlot(document.querySelector("[data-testid=class-chart]"), traces, {
+      barmode: "group",
+      title: { text: "Images per class" },
+      margin: { t: 40, r: 10, b: 60, l: 50 },
+    }, { displaylogo: false, responsive: true });
+  }
+
+  return { home, job, datasetForm, classChart };
 })();

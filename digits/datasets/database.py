@@ -1,0 +1,163 @@
+"""The LMDB databases of a dataset: the record format, a batching writer, and readers.
+
+A record holds one image and its label:
+
+    b"DGT1" | label int32 | height uint16 | width uint16 | channels uint8 | encoding uint8 | data
+
+little-endian, where `data` is a PNG or JPEG file, or the raw HxWxC pixels for encoding "none".
+Keys are the image's index as 10 zero-padded digits, so LMDB's key order is insertion order.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import lmdb
+import numpy as np
+
+from digits.datasets import images
+
+MAGIC = b"DGT1"
+HEADER = struct.Struct("<4siHHBB")
+ENCODINGS = {"none": 0, "png": 1, "jpg": 2}
+ENCODING_NAMES = {code: name for name, code in ENCODINGS.items()}
+INITIAL_MAP_SIZE = 64 * 1024**2
+
+
+@dataclass(frozen=True)
+class Record:
+    label: int
+    height: int
+    width: int
+    channels: int
+    encoding: str
+    data: bytes
+
+    def pixels(self) -> np.ndarray:
+        """HxWxC uint8, whatever the encoding."""
+        if self.encoding == "none":
+            flat = np.frombuffer(self.data, dtype=np.uint8)
+            return flat.reshape(self.height, self.width, self.channels).copy()
+        pixels = images.decode(self.data, self.channels)
+        return pixels.reshape(self.height, self.width, self.channels)
+
+    def png(self) -> bytes:
+        if self.encoding == "png":
+            return self.data
+        return images.encode_png(
+            self.pixels().squeeze(axis=2) if self.channels == 1 else self.pixels()
+        )
+
+
+def encode_record(pixels: np.ndarray, label: int, encoding: str) -> bytes:
+    """One record from HxW or HxWxC uint8 pixels."""
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    height, width, channels = pixels.shape
+    plain = pixels[:, :, 0] if channels == 1 else pixels
+    if encoding == "png":
+        data = images.encode_png(plain)
+    elif encoding == "jpg":
+        data = images.encode_jpeg(plain)
+    elif encoding == "none":
+        data = np.ascontiguousarray(pixels).tobytes()
+    else:
+        raise ValueError(f"unknown encoding {encoding!r}")
+    return HEADER.pack(MAGIC, label, height, width, channels, ENCODINGS[encoding]) + data
+
+
+def decode_record(value: bytes) -> Record:
+    magic, label, height, width, channels, code = HEADER.unpack_from(value)
+    if magic != MAGIC:
+        raise ValueError("not a DIGITS image record")
+    return Record(label, height, width, channels, ENCODING_NAMES[code], bytes(value[HEADER.size :]))
+
+
+def record_label(value: bytes) -> int:
+    return HEADER.unpack_from(value)[1]
+
+
+def key_for(index: int) -> bytes:
+    return f"{index:010d}".encode()
+
+
+class DatabaseWriter:
+    """The single writer of one database: puts in batches, grows the map when it fills up."""
+
+    def __init__(self, path: Path, batch_size: int = 500):
+        path.mkdir(parents=True, exist_ok=True)
+        self.env = lmdb.open(str(path), map_size=INITIAL_MAP_SIZE, subdir=True, lock=True)
+        self.batch_size = batch_size
+        self._pending: list[tuple[bytes, bytes]] = []
+        with self.env.begin() as txn:
+            self.count = txn.stat()["entries"]  # appending continues after what is there
+
+    def put(self, value: bytes) -> None:
+        self._pending.append((key_for(self.count), value))
+        self.count += 1
+        if len(self._pending) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        while self._pending:
+            try:
+                with self.env.begin(write=True) as txn:
+                    for key, value in self._pending:
+                        txn.put(key, value)
+                self._pending = []
+            except lmdb.MapFullError:
+                self.env.set_mapsize(self.env.info()["map_size"] * 2)
+
+    def close(self) -> None:
+        self.flush()
+        self.env.sync()
+        self.env.close()
+
+
+def open_database(path: Path) -> lmdb.Environment:
+    """A read-only environment; open one per process, never share it across fork or spawn."""
+    return lmdb.open(str(path), readonly=True, lock=False, readahead=False, subdir=True)
+
+
+def count_entries(path: Path) -> int:
+    env = open_database(path)
+    try:
+        return env.stat()["entries"]
+    finally:
+        env.close()
+
+
+def database_size(path: Path) -> int:
+    """Bytes on disk (the data file, not the reserved map)."""
+    return sum(f.stat().st_size for f in path.glob("*.mdb"))
+
+
+def browse(path: Path, offset: int, limit: int, label: int | None = None) -> tuple[list, int]:
+    """A page of (key, Record) from the database, optionally of one label; plus the match count."""
+    env = open_database(path)
+    try:
+        with env.begin() as txn:
+            matches = 0
+            page = []
+            for key, value in txn.cursor():
+                if label is not None and record_label(value) != label:
+                    continue
+                if offset <= matches < offset + limit:
+                    page.append((key.decode(), decode_record(value)))
+                matches += 1
+            return page, matches
+    finally:
+        env.close()
+
+
+def iterate(path: Path) -> Iterator[Record]:
+    env = open_database(path)
+    try:
+        with env.begin() as txn:
+            for _, value in txn.cursor():
+                yield decode_record(value)
+    finally:
+        env.close()

@@ -1,0 +1,71 @@
+"""The image-classification dataset job type, and what its page and JSON show."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from digits.config import CPU_QUEUE
+from digits.datasets import layout
+from digits.datasets.parsing import SPLITS
+from digits.jobs.child import run_in_child
+from digits.jobs.job import Job
+from digits.jobs.types import JobType, register
+
+
+def read_info(folder: Path) -> dict[str, Any] | None:
+    """The summary a finished dataset job wrote, or None before it finishes."""
+    try:
+        return json.loads((folder / layout.INFO).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def describe_dataset(job: Job, folder: Path) -> dict[str, Any]:
+    """DIGITS' JSON keys (ParseFolderTasks, CreateDbTasks) plus ours."""
+    info = read_info(folder)
+    if info is None:
+        return {"ParseFolderTasks": [], "CreateDbTasks": []}
+    splits, image = info["splits"], info["image"]
+    counts = {f"{s}_count": splits.get(s, {}).get("entries", 0) for s in SPLITS}
+    return {
+        "ParseFolderTasks": [
+            {"name": "Parse Folder", "label_count": len(info["labels"]), **counts}
+        ],
+        "CreateDbTasks": [
+            {
+                "name": f"Create DB ({split})",
+                "backend": "lmdb",
+                "encoding": image["encoding"],
+                "compression": "none",
+                "entries": figures["entries"],
+                "image_channels": image["channels"],
+                "image_height": image["height"],
+                "image_width": image["width"],
+                "db_size": figures["db_size"],
+                "per_class": figures["per_class"],
+                "skipped": figures["skipped"],
+            }
+            for split, figures in splits.items()
+        ],
+        "labels": info["labels"],
+        "image": image,
+        "skipped": info["skipped"],
+        "messages": info["messages"],
+        "mean_image": (folder / layout.MEAN_PNG).exists(),
+    }
+
+
+IMAGE_CLASSIFICATION_DATASET = register(
+    JobType(
+        name="image-classification-dataset",
+        kind="dataset",
+        queue=CPU_QUEUE,
+        run=run_in_child("digits.datasets.build"),
+        title="Images → Classification",
+        form_endpoint="datasets.new_classification",
+        describe=describe_dataset,
+        page_template="datasets/sections.html",
+    )
+)

@@ -1,0 +1,110 @@
+"""Jobs that run in a child process group, started and watched by the worker's task.
+
+A Celery prefork worker's processes are daemonic and cannot start process pools or DDP ranks;
+a child process can. And whatever the child does (runs out of memory, segfaults), the worker
+survives and records how the job ended.
+
+The child (`python -m <module> <job id>`) reports progress and log lines itself, through the
+same events as any job; the parent relays Abort (SIGTERM to the group, then SIGKILL) and turns
+the exit code into the job's end.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+
+from digits.config import load_settings
+from digits.jobs.runner import JobAborted, JobContext, JobError, worker_events
+
+log = logging.getLogger(__name__)
+
+ABORTED_EXIT = 3
+ERROR_FILE = ".error"  # the child's one-line reason for failing, read by the parent
+OUTPUT_FILE = "process.log"  # the child's own stdout and stderr
+ABORT_GRACE = 10.0  # seconds a child gets to stop cleanly before it is killed
+POLL_INTERVAL = 0.2
+
+
+def run_in_child(module: str) -> Callable[[JobContext], None]:
+    """A job type's `run` that runs `python -m module <job id>` and waits for it."""
+
+    def run(ctx: JobContext) -> None:
+        (ctx.folder / ERROR_FILE).unlink(missing_ok=True)
+        env = {**os.environ, **ctx.settings.to_environment()}
+        command = [sys.executable, "-m", module, ctx.job.id]
+        with open(ctx.folder / OUTPUT_FILE, "ab") as output:
+            child = subprocess.Popen(command, env=env, start_new_session=True,
+                                     stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
+            code = _watch(child, ctx)
+        if code == ABORTED_EXIT or (code != 0 and ctx.abort_requested()):
+            raise JobAborted()
+        if code != 0:
+            raise JobError(_failure_reason(ctx, code))
+
+    return run
+
+
+def _watch(child: subprocess.Popen, ctx: JobContext) -> int:
+    abort_sent = None
+    while True:
+        try:
+            return child.wait(timeout=POLL_INTERVAL)
+        except subprocess.TimeoutExpired:
+            pass
+        if abort_sent is None and ctx.abort_requested():
+            _signal_group(child, signal.SIGTERM)
+            abort_sent = time.monotonic()
+        elif abort_sent is not None and time.monotonic() - abort_sent > ABORT_GRACE:
+            _signal_group(child, signal.SIGKILL)
+
+
+def _signal_group(child: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(child.pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _failure_reason(ctx: JobContext, code: int) -> str:
+    error_file = ctx.folder / ERROR_FILE
+    if error_file.exists():
+        return error_file.read_text().strip()
+    output = (ctx.folder / OUTPUT_FILE).read_text(errors="replace").strip()
+    for line in output.splitlines()[-20:]:
+        ctx.log(line)
+    if code < 0:
+        name = signal.Signals(-code).name
+        hint = " (out of memory?)" if -code == signal.SIGKILL else ""
+        return f"the job's process was killed by {name}{hint}"
+    return f"the job's process exited with code {code}"
+
+
+def child_main(run: Callable[[JobContext], None]) -> None:
+    """Entry point of a child: run the job, report failures, exit with a code the parent reads."""
+    job_id = sys.argv[1]
+    settings = load_settings()
+    events = worker_events(settings)
+    ctx = JobContext(events.store.get(job_id), settings, events)
+    # Abort arrives as SIGTERM to the group; the job also checks the abort file itself.
+    signal.signal(signal.SIGTERM, lambda *_: _raise_aborted())
+    try:
+        run(ctx)
+    except JobAborted:
+        sys.exit(ABORTED_EXIT)
+    except Exception as exc:
+        for line in traceback.format_exc().rstrip().splitlines():
+            ctx.log(line)
+        reason = str(exc) if isinstance(exc, JobError) else f"{type(exc).__name__}: {exc}"
+        (ctx.folder / ERROR_FILE).write_text(reason)
+        sys.exit(1)
+
+
+def _raise_aborted() -> None:
+    raise JobAborted()

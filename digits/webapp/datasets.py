@@ -1,0 +1,259 @@
+"""Dataset routes: the New Dataset form and its API, the mean image, Explore, resize examples."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from flask import Blueprint, jsonify, redirect, render_template, request, send_file, url_for
+from werkzeug.datastructures import FileStorage
+
+from digits.data_roots import PathNotAllowed, resolve_in_roots
+from digits.datasets import archive, images, layout
+from digits.datasets.database import browse
+from digits.datasets.job_type import IMAGE_CLASSIFICATION_DATASET, read_info
+from digits.datasets.options import OptionErrors, parse_options
+from digits.datasets.parsing import SPLITS, ParseError, parse_labels_file, parse_list_file
+from digits.webapp.auth import current_user, login_required
+from digits.webapp.http import error_response, json_errors, wants_json
+from digits.webapp.services import services
+
+bp = Blueprint("datasets", __name__)
+EXPLORE_PAGE_SIZE = 24
+
+
+@bp.route("/datasets/images/classification/new")
+@login_required
+def new_classification():
+    values = {}
+    if request.args.get("clone"):
+        values = dict(services().store.get(request.args["clone"]).parameters)
+        values["dataset_name"] = f"{values.get('dataset_name', '')} (clone)"
+    return render_template("datasets/new.html", values=values, errors={})
+
+
+@bp.route("/datasets/images/classification", methods=["POST"])
+@bp.route("/datasets/images/classification.json", methods=["POST"], endpoint="create_json")
+@login_required
+def create_classification():
+    form = {k: v for k, v in request.form.items() if k != "username"}
+    errors: dict[str, list[str]] = {}
+    staged: dict[str, object] = {}
+    try:
+        options = parse_options(form)
+    except OptionErrors as exc:
+        errors, options = exc.errors, None
+    if options is not None:
+        _check_sources(options.method, form, errors, staged)
+    if errors:
+        _discard(staged)
+        if wants_json():
+            return json_errors(errors)
+        return render_template("datasets/new.html", values=form, errors=errors), 400
+    for name, upload in request.files.items():
+        if upload.filename:
+            form[name] = upload.filename  # the parameters record what was uploaded
+    job = services().scheduler.submit(
+        IMAGE_CLASSIFICATION_DATASET, options.name, current_user(), form,
+        prepare=lambda folder: _move_staged(staged, folder),
+    )  # fmt: skip
+    if wants_json():
+        return jsonify({"id": job.id, "name": job.name, "status": job.status.label})
+    return redirect(url_for("jobs.show_datasets", job_id=job.id))
+
+
+def _check_sources(method: str, form: dict, errors: dict, staged: dict) -> None:
+    """Check what the job will read, now, so the user hears about it where they acted."""
+    roots = services().settings.data_roots
+    if method == "folder":
+        for field in ("folder_train", "folder_val", "folder_test"):
+            if form.get(field) and (
+                field == "folder_train" or _flag(form, f"has_{field[7:]}_folder")
+            ):
+                _check_folder(
+                    form[field], roots, field, errors, need_classes=field == "folder_train"
+                )
+    elif method == "textfile":
+        _check_lists(form, roots, errors, staged)
+    elif method == "upload":
+        _check_upload(request.files.get("upload_archive"), errors, staged)
+
+
+def _flag(form: dict, name: str) -> bool:
+    return str(form.get(name, "")).lower() in ("1", "true", "on", "yes", "y")
+
+
+def _check_folder(text, roots, field, errors, need_classes: bool) -> None:
+    try:
+        path = resolve_in_roots(text, roots)
+    except PathNotAllowed as exc:
+        errors.setdefault(field, []).append(str(exc))
+        return
+    if not path.is_dir():
+        errors.setdefault(field, []).append(f"{text} is not an existing folder")
+        return
+    classes = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    if need_classes and len(classes) < 2:
+        errors.setdefault(field, []).append(
+            f"{text} has {len(classes)} class folder(s); a classifier needs at least 2 "
+            "(one sub-folder of images per class)"
+        )
+
+
+def _read_text_field(name: str, roots, errors) -> str | None:
+    """A list file: uploaded as `name`, or on the server at `textfile_local_<...>`."""
+    upload: FileStorage | None = request.files.get(name)
+    if upload and upload.filename:
+        return upload.read().decode("utf-8", errors="replace")
+    local_name = name.replace("textfile_", "textfile_local_", 1)
+    local = request.form.get(local_name, "").strip()
+    if not local:
+        return None
+    try:
+        return resolve_in_roots(local, roots).read_text(errors="replace")
+    except PathNotAllowed as exc:
+        errors.setdefault(local_name, []).append(str(exc))
+    except OSError as exc:
+        errors.setdefault(local_name, []).append(f"cannot read {local}: {exc.strerror}")
+    return None
+
+
+def _check_lists(form: dict, roots, errors: dict, staged: dict) -> None:
+    labels_text = _read_text_field("textfile_labels_file", roots, errors)
+    if labels_text is None:
+        errors.setdefault("textfile_labels_file", []).append("a labels file is required")
+        return
+    try:
+        labels = parse_labels_file(labels_text)
+    except ParseError as exc:
+        errors.setdefault(exc.field, []).append(str(exc))
+        return
+    staged["lists/labels.txt"] = labels_text
+    for split in SPLITS:
+        if split != "train" and not _flag(form, f"textfile_use_{split}"):
+            continue
+        field = f"textfile_{split}_images"
+        text = _read_text_field(field, roots, errors)
+        if text is None:
+            errors.setdefault(field, []).append(f"a list of {split} images is required")
+            continue
+        try:
+            parse_list_file(text, field, form.get(f"textfile_{split}_folder", ""), labels)
+        except ParseError as exc:
+            errors.setdefault(exc.field, []).append(str(exc))
+            continue
+        staged[f"lists/{split}.txt"] = text
+
+
+def _check_upload(upload: FileStorage | None, errors: dict, staged: dict) -> None:
+    if upload is None or not upload.filename:
+        errors.setdefault("upload_archive", []).append("choose a .zip or .tar.gz of class folders")
+        return
+    if not archive.is_archive_name(upload.filename):
+        errors.setdefault("upload_archive", []).append("must be a .zip, .tar, .tar.gz or .tgz file")
+        return
+    tmp = Path(tempfile.mkdtemp(prefix=".upload-", dir=services().settings.jobs_dir)) / "archive"
+    upload.save(tmp)
+    try:
+        archive.check_archive(tmp)
+    except archive.UnsafeArchive as exc:
+        errors.setdefault("upload_archive", []).append(str(exc))
+    staged[layout.UPLOAD_ARCHIVE] = tmp
+
+
+def _move_staged(staged: dict, folder: Path) -> None:
+    for relative, content in staged.items():
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, Path):
+            shutil.move(content, target)
+            shutil.rmtree(content.parent, ignore_errors=True)
+        else:
+            target.write_text(content)
+
+
+def _discard(staged: dict) -> None:
+    for content in staged.values():
+        if isinstance(content, Path):
+            shutil.rmtree(content.parent, ignore_errors=True)
+
+
+@bp.route("/datasets/<job_id>/mean.png")
+def mean_image(job_id: str):
+    path = services().store.folder(job_id) / layout.MEAN_PNG
+    if not path.exists():
+        return error_response("this dataset has no mean image yet", 404)
+    return send_file(path, mimetype="image/png")
+
+
+@bp.route("/datasets/images/classification/explore")
+def explore():
+    svc = services()
+    job_id = request.args.get("job_id", "")
+    job = svc.store.get(job_id)
+    info = read_info(svc.store.folder(job_id))
+    db = request.args.get("db", "train")
+    if info is None or db not in info["splits"]:
+        return error_response(f"dataset {job_id} has no {db} database", 404, field="db")
+    page = max(0, _int_arg("page", 0))
+    size = min(200, max(1, _int_arg("size", EXPLORE_PAGE_SIZE)))
+    label = request.args.get("label", "")
+    label_index = info["labels"].index(label) if label in info["labels"] else None
+    path = svc.store.folder(job_id) / layout.database(db)
+    records, total = browse(path, page * size, size, label_index)
+    items = [
+        {"key": key, "label": info["labels"][r.label],
+         "src": "data:image/png;base64," + base64.b64encode(r.png()).decode()}
+        for key, r in records
+    ]  # fmt: skip
+    if wants_json():
+        listed = [{"key": i["key"], "label": i["label"]} for i in items]
+        return jsonify({"total": total, "page": page, "size": size, "items": listed})
+    return render_template("datasets/explore.html", job=job, info=info, db=db, items=items,
+                           page=page, size=size, total=total, label=label)  # fmt: skip
+
+
+def _int_arg(name: str, default: int) -> int:
+    try:
+        return int(request.args.get(name, default))
+    except ValueError:
+        return default
+
+
+@bp.route("/datasets/images/resize-example", methods=["POST"])
+@bp.route("/datasets/images/resize-example.json", methods=["POST"])
+def resize_example():
+    """How each resize mode treats one of the user's images ("See example")."""
+    errors: dict[str, list[str]] = {}
+    form = {"dataset_name": "example", **request.form.to_dict()}
+    try:
+        options = parse_options(form)
+    except OptionErrors as exc:
+        return json_errors(exc.errors)
+    upload = request.files.get("image_file")
+    try:
+        if upload and upload.filename:
+            image = images.load_image(upload.read(), options.channels)
+        else:
+            path = resolve_in_roots(
+                request.form.get("image_path", ""), services().settings.data_roots
+            )
+            image = images.load_image(path, options.channels)
+    except PathNotAllowed as exc:
+        errors["image_path"] = [str(exc)]
+    except images.BadImage as exc:
+        errors["image_file"] = [f"not an image we can read: {exc}"]
+    if errors:
+        return json_errors(errors)
+    examples = {}
+    for mode in images.RESIZE_MODES:
+        pixels = images.resize_image(
+            image, options.width, options.height, mode, np.random.default_rng(0)
+        )
+        examples[mode] = (
+            "data:image/png;base64," + base64.b64encode(images.encode_png(pixels)).decode()
+        )
+    return jsonify({"examples": examples})
