@@ -19,8 +19,18 @@ def jobs_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(jobs_dir: Path) -> Settings:
-    return Settings(jobs_dir=jobs_dir, secret_key="tests", plugins=("countdown_job",))
+def data_dir(tmp_path: Path) -> Path:
+    """The data root that servers in the tests allow (see processes.data_roots_of)."""
+    folder = tmp_path / "data"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def settings(jobs_dir: Path, data_dir: Path) -> Settings:
+    return Settings(
+        jobs_dir=jobs_dir, secret_key="tests", plugins=("countdown_job",), data_roots=(data_dir,)
+    )
 
 
 @pytest.fixture

@@ -94,6 +94,33 @@ def _flag(form: dict, name: str, default: bool = False) -> bool:
     return str(value).strip().lower() in ("1", "true", "on", "yes", "y")
 
 
+@dataclass
+class ImageSettings:
+    channels: int
+    width: int
+    height: int
+
+
+def parse_image_settings(form: dict[str, Any]) -> ImageSettings:
+    """Just the image type and size (for the resize examples)."""
+    errors: dict[str, list[str]] = {}
+    settings = _image_settings(form, errors)
+    if errors:
+        raise OptionErrors(errors)
+    return settings
+
+
+def _image_settings(form: dict[str, Any], errors: dict) -> ImageSettings:
+    channels = _int(form, "resize_channels", 3, errors, 1, 3)
+    if channels not in (1, 3):
+        _checked(errors, "resize_channels", "1 (grayscale) or 3 (color)")
+    return ImageSettings(
+        channels=channels,
+        width=_int(form, "resize_width", 256, errors, 1, MAX_SIDE),
+        height=_int(form, "resize_height", 256, errors, 1, MAX_SIDE),
+    )
+
+
 def parse_options(form: dict[str, Any]) -> DatasetOptions:
     """Check every field; raise OptionErrors with all the problems at once."""
     errors: dict[str, list[str]] = {}
@@ -102,15 +129,13 @@ def parse_options(form: dict[str, Any]) -> DatasetOptions:
         _checked(errors, "dataset_name", "a dataset needs a name")
     if str(form.get("backend", "lmdb") or "lmdb") != "lmdb":
         _checked(errors, "backend", "only lmdb is supported")
-    channels = _int(form, "resize_channels", 3, errors, 1, 3)
-    if channels not in (1, 3):
-        _checked(errors, "resize_channels", "1 (grayscale) or 3 (color)")
+    image = _image_settings(form, errors)
     options = DatasetOptions(
         name=name,
         method=_choice(form, "method", METHODS, "folder", errors),
-        channels=channels,
-        width=_int(form, "resize_width", 256, errors, 1, MAX_SIDE),
-        height=_int(form, "resize_height", 256, errors, 1, MAX_SIDE),
+        channels=image.channels,
+        width=image.width,
+        height=image.height,
         resize_mode=_choice(form, "resize_mode", RESIZE_MODES, "squash", errors),
         encoding=_choice(form, "encoding", ENCODING_CHOICES, "png", errors),
         seed=_int(form, "random_seed", 0, errors, 0, 2**31 - 1),

@@ -15,7 +15,7 @@ from digits.data_roots import PathNotAllowed, resolve_in_roots
 from digits.datasets import archive, images, layout
 from digits.datasets.database import browse
 from digits.datasets.job_type import IMAGE_CLASSIFICATION_DATASET, read_info
-from digits.datasets.options import OptionErrors, parse_options
+from digits.datasets.options import OptionErrors, parse_image_settings, parse_options
 from digits.datasets.parsing import SPLITS, ParseError, parse_labels_file, parse_list_file
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.http import error_response, json_errors, wants_json
@@ -190,6 +190,7 @@ def mean_image(job_id: str):
 
 
 @bp.route("/datasets/images/classification/explore")
+@bp.route("/datasets/images/classification/explore.json", endpoint="explore_json")
 def explore():
     svc = services()
     job_id = request.args.get("job_id", "")
@@ -228,9 +229,8 @@ def _int_arg(name: str, default: int) -> int:
 def resize_example():
     """How each resize mode treats one of the user's images ("See example")."""
     errors: dict[str, list[str]] = {}
-    form = {"dataset_name": "example", **request.form.to_dict()}
     try:
-        options = parse_options(form)
+        options = parse_image_settings(request.form.to_dict())
     except OptionErrors as exc:
         return json_errors(exc.errors)
     upload = request.files.get("image_file")

@@ -47,8 +47,14 @@ def wait_until(condition: Callable[[], object], timeout: float = 20.0, interval:
         time.sleep(interval)
 
 
+def data_roots_of(jobs_dir: Path) -> Path:
+    """The tests' data root: a `data` folder beside the jobs folder."""
+    return jobs_dir.parent / "data"
+
+
 def digits_env(jobs_dir: Path, broker_url: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    env["DIGITS_DATA_ROOTS"] = str(data_roots_of(jobs_dir))
     env["DIGITS_JOBS_DIR"] = str(jobs_dir)
     env["DIGITS_PLUGINS"] = PLUGIN
     env["DIGITS_SECRET_KEY"] = "tests"

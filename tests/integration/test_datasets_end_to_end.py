@@ -1,0 +1,143 @@
+"""Datasets built by a real `digits serve` with its own workers, read back as training reads them."""
+
+import io
+import tarfile
+
+import numpy as np
+import pytest
+import requests
+from imagesets import add_odd_files, make_class_folders
+from PIL import Image
+from processes import Server, data_roots_of, wait_until
+
+from digits.datasets.reader import LmdbImageDataset
+
+FORM = "/datasets/images/classification.json"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    jobs_dir = tmp_path_factory.mktemp("datasets") / "jobs"
+    data_roots_of(jobs_dir).mkdir(parents=True)
+    running = Server(jobs_dir)
+    running.jobs_dir = jobs_dir
+    running.data = data_roots_of(jobs_dir)
+    yield running
+    running.stop()
+
+
+def create(server, files=None, **fields) -> str:
+    data = {"username": "fred", "resize_width": "8", "resize_height": "8", **fields}
+    response = requests.post(server.url + FORM, data=data, files=files)
+    assert response.status_code == 200, response.text
+    return response.json()["id"]
+
+
+def finished(server, job_id, timeout=60) -> dict:
+    def done():
+        job = requests.get(f"{server.url}/datasets/{job_id}.json").json()
+        return job if job["status"] in ("Done", "Error", "Aborted") else None
+
+    return wait_until(done, timeout)
+
+
+def test_a_folder_dataset_with_odd_files(server):
+    train = make_class_folders(server.data / "odd" / "train", per_class=12)
+    add_odd_files(train / "red")
+    job_id = create(server, method="folder", folder_train=str(train), dataset_name="odd",
+                    folder_pct_val="25", resize_mode="fill", resize_channels="3")  # fmt: skip
+    job = finished(server, job_id)
+    assert job["status"] == "Done", job
+    assert job["labels"] == ["blue", "green", "red"]
+    parse = job["ParseFolderTasks"][0]
+    assert parse["label_count"] == 3
+    # 18 image files in red (2 unreadable), 12 in the others; 25% of each class to validation
+    skipped = sorted(s["path"].rsplit("/", 1)[1] for s in job["skipped"])
+    assert skipped == ["corrupt.png", "truncated.png"]
+    assert parse["train_count"] + parse["val_count"] == 40 and parse["test_count"] == 0
+    dbs = {db["name"]: db for db in job["CreateDbTasks"]}
+    assert dbs["Create DB (val)"]["entries"] + dbs["Create DB (val)"]["skipped"] == 4 + 3 + 3
+    train_db = dbs["Create DB (train)"]
+    assert (train_db["image_width"], train_db["image_height"], train_db["image_channels"]) == (
+        8,
+        8,
+        3,
+    )
+    assert sum(train_db["per_class"]) == train_db["entries"] == parse["train_count"]
+
+    mean = requests.get(f"{server.url}/datasets/{job_id}/mean.png")
+    assert mean.headers["Content-Type"] == "image/png"
+    assert Image.open(io.BytesIO(mean.content)).size == (8, 8)
+    page = requests.get(f"{server.url}/datasets/{job_id}").text
+    assert "corrupt.png" in page and "Explore" in page and 'data-testid="mean-image"' in page
+
+    dataset = LmdbImageDataset(server.jobs_dir / job_id / "train_db")
+    image, label = dataset[0]
+    assert image.shape == (3, 8, 8) and 0 <= label < 3
+    mean_npy = np.load(server.jobs_dir / job_id / "mean.npy")
+    pixels = np.stack([dataset[i][0].numpy().transpose(1, 2, 0) for i in range(len(dataset))])
+    assert np.allclose(mean_npy, pixels.mean(axis=0), atol=1e-3)
+
+
+def test_explore_pages_and_filters_by_class(server):
+    train = make_class_folders(server.data / "explore" / "train", per_class=10)
+    job_id = create(server, method="folder", folder_train=str(train), dataset_name="explore",
+                    folder_pct_val="0")  # fmt: skip
+    assert finished(server, job_id)["status"] == "Done"
+    url = f"{server.url}/datasets/images/classification/explore.json"
+    first = requests.get(url, params={"job_id": job_id, "db": "train", "size": 7}).json()
+    assert first["total"] == 30 and len(first["items"]) == 7
+    reds = requests.get(
+        url, params={"job_id": job_id, "db": "train", "label": "red", "size": 50}
+    ).json()
+    assert reds["total"] == 10 and {i["label"] for i in reds["items"]} == {"red"}
+    html = requests.get(f"{server.url}/datasets/images/classification/explore",
+                        params={"job_id": job_id, "db": "train"}).text  # fmt: skip
+    assert html.count("<figure>") == 24
+    missing = requests.get(url, params={"job_id": job_id, "db": "test"})
+    assert missing.status_code == 404
+
+
+def test_text_files_with_relative_absolute_and_missing_paths(server, tmp_path):
+    images = make_class_folders(server.data / "lists", per_class=3)
+    train = "\n".join([f"red/00{n}.png 0" for n in range(3)] + [f"{images}/blue/00{n}.png 1" for n in range(3)]
+                      + ["red/missing.png 0", f"{tmp_path}/outside.png 1"])  # fmt: skip
+    Image.new("RGB", (4, 4)).save(tmp_path / "outside.png")
+    files = {"textfile_labels_file": ("labels.txt", b"red\nblue\n"),
+             "textfile_train_images": ("train.txt", train.encode())}  # fmt: skip
+    job_id = create(server, files=files, method="textfile", dataset_name="lists",
+                    textfile_train_folder=str(images))  # fmt: skip
+    job = finished(server, job_id)
+    assert job["status"] == "Done", job
+    assert job["ParseFolderTasks"][0]["train_count"] == 6
+    reasons = {s["path"].rsplit("/", 1)[1]: s["reason"] for s in job["skipped"]}
+    assert set(reasons) == {"missing.png", "outside.png"}
+    assert "outside the data roots" in reasons["outside.png"]
+
+
+def test_an_uploaded_archive_of_class_folders(server, tmp_path):
+    source = make_class_folders(tmp_path / "pets", classes=("red", "green"), per_class=5)
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tf:
+        tf.add(source, arcname="pets")
+    job_id = create(server, files={"upload_archive": ("pets.tar.gz", archive.getvalue())},
+                    method="upload", dataset_name="pets", folder_pct_val="20",
+                    folder_train_max_per_class="4")  # fmt: skip
+    job = finished(server, job_id)
+    assert job["status"] == "Done", job
+    assert job["labels"] == ["green", "red"]
+    parse = job["ParseFolderTasks"][0]
+    assert (parse["train_count"], parse["val_count"]) == (6, 2)  # 4 per class at most, 20% val
+
+
+def test_a_dataset_of_unreadable_files_ends_in_error_with_the_reason(server):
+    train = server.data / "broken" / "train"
+    for name in ("a", "b"):
+        (train / name).mkdir(parents=True)
+        for n in range(3):
+            (train / name / f"{n}.png").write_bytes(b"garbage")
+    job_id = create(server, method="folder", folder_train=str(train), dataset_name="broken")
+    job = finished(server, job_id)
+    assert job["status"] == "Error"
+    assert job["error"] == "no training image could be read: nothing to build a dataset from"
+    assert not (server.jobs_dir / job_id / "train_db").exists()  # nothing half-made in view
