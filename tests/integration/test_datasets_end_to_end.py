@@ -1,4 +1,4 @@
-"""Datasets built by a real `digits serve` with its own workers, read back as training reads them."""
+"""Datasets built by a real `digits serve` and its workers, read back as training reads them."""
 
 import io
 import tarfile
@@ -100,8 +100,10 @@ def test_explore_pages_and_filters_by_class(server):
 
 def test_text_files_with_relative_absolute_and_missing_paths(server, tmp_path):
     images = make_class_folders(server.data / "lists", per_class=3)
-    train = "\n".join([f"red/00{n}.png 0" for n in range(3)] + [f"{images}/blue/00{n}.png 1" for n in range(3)]
-                      + ["red/missing.png 0", f"{tmp_path}/outside.png 1"])  # fmt: skip
+    relative = [f"red/00{n}.png 0" for n in range(3)]
+    absolute = [f"{images}/blue/00{n}.png 1" for n in range(3)]
+    bad = ["red/missing.png 0", f"{tmp_path}/outside.png 1"]
+    train = "\n".join(relative + absolute + bad)
     Image.new("RGB", (4, 4)).save(tmp_path / "outside.png")
     files = {"textfile_labels_file": ("labels.txt", b"red\nblue\n"),
              "textfile_train_images": ("train.txt", train.encode())}  # fmt: skip

@@ -101,8 +101,9 @@ def test_text_file_method_checks_lines_and_labels(fred, data_dir):
         "resize_width": "8",
         "resize_height": "8",
     }
-    data = {**base, "textfile_labels_file": (io.BytesIO(b"red\nblue\n"), "labels.txt"),
-            "textfile_train_images": (io.BytesIO(b"red/000.png 0\nblue/000.png 7\n"), "train.txt")}  # fmt: skip
+    labels = (io.BytesIO(b"red\nblue\n"), "labels.txt")
+    bad_list = (io.BytesIO(b"red/000.png 0\nblue/000.png 7\n"), "train.txt")
+    data = {**base, "textfile_labels_file": labels, "textfile_train_images": bad_list}
     errors = errors_of(fred.post(FORM, data=data, content_type="multipart/form-data"))
     assert "line 2: label 7 is outside the labels file" in errors["textfile_train_images"][0]
 
@@ -139,11 +140,12 @@ def test_uploads_are_checked_before_a_job_exists(fred, jobs_dir):
 
 def test_the_form_page_shows_every_digits_option(fred):
     page = fred.get("/datasets/images/classification/new").get_data(as_text=True)
-    for name in ("folder_train", "folder_pct_val", "folder_pct_test", "folder_train_min_per_class",
-                 "folder_train_max_per_class", "has_val_folder", "folder_val", "has_test_folder",
-                 "folder_test", "textfile_train_images", "textfile_train_folder",
-                 "textfile_labels_file", "textfile_shuffle", "resize_channels", "resize_width",
-                 "resize_height", "resize_mode", "encoding", "dataset_name", "upload_archive"):  # fmt: skip
+    names = """folder_train folder_pct_val folder_pct_test folder_train_min_per_class
+        folder_train_max_per_class has_val_folder folder_val has_test_folder folder_test
+        textfile_train_images textfile_train_folder textfile_labels_file textfile_shuffle
+        resize_channels resize_width resize_height resize_mode encoding dataset_name
+        upload_archive""".split()
+    for name in names:
         assert f'name="{name}"' in page
 
 
@@ -160,10 +162,11 @@ def test_resize_example_shows_each_mode(client):
     from PIL import Image
 
     Image.new("RGB", (40, 10), (255, 0, 0)).save(image, "PNG")
-    response = client.post("/datasets/images/resize-example.json", data={
-        "resize_width": "16", "resize_height": "16", "image_file": (io.BytesIO(image.getvalue()), "a.png")
-    }, content_type="multipart/form-data")  # fmt: skip
+    url = "/datasets/images/resize-example.json"
+    upload = (io.BytesIO(image.getvalue()), "a.png")
+    data = {"resize_width": "16", "resize_height": "16", "image_file": upload}
+    response = client.post(url, data=data, content_type="multipart/form-data")
     assert sorted(response.get_json()["examples"]) == ["crop", "fill", "half_crop", "squash"]
-    bad = client.post("/datasets/images/resize-example.json", data={
-        "image_file": (io.BytesIO(b"nope"), "a.png")}, content_type="multipart/form-data")  # fmt: skip
+    data = {"image_file": (io.BytesIO(b"nope"), "a.png")}
+    bad = client.post(url, data=data, content_type="multipart/form-data")
     assert "image_file" in errors_of(bad)
