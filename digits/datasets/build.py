@@ -22,7 +22,13 @@ from PIL import Image
 
 from digits.data_roots import PathNotAllowed, resolve_in_roots
 from digits.datasets import archive, images, layout
-from digits.datasets.database import DatabaseWriter, database_size, encode_record
+from digits.datasets.database import (
+    DatabaseWriter,
+    database_size,
+    encode_record,
+    open_database,
+)
+from digits.datasets.layout import read_info
 from digits.datasets.options import DatasetOptions, parse_options
 from digits.datasets.parsing import (
     SPLITS,
@@ -41,29 +47,99 @@ MAX_LISTED_SKIPS = 1000
 
 
 def build_dataset(ctx: JobContext) -> None:
+    """Build the databases, or add the images of each pending "Add images" request."""
+    _finish_interrupted_swap(ctx.folder)
     options = parse_options(ctx.parameters)
     roots = ctx.settings.data_roots + (ctx.folder,)
-    parsed = _parse(ctx, options, roots)
+    info = read_info(ctx.folder)
+    if info is None:
+        _build(ctx, options, _parse(ctx, options, roots), roots, base=None)
+    appends = ctx.parameters.get("appends", [])
+    for number in range(read_info(ctx.folder).get("appends_applied", 0), len(appends)):
+        ctx.log(f"adding images ({number + 1} of {len(appends)} requests)")
+        parsed = _parse_append(ctx, options, appends[number], number, roots)
+        _build(ctx, options, parsed, roots, base=read_info(ctx.folder))
+
+
+def _build(ctx, options: DatasetOptions, parsed: Parsed, roots, base: dict | None) -> None:
+    """Write `parsed` into databases (after `base`'s images, if given) and swap them in."""
     for message in parsed.messages:
         ctx.log(message)
     staging = ctx.folder / ".build"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
+    if base is not None:
+        for split in base["splits"]:  # a compact copy to append to; the original stays intact
+            (staging / layout.database(split)).mkdir()
+            env = open_database(ctx.folder / layout.database(split))
+            env.copy(str(staging / layout.database(split)), compact=True)
+            env.close()
     total = sum(len(parsed.splits[s]) for s in SPLITS)
     ctx.log(f"{len(parsed.labels)} classes, {total} images: "
             + ", ".join(f"{s} {len(parsed.splits[s])}" for s in SPLITS))  # fmt: skip
-    summary = _write_databases(ctx, options, parsed, roots, staging, total)
+    summary = _write_databases(ctx, options, parsed, roots, staging, total, base)
     (staging / layout.LABELS).write_text("\n".join(parsed.labels) + "\n")
     summary["labels"] = parsed.labels
-    summary["messages"] = parsed.messages
+    summary["messages"] = (base or {}).get("messages", []) + parsed.messages
+    summary["appends_applied"] = (base or {}).get("appends_applied", -1) + 1
     (staging / layout.INFO).write_text(json.dumps(summary, indent=2))
-    for item in staging.iterdir():
-        target = ctx.folder / item.name
-        if target.exists():
-            shutil.rmtree(target) if target.is_dir() else target.unlink()
-        os.rename(item, target)
-    staging.rmdir()
+    _swap_into_place(staging, ctx.folder)
     ctx.progress(1.0, done=total, total=total)
+
+
+def _swap_into_place(staging: Path, folder: Path) -> None:
+    """Replace each file and database by the new one; see _finish_interrupted_swap."""
+    for item in sorted(staging.iterdir(), key=lambda p: p.name == layout.INFO):  # info.json last
+        target, old = folder / item.name, folder / f".old-{item.name}"
+        if target.exists():
+            os.rename(target, old)
+        os.rename(item, target)
+        _remove(old)
+    staging.rmdir()
+
+
+def _finish_interrupted_swap(folder: Path) -> None:
+    """After a crash mid-swap: put back any original whose replacement never arrived."""
+    for old in folder.glob(".old-*"):
+        target = folder / old.name[len(".old-") :]
+        if target.exists():
+            _remove(old)
+        else:
+            os.rename(old, target)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def _parse_append(ctx, options: DatasetOptions, request: dict, number: int, roots) -> Parsed:
+    """The images of one "Add images" request, labelled in the dataset's (grown) label list."""
+    labels = read_info(ctx.folder)["labels"]
+    try:
+        if request.get("method") == "upload":
+            unpacked = ctx.folder / layout.append_folder(number) / "images"
+            if not unpacked.exists():
+                archive.extract_archive(
+                    ctx.folder / layout.append_folder(number) / "archive", unpacked
+                )
+            source = archive.images_root(unpacked)
+        else:
+            source = _folder(request.get("folder_train", ""), roots, "folder_train")
+        pct_val = float(request.get("folder_pct_val") or 0)
+        pct_test = float(request.get("folder_pct_test") or 0)
+        seed = options.seed + number + 1
+        new = parse_folder(source, pct_val, pct_test, 1, None, seed=seed, min_classes=1)
+    except (ParseError, archive.UnsafeArchive) as exc:
+        raise JobError(str(exc)) from exc
+    combined = labels + [label for label in new.labels if label not in labels]
+    for entries in new.splits.values():
+        for entry in entries:
+            entry.label = combined.index(new.labels[entry.label])
+    new.labels = combined
+    return new
 
 
 def _parse(ctx: JobContext, options: DatasetOptions, roots: tuple[Path, ...]) -> Parsed:
@@ -135,11 +211,11 @@ def _init_worker(settings: _Settings) -> None:
     _worker_settings = settings
 
 
-def prepare_image(path: str, index: int, settings: _Settings) -> np.ndarray:
+def prepare_image(path: str, position: tuple[int, int], settings: _Settings) -> np.ndarray:
     """One image as it goes into the database (noise seeded per image: any chunking, same data)."""
     real = resolve_in_roots(path, settings.roots)
     image = images.load_image(real, settings.channels)
-    rng = np.random.default_rng([settings.seed, index])
+    rng = np.random.default_rng([settings.seed, *position])
     return images.resize_image(image, settings.width, settings.height, settings.resize_mode, rng)
 
 
@@ -160,7 +236,7 @@ def _process_chunk(chunk: list[tuple[int, str, int]]):
     return records, skipped, pixel_sum
 
 
-def _write_databases(ctx, options, parsed, roots, staging, total) -> dict:
+def _write_databases(ctx, options, parsed, roots, staging, total, base=None) -> dict:
     settings = _Settings(options.width, options.height, options.channels, options.resize_mode,
                          options.encoding, options.seed, roots)  # fmt: skip
     summary = {
@@ -170,17 +246,24 @@ def _write_databases(ctx, options, parsed, roots, staging, total) -> dict:
         "skipped": [],
     }  # fmt: skip
     done, started, mean_sum, mean_count = 0, time.monotonic(), None, 0
+    if base is not None:  # the mean so far, weighted by its image count
+        mean_count = base["splits"].get("train", {}).get("entries", 0)
+        mean = np.load(ctx.folder / layout.MEAN_NPY).astype(np.float64)
+        mean_sum = (mean[:, :, 0] if options.channels == 1 else mean) * mean_count
+        summary["skipped"] = base["skipped"]
     with multiprocessing.get_context("fork").Pool(
         os.cpu_count() or 1, initializer=_init_worker, initargs=(settings,)
     ) as pool:
-        for split in SPLITS:
+        for split_number, split in enumerate(SPLITS):
             entries = parsed.splits[split]
-            if not entries:
+            before = (base or {}).get("splits", {}).get(split)
+            if not entries and not before:
                 continue
             writer = DatabaseWriter(staging / layout.database(split))
-            per_class = [0] * len(parsed.labels)
-            skipped = 0
-            chunks = _chunks(entries, done)
+            per_class = (before or {}).get("per_class", [])
+            per_class = per_class + [0] * (len(parsed.labels) - len(per_class))
+            skipped = (before or {}).get("skipped", 0)
+            chunks = _chunks(entries, split_number, writer.count)
             results = pool.imap(_process_chunk, chunks)
             for chunk, (records, bad, pixel_sum) in zip(chunks, results, strict=True):
                 ctx.check_abort()
@@ -214,8 +297,9 @@ def _write_databases(ctx, options, parsed, roots, staging, total) -> dict:
     return summary
 
 
-def _chunks(entries: list[Entry], first_index: int) -> list[list[tuple[int, str, int]]]:
-    numbered = [(first_index + i, e.path, e.label) for i, e in enumerate(entries)]
+def _chunks(entries: list[Entry], split_number: int, first_index: int) -> list[list[tuple]]:
+    """Chunks of ((split, index in database), path, label); the pair seeds the image's noise."""
+    numbered = [((split_number, first_index + i), e.path, e.label) for i, e in enumerate(entries)]
     return [numbered[i : i + CHUNK] for i in range(0, len(numbered), CHUNK)]
 
 

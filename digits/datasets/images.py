@@ -143,4 +143,5 @@ def encode_jpeg(pixels: np.ndarray, quality: int = 90) -> bytes:
 
 def decode(data: bytes, channels: int) -> np.ndarray:
     image = Image.open(io.BytesIO(data))
-    return _pixels(image.convert("L" if channels == 1 else "RGB"))
+    mode = "L" if channels == 1 else "RGB"
+    return _pixels(image if image.mode == mode else image.convert(mode))

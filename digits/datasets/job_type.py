@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from digits.config import CPU_QUEUE
 from digits.datasets import layout
+from digits.datasets.layout import read_info
 from digits.datasets.parsing import SPLITS
 from digits.jobs.child import run_in_child
 from digits.jobs.job import Job
 from digits.jobs.types import JobType, register
-
-
-def read_info(folder: Path) -> dict[str, Any] | None:
-    """The summary a finished dataset job wrote, or None before it finishes."""
-    try:
-        return json.loads((folder / layout.INFO).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
 
 
 def describe_dataset(job: Job, folder: Path) -> dict[str, Any]:

@@ -62,6 +62,7 @@ def parse_folder(
     val_folder: Path | None = None,
     test_folder: Path | None = None,
     seed: int = 0,
+    min_classes: int = 2,
 ) -> Parsed:
     """Each sub-folder of `train_folder` is a class; split its images by the percentages.
 
@@ -82,11 +83,12 @@ def parse_folder(
         if max_per_class is not None and len(paths) > max_per_class:
             paths = sorted(rng.sample(paths, max_per_class))
         kept[label] = paths
-    if len(kept) < 2:
+    if len(kept) < min_classes:
         raise ParseError(
             "folder_train",
-            f"{train_folder} has {len(kept)} usable class folder(s); a classifier needs at least 2 "
-            "(one sub-folder of images per class)",
+            f"{train_folder} has {len(kept)} usable class folder(s); "
+            + ("a classifier needs at least 2 " if min_classes == 2 else "at least 1 is needed ")
+            + "(one sub-folder of images per class)",
         )
     parsed.labels = list(kept)
     parsed.splits = {name: [] for name in SPLITS}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,27 +24,25 @@ class LmdbImageDataset(Dataset):
         env = open_database(self.path)
         self._length = env.stat()["entries"]
         env.close()
-        self._env = None
+        self._txn = None
         self._pid = None
 
     def __len__(self) -> int:
         return self._length
 
     def __getstate__(self):
-        return {"path": self.path, "_length": self._length, "_env": None, "_pid": None}
+        return {"path": self.path, "_length": self._length, "_txn": None, "_pid": None}
 
-    def _txn_env(self):
-        import os
-
-        if self._env is None or self._pid != os.getpid():
-            self._env = open_database(self.path)
+    def _transaction(self):
+        # One read-only transaction per process, kept open: the database no longer changes.
+        if self._txn is None or self._pid != os.getpid():
+            self._txn = open_database(self.path).begin(buffers=True)
             self._pid = os.getpid()
-        return self._env
+        return self._txn
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         if not 0 <= index < self._length:
             raise IndexError(index)
-        with self._txn_env().begin() as txn:
-            record = decode_record(txn.get(key_for(index)))
+        record = decode_record(self._transaction().get(key_for(index)))
         pixels = np.ascontiguousarray(record.pixels().transpose(2, 0, 1))
         return torch.from_numpy(pixels), record.label

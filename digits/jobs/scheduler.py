@@ -14,7 +14,7 @@ from digits.jobs import types
 from digits.jobs.celery_app import RUN_JOB_TASK
 from digits.jobs.events import JobEvents
 from digits.jobs.job import Job, new_job_id
-from digits.jobs.runner import request_abort
+from digits.jobs.runner import ABORT_FILE, request_abort
 from digits.jobs.status import Status
 from digits.jobs.types import JobType
 from digits.jobs.workers import is_orphaned, live_workers
@@ -35,6 +35,10 @@ class JobInUse(Exception):
 
 class UnknownJobType(ValueError):
     """A job whose type no installed plugin or package provides."""
+
+
+class JobNotDone(Exception):
+    """Asking a job that has not finished well to do what only a Done job can."""
 
 
 class JobFinished(Exception):
@@ -82,6 +86,24 @@ class JobScheduler:
         self.events.move(job.id, Status.WAIT)
         self.celery.send_task(RUN_JOB_TASK, args=[job.id], queue=job.queue, task_id=job.task_id)
         return self.store.get(job.id)
+
+    def rerun(self, job_id: str, change: Callable[[Job], None], reason: str) -> Job:
+        """Run a Done job again after `change` (an "Add images" request, say), as one step."""
+
+        def requeue(job: Job) -> Job:
+            if job.status is not Status.DONE:
+                raise JobNotDone(f"job {job_id} is {job.status.label}; only a Done job can do this")
+            change(job)
+            job.progress = 0.0
+            job.set_status(Status.WAIT, reason)
+            job.task_id = str(uuid.uuid4())
+            return job
+
+        job = self.store.update(job_id, requeue)
+        (self.store.folder(job_id) / ABORT_FILE).unlink(missing_ok=True)
+        self.events.publish(job_id, "status", status=Status.WAIT.label, reason=reason, progress=0)
+        self.celery.send_task(RUN_JOB_TASK, args=[job_id], queue=job.queue, task_id=job.task_id)
+        return job
 
     def clone(self, job_id: str, owner: str) -> Job:
         original = self.store.get(job_id)

@@ -14,9 +14,11 @@ from werkzeug.datastructures import FileStorage
 from digits.data_roots import PathNotAllowed, resolve_in_roots
 from digits.datasets import archive, images, layout
 from digits.datasets.database import browse
-from digits.datasets.job_type import IMAGE_CLASSIFICATION_DATASET, read_info
+from digits.datasets.job_type import IMAGE_CLASSIFICATION_DATASET
+from digits.datasets.layout import read_info
 from digits.datasets.options import OptionErrors, parse_image_settings, parse_options
 from digits.datasets.parsing import SPLITS, ParseError, parse_labels_file, parse_list_file
+from digits.jobs.scheduler import JobNotDone
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.http import error_response, json_errors, wants_json
 from digits.webapp.services import services
@@ -65,17 +67,17 @@ def create_classification():
     return redirect(url_for("jobs.show_datasets", job_id=job.id))
 
 
-def _check_sources(method: str, form: dict, errors: dict, staged: dict) -> None:
+def _check_sources(
+    method: str, form: dict, errors: dict, staged: dict, need_classes: bool = True
+) -> None:
     """Check what the job will read, now, so the user hears about it where they acted."""
     roots = services().settings.data_roots
     if method == "folder":
         for field in ("folder_train", "folder_val", "folder_test"):
-            if form.get(field) and (
-                field == "folder_train" or _flag(form, f"has_{field[7:]}_folder")
-            ):
-                _check_folder(
-                    form[field], roots, field, errors, need_classes=field == "folder_train"
-                )
+            wanted = field == "folder_train" or _flag(form, f"has_{field[7:]}_folder")
+            if form.get(field) and wanted:
+                need = need_classes and field == "folder_train"
+                _check_folder(form[field], roots, field, errors, need_classes=need)
     elif method == "textfile":
         _check_lists(form, roots, errors, staged)
     elif method == "upload":
@@ -179,6 +181,52 @@ def _discard(staged: dict) -> None:
     for content in staged.values():
         if isinstance(content, Path):
             shutil.rmtree(content.parent, ignore_errors=True)
+
+
+@bp.route("/datasets/<job_id>/append", methods=["POST"])
+@bp.route("/datasets/<job_id>/append.json", methods=["POST"])
+@login_required
+def append(job_id: str):
+    """Beyond DIGITS: add images (new ones, or new classes) to a Done dataset."""
+    svc = services()
+    original = svc.store.get(job_id)
+    request_form = {k: v for k, v in request.form.items() if k != "username"}
+    method = request_form.get("method", "folder")
+    # The new images take the dataset's own image settings; only where they come from differs.
+    form = {**original.parameters, **request_form, "method": method}
+    form.pop("appends", None)
+    errors: dict[str, list[str]] = {}
+    staged: dict[str, object] = {}
+    try:
+        parse_options(form)
+    except OptionErrors as exc:
+        errors = exc.errors
+    if method not in ("folder", "upload"):
+        errors = {"method": ["add images from a folder or an uploaded archive"]}
+    if not errors:
+        _check_sources(method, form, errors, staged, need_classes=False)
+    if errors:
+        _discard(staged)
+        return error_response(" ".join(m for ms in errors.values() for m in ms), 400,
+                              field=next(iter(errors)))  # fmt: skip
+    upload = request.files.get("upload_archive")
+    if upload and upload.filename:
+        request_form["upload_archive"] = upload.filename
+
+    def add_request(job) -> None:
+        appends = job.parameters.setdefault("appends", [])
+        folder = svc.store.folder(job_id) / layout.append_folder(len(appends))
+        _move_staged({"archive": staged[layout.UPLOAD_ARCHIVE]} if staged else {}, folder)
+        appends.append(request_form)
+
+    try:
+        svc.scheduler.rerun(job_id, add_request, "adding images")
+    except JobNotDone as exc:
+        _discard(staged)
+        return error_response(str(exc), 400, field="job_id")
+    if wants_json():
+        return jsonify(svc.detail(svc.store.get(job_id)))
+    return redirect(url_for("jobs.show_datasets", job_id=job_id))
 
 
 @bp.route("/datasets/<job_id>/mean.png")

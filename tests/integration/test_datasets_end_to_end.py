@@ -143,3 +143,32 @@ def test_a_dataset_of_unreadable_files_ends_in_error_with_the_reason(server):
     assert job["status"] == "Error"
     assert job["error"] == "no training image could be read: nothing to build a dataset from"
     assert not (server.jobs_dir / job_id / "train_db").exists()  # nothing half-made in view
+
+
+def test_adding_images_and_a_new_class_to_a_done_dataset(server):
+    train = make_class_folders(server.data / "grow" / "train", classes=("red", "blue"), per_class=6)
+    job_id = create(server, method="folder", folder_train=str(train), dataset_name="grow",
+                    folder_pct_val="0", resize_channels="1")  # fmt: skip
+    assert finished(server, job_id)["status"] == "Done"
+    more = make_class_folders(server.data / "grow" / "more", classes=("blue", "green"), per_class=4)
+    response = requests.post(f"{server.url}/datasets/{job_id}/append.json",
+                             data={"username": "fred", "method": "folder",
+                                   "folder_train": str(more), "folder_pct_val": "25"})  # fmt: skip
+    assert response.status_code == 200, response.text
+    job = wait_until(lambda: (j := finished(server, job_id)) and j["progress"] == 1.0 and j)
+    assert job["status"] == "Done"
+    assert [c["status"] for c in job["status_history"]][-3:] == ["Waiting", "Running", "Done"]
+    assert job["labels"] == ["blue", "red", "green"]  # existing labels keep their numbers
+    parse = job["ParseFolderTasks"][0]
+    assert (parse["train_count"], parse["val_count"]) == (12 + 6, 2)
+    train_db = next(db for db in job["CreateDbTasks"] if db["name"] == "Create DB (train)")
+    assert train_db["per_class"] == [6 + 3, 6, 3]
+
+    dataset = LmdbImageDataset(server.jobs_dir / job_id / "train_db")
+    pixels = np.stack([dataset[i][0].numpy().transpose(1, 2, 0) for i in range(len(dataset))])
+    mean = np.load(server.jobs_dir / job_id / "mean.npy")
+    assert np.allclose(mean, pixels.mean(axis=0), atol=1e-3)  # over old and new images alike
+
+    missing = {"username": "fred", "folder_train": str(server.data / "nope")}
+    again = requests.post(f"{server.url}/datasets/{job_id}/append.json", data=missing)
+    assert again.status_code == 400 and "folder_train" in again.json()["errors"]

@@ -1,0 +1,44 @@
+"""A person creates a dataset from a folder through the form and looks at the result."""
+
+import pytest
+from imagesets import gradient, make_class_folders
+from playwright.sync_api import expect
+from processes import Server, data_roots_of
+
+
+@pytest.fixture
+def server(jobs_dir):
+    data_roots_of(jobs_dir).mkdir(exist_ok=True)
+    running = Server(jobs_dir)
+    yield running
+    running.stop()
+
+
+def test_create_a_dataset_through_the_form_and_see_chart_and_mean(page, server, jobs_dir, tmp_path):
+    train = make_class_folders(data_roots_of(jobs_dir) / "colors", per_class=8)
+    page.goto(server.url + "/login")
+    page.get_by_label("Username").fill("fred")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Images → Classification").click()
+
+    gradient((0, 0, 255), 40, 10).save(tmp_path / "wide.png")
+    page.locator("summary", has_text="See example").click()
+    page.locator("[data-example-file]").set_input_files(tmp_path / "wide.png")
+    expect(page.locator("[data-examples] figure")).to_have_count(4)
+
+    page.get_by_label("Training images").fill(str(train))
+    page.get_by_label("Width").fill("16")
+    page.get_by_label("Height").fill("16")
+    page.get_by_label("Dataset name").fill("colors")
+    page.get_by_test_id("create").click()
+
+    expect(page.get_by_test_id("job-name")).to_have_text("colors")
+    expect(page.get_by_test_id("status")).to_have_text("Done", timeout=30000)
+    expect(page.get_by_test_id("class-chart").locator(".main-svg").first).to_be_visible()
+    bars = page.get_by_test_id("class-chart").locator("g.point")
+    expect(bars).to_have_count(6)  # 3 classes x (train, val)
+    mean = page.get_by_test_id("mean-image")
+    expect(mean).to_be_visible()
+    assert page.evaluate("(img) => img.naturalWidth", mean.element_handle()) == 16
+    expect(page.get_by_test_id("db-train").locator(".count")).to_have_text("18")
+    page.screenshot(path=str(tmp_path / "dataset-page.png"), full_page=True)
