@@ -1,0 +1,78 @@
+"""Reading form fields (DIGITS' names, strings as submitted) into checked values.
+
+Every reader records a message under the field's name in `errors` instead of raising, so a
+form is checked whole and the user sees every problem at once.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+Errors = dict[str, list[str]]
+
+
+class FormErrors(ValueError):
+    def __init__(self, errors: Errors):
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def add_error(errors: Errors, name: str, message: str) -> None:
+    errors.setdefault(name, []).append(message)
+
+
+def text_field(form: dict[str, Any], name: str, default: str = "") -> str:
+    return str(form.get(name, "") or default).strip()
+
+
+def int_field(form, name: str, default: int | None, errors: Errors, low: int, high: int):
+    """A whole number in [low, high]; blank gives `default` (None: the field is required)."""
+    text = text_field(form, name)
+    if text == "":
+        if default is None:
+            add_error(errors, name, "required")
+        return default
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not (number.is_integer() and low <= number <= high):
+        add_error(errors, name, f"a whole number from {low} to {high}")
+        return default
+    return int(number)
+
+
+def float_field(form, name: str, default: float | None, errors: Errors, low: float, high: float,
+                low_inclusive: bool = True) -> float | None:  # fmt: skip
+    """A number in [low, high] (or (low, high] when not low_inclusive)."""
+    text = text_field(form, name)
+    if text == "":
+        if default is None:
+            add_error(errors, name, "required")
+        return default
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    above_low = number >= low if low_inclusive else number > low
+    if not (math.isfinite(number) and above_low and number <= high):
+        bound = "from" if low_inclusive else "above"
+        add_error(errors, name, f"a number {bound} {low:g} up to {high:g}")
+        return default
+    return number
+
+
+def choice_field(form, name: str, choices: tuple[str, ...], default: str, errors: Errors) -> str:
+    value = text_field(form, name, default)
+    if value not in choices:
+        add_error(errors, name, f"one of {', '.join(choices)}")
+        return default
+    return value
+
+
+def flag_field(form, name: str, default: bool = False) -> bool:
+    value = form.get(name)
+    if value is None:
+        return default
+    return str(value).strip().lower() in ("1", "true", "on", "yes", "y")
