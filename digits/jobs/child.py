@@ -32,36 +32,57 @@ ABORT_GRACE = 10.0  # seconds a child gets to stop cleanly before it is killed
 POLL_INTERVAL = 0.2
 
 
-def run_in_child(module: str) -> Callable[[JobContext], None]:
-    """A job type's `run` that runs `python -m module <job id>` and waits for it."""
+Launch = Callable[[JobContext], tuple[list[str], dict[str, str]]]
+
+
+def python_module(module: str) -> Launch:
+    """Launch `python -m module <job id>`."""
+    return lambda ctx: ([sys.executable, "-m", module, ctx.job.id], {})
+
+
+def run_in_child(launch: Launch | str, stop_grace: float = 0.0) -> Callable[[JobContext], None]:
+    """A job type's `run` that starts a child process group and waits for it.
+
+    `launch` gives the command (and extra environment) for a job, or names a module to run.
+    On Abort the child first gets `stop_grace` seconds to see the request and stop itself
+    (finish its step, write a snapshot), then SIGTERM, then SIGKILL.
+    """
+    if isinstance(launch, str):
+        launch = python_module(launch)
 
     def run(ctx: JobContext) -> None:
         (ctx.folder / ERROR_FILE).unlink(missing_ok=True)
-        env = {**os.environ, **ctx.settings.to_environment()}
-        command = [sys.executable, "-m", module, ctx.job.id]
+        command, extra_env = launch(ctx)
+        env = {**os.environ, **ctx.settings.to_environment(), **extra_env}
         with open(ctx.folder / OUTPUT_FILE, "ab") as output:
             child = subprocess.Popen(command, env=env, start_new_session=True,
                                      stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
-            code = _watch(child, ctx)
-        if code == ABORTED_EXIT or (code != 0 and ctx.abort_requested()):
-            raise JobAborted()
+            code = _watch(child, ctx, stop_grace)
+        if code == ABORTED_EXIT or ctx.abort_requested():
+            raise JobAborted()  # an abort request wins, whatever way the child stopped
         if code != 0:
             raise JobError(_failure_reason(ctx, code))
 
     return run
 
 
-def _watch(child: subprocess.Popen, ctx: JobContext) -> int:
-    abort_sent = None
+def _watch(child: subprocess.Popen, ctx: JobContext, stop_grace: float) -> int:
+    abort_seen = None
+    terminated = False
     while True:
         try:
             return child.wait(timeout=POLL_INTERVAL)
         except subprocess.TimeoutExpired:
             pass
-        if abort_sent is None and ctx.abort_requested():
+        if abort_seen is None and ctx.abort_requested():
+            abort_seen = time.monotonic()
+        if abort_seen is None:
+            continue
+        waited = time.monotonic() - abort_seen
+        if not terminated and waited >= stop_grace:
             _signal_group(child, signal.SIGTERM)
-            abort_sent = time.monotonic()
-        elif abort_sent is not None and time.monotonic() - abort_sent > ABORT_GRACE:
+            terminated = True
+        elif waited > stop_grace + ABORT_GRACE:
             _signal_group(child, signal.SIGKILL)
 
 

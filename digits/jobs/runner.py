@@ -90,6 +90,8 @@ def run_job(task, job_id: str) -> None:
     settings: Settings = task.app.digits_settings
     events = worker_events(settings)
     hostname = task.request.hostname or "worker"
+    if _still_waiting(task, events, job_id):
+        return
     if not _start(events, job_id, hostname):
         return
     try:
@@ -109,6 +111,32 @@ def run_job(task, job_id: str) -> None:
         _finish(events, job_id, Status.ERROR, f"{type(exc).__name__}: {exc}")
     else:
         _finish(events, job_id, Status.DONE)
+
+
+WAIT_RECHECK = 2.0  # seconds between looks at what a waiting job waits on
+
+
+def _still_waiting(task, events: JobEvents, job_id: str) -> bool:
+    """A job whose prerequisite (a model's dataset) is not Done waits, or fails with it."""
+    try:
+        job = events.store.get(job_id)
+    except JobNotFound:
+        return True
+    job_type = types.get(job.type)
+    if job.status.is_terminal or job_type is None or job_type.waiting_on is None:
+        return False
+    verdict = job_type.waiting_on(job, events.store)
+    if verdict is None:
+        return False
+    wait_reason, fail_reason = verdict
+    if fail_reason:
+        events.move(job_id, Status.ERROR, fail_reason, only_from=frozenset({Status.WAIT}))
+        return True
+    if job.status_reason != wait_reason:
+        events.move(job_id, Status.WAIT, wait_reason, only_from=frozenset({Status.WAIT}))
+    task.app.send_task(task.name, args=[job_id], queue=job.queue, countdown=WAIT_RECHECK,
+                       task_id=job.task_id)  # fmt: skip
+    return True
 
 
 def _start(events: JobEvents, job_id: str, hostname: str) -> bool:

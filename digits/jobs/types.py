@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from digits.jobs.runner import JobContext
 
 # The job types this package ships, imported by the server and every worker.
-BUILTIN_MODULES = ("digits.datasets.job_type",)
+BUILTIN_MODULES = ("digits.datasets.job_type", "digits.models.job_type")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class JobType:
     # template included in the job page with that dict as `extra`.
     describe: Callable[[Job, Path], dict[str, Any]] | None = None
     page_template: str | None = None
+    # What must finish first: waiting_on(job, store) -> (reason to wait, reason to fail) or None.
+    waiting_on: Callable[[Job, Any], tuple[str | None, str | None] | None] | None = None
 
 
 _registry: dict[str, JobType] = {}

@@ -7,6 +7,7 @@
 
 const DIGITS = (() => {
   const TERMINAL = ["Done", "Aborted", "Error"];
+  const metricsListeners = [];
 
   function formatDuration(seconds) {
     const s = Math.round(seconds);
@@ -192,6 +193,7 @@ const DIGITS = (() => {
         log.append(`${event.line}\n`);
         if (atBottom) log.scrollTop = log.scrollHeight;
       }
+      if (event.update === "metrics") metricsListeners.forEach((listener) => listener(event));
       if (event.update === "name") {
         document.querySelector("[data-testid=job-name]").textContent = event.name;
         document.querySelector("[data-testid=job-notes]").textContent = event.notes || "—";
@@ -323,5 +325,119 @@ const DIGITS = (() => {
     }, { displaylogo: false, responsive: true });
   }
 
-  return { home, job, datasetForm, classChart };
+  // ---- The New Model form -------------------------------------------------------------------
+  function modelForm() {
+    const form = document.querySelector("[data-testid=model-form]");
+    const showMethod = () => {
+      const method = form.querySelector("input[name=method]:checked").value;
+      form.querySelectorAll("[data-method]").forEach((s) => { s.hidden = s.dataset.method !== method; });
+    };
+    form.querySelectorAll("input[name=method]").forEach((r) => r.addEventListener("change", showMethod));
+    showMethod();
+
+    const policyFields = () => {
+      const prefix = `lr_${form.elements.lr_policy.value}_`;
+      form.querySelectorAll(".policy-fields input").forEach((input) => {
+        const shown = input.name.startsWith(prefix);
+        input.classList.toggle("shown", shown);
+        form.querySelector(`label[for=${input.id}]`).classList.toggle("shown", shown);
+      });
+    };
+    async function previewRate() {
+      policyFields();
+      const response = await fetch("/models/visualize-lr.json", { method: "POST", body: new FormData(form) });
+      if (!response.ok || !window.Plotly) return;
+      const curve = await response.json();
+      Plotly.react(form.querySelector("[data-testid=lr-preview]"), [{ x: curve.x, y: curve.y, mode: "lines" }],
+        { title: { text: "Learning rate" }, xaxis: { title: { text: "% of training" } },
+          margin: { t: 40, r: 10, b: 40, l: 60 } }, { displaylogo: false, responsive: true });
+    }
+    form.querySelectorAll("[name^=lr_], [name=learning_rate]").forEach((el) => el.addEventListener("change", previewRate));
+    previewRate();
+
+    form.querySelector("[data-action=customize]").addEventListener("click", async () => {
+      const body = new FormData();
+      body.append("network", form.querySelector("input[name=standard_networks]:checked").value);
+      const response = await fetch("/models/customize.json", { method: "POST", body });
+      form.elements.custom_network.value = (await response.json()).network;
+      form.querySelector("input[name=method][value=custom]").checked = true;
+      showMethod();
+    });
+
+    form.querySelector("[data-action=visualize]").addEventListener("click", async () => {
+      const body = new FormData();
+      body.append("dataset", form.elements.dataset.value);
+      body.append("crop_size", form.elements.crop_size.value);
+      const method = form.querySelector("input[name=method]:checked").value;
+      if (method === "custom") body.append("custom_network", form.elements.custom_network.value);
+      else body.append("standard_networks", form.querySelector("input[name=standard_networks]:checked").value);
+      const response = await fetch("/models/visualize-network.json", { method: "POST", body });
+      const answer = await response.json();
+      const box = form.querySelector("[data-testid=visualization]");
+      if (!response.ok) {
+        const where = answer.line ? `line ${answer.line}: ` : "";
+        box.innerHTML = "";
+        const p = document.createElement("p");
+        p.className = "error";
+        p.dataset.testid = "network-error";
+        p.textContent = where + Object.values(answer.errors).flat().join(" ");
+        box.append(p);
+        return;
+      }
+      const table = document.createElement("table");
+      const head = table.insertRow();
+      ["Layer", "Type", "Output shape", "Parameters"].forEach((t) => { head.insertCell().textContent = t; });
+      for (const layer of answer.layers) {
+        const row = table.insertRow();
+        [layer.name, layer.kind, layer.output_shape.join(" × "), layer.parameters.toLocaleString()]
+          .forEach((t) => { row.insertCell().textContent = t; });
+      }
+      const total = document.createElement("p");
+      total.textContent = `Input ${answer.input.join(" × ")} · ${answer.total_parameters.toLocaleString()} parameters`;
+      box.replaceChildren(total, table);
+    });
+  }
+
+  // ---- A model's training charts --------------------------------------------------------------
+  function modelCharts() {
+    const holder = document.querySelector("[data-metrics]");
+    if (!holder || !window.Plotly) return;
+    const rows = JSON.parse(holder.textContent).metrics;
+    const series = {
+      train_loss: { name: "train loss", x: [], y: [], mode: "lines" },
+      val_loss: { name: "val loss", x: [], y: [], mode: "lines+markers" },
+      val_top1: { name: "val top-1 (%)", x: [], y: [], mode: "lines+markers", yaxis: "y2" },
+      val_top5: { name: "val top-5 (%)", x: [], y: [], mode: "lines+markers", yaxis: "y2" },
+    };
+    const rate = { name: "learning rate", x: [], y: [], mode: "lines" };
+    const chart = document.querySelector("[data-testid=metrics-chart]");
+    const lrChart = document.querySelector("[data-testid=lr-chart]");
+    function push(trace, epoch, value) {
+      // The page's data and the live events may overlap by a row or two: keep each epoch once.
+      if (trace.x.length && trace.x[trace.x.length - 1] >= epoch) return;
+      trace.x.push(epoch);
+      trace.y.push(value);
+    }
+    function add(row) {
+      for (const [key, trace] of Object.entries(series)) {
+        if (key in row) push(trace, row.epoch, row[key]);
+      }
+      if ("lr" in row) push(rate, row.epoch, row.lr);
+    }
+    function draw() {
+      Plotly.react(chart, Object.values(series), {
+        xaxis: { title: { text: "epoch" } }, yaxis: { title: { text: "loss" } },
+        yaxis2: { title: { text: "accuracy (%)" }, overlaying: "y", side: "right", range: [0, 102] },
+        margin: { t: 20, r: 60, b: 40, l: 60 }, legend: { orientation: "h" },
+      }, { displaylogo: false, responsive: true });
+      Plotly.react(lrChart, [rate], { xaxis: { title: { text: "epoch" } }, yaxis: { title: { text: "learning rate" } },
+        margin: { t: 20, r: 60, b: 40, l: 60 } }, { displaylogo: false, responsive: true });
+      chart.dataset.points = series.train_loss.x.length + series.val_loss.x.length;
+    }
+    rows.forEach(add);
+    draw();
+    metricsListeners.push((event) => { add(event); draw(); });
+  }
+
+  return { home, job, datasetForm, classChart, modelForm, modelCharts };
 })();

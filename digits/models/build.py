@@ -1,0 +1,124 @@
+"""Turning a model job's choice (standard, custom code, previous model) into a torch module."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from digits.models import networks, snapshots
+from digits.models.options import TrainingOptions
+
+CUSTOM_FILENAME = "custom_network.py"
+
+
+class NetworkError(ValueError):
+    """Network code that does not run or does not fit; `line` is where, when known."""
+
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.line = line
+
+
+def custom_factory(code: str):
+    """The `network` function that custom code defines (the code runs here: trusted users only)."""
+    namespace = {"torch": torch, "nn": nn, "__name__": "custom_network"}
+    try:
+        exec(compile(code, CUSTOM_FILENAME, "exec"), namespace)
+    except SyntaxError as exc:
+        raise NetworkError(f"syntax error: {exc.msg}", exc.lineno) from exc
+    except Exception as exc:
+        raise NetworkError(f"{type(exc).__name__}: {exc}", _user_line(exc)) from exc
+    factory = namespace.get("network")
+    if not callable(factory):
+        raise NetworkError("the code must define network(num_classes, channels, height, width)")
+    return factory
+
+
+def _user_line(exc: BaseException) -> int | None:
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename == CUSTOM_FILENAME:
+            return frame.lineno
+    return None
+
+
+def checked_network(factory, num_classes: int, channels: int, height: int, width: int) -> nn.Module:
+    """Build and try the network on a batch of 2; it must give (2, num_classes)."""
+    try:
+        model = factory(num_classes, channels, height, width)
+    except Exception as exc:
+        raise NetworkError(f"{type(exc).__name__}: {exc}", _user_line(exc)) from exc
+    if not isinstance(model, nn.Module):
+        raise NetworkError(f"network() returned {type(model).__name__}, not a torch.nn.Module")
+    try:
+        with torch.no_grad():
+            out = model.eval()(torch.zeros(2, channels, height, width))
+    except Exception as exc:
+        raise NetworkError(f"the network fails on {channels}x{height}x{width} images: "
+                           f"{type(exc).__name__}: {exc}", _user_line(exc)) from exc  # fmt: skip
+    if tuple(out.shape) != (2, num_classes):
+        raise NetworkError(f"the network outputs shape {tuple(out.shape)} for a batch of 2; "
+                           f"it must be (2, {num_classes}), one score per class")  # fmt: skip
+    return model.train()
+
+
+def build_network(options: TrainingOptions, ctx, num_classes, channels, height, width) -> nn.Module:
+    if options.method == "custom":
+        factory = custom_factory(options.custom_network)
+        return checked_network(factory, num_classes, channels, height, width)
+    if options.method == "previous":
+        return _from_previous(options, ctx, num_classes, channels, height, width)
+    return networks.create(options.network, num_classes, channels, height, width)
+
+
+def _from_previous(options, ctx, num_classes, channels, height, width) -> nn.Module:
+    """Fine-tune: the earlier model's network and weights; the last layer re-sized if needed."""
+    from digits.models.options import parse_training_options
+
+    folder = ctx.events.store.folder(options.previous_networks)
+    snapshot = snapshots.load(folder, options.previous_epoch)
+    previous = parse_training_options(snapshot["parameters"])
+    old_classes = len(snapshot["labels"])
+    model = build_network(previous, ctx, old_classes, channels, height, width)
+    model.load_state_dict(snapshot["model"])
+    if old_classes != num_classes:
+        _resize_last_linear(model, num_classes)
+    return model
+
+
+def _resize_last_linear(model: nn.Module, num_classes: int) -> None:
+    name, last = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
+    parent = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
+    setattr(parent, name.rsplit(".", 1)[-1], nn.Linear(last.in_features, num_classes))
+
+
+@dataclass
+class LayerSummary:
+    name: str
+    kind: str
+    output_shape: list[int]
+    parameters: int
+
+
+def summarize(model: nn.Module, channels: int, height: int, width: int) -> list[LayerSummary]:
+    """Each leaf layer's output shape (for one image) and parameter count: what Visualize draws."""
+    rows: list[LayerSummary] = []
+    hooks = []
+    for name, module in model.named_modules():
+        if name and not list(module.children()):
+
+            def record(mod, _inputs, output, name=name):
+                shape = list(output.shape[1:]) if isinstance(output, torch.Tensor) else []
+                count = sum(p.numel() for p in mod.parameters(recurse=False))
+                rows.append(LayerSummary(name, type(mod).__name__, shape, count))
+
+            hooks.append(module.register_forward_hook(record))
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, channels, height, width))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return rows

@@ -1,0 +1,172 @@
+"""The model form's fields, checked: DIGITS' names in, typed training options out.
+
+Run at submission (a 400 naming each bad field) and again by the trainer, from the parameters
+stored as submitted, so the two never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from digits.forms import (
+    Errors,
+    FormErrors,
+    add_error,
+    choice_field,
+    flag_field,
+    float_field,
+    int_field,
+    text_field,
+)
+from digits.models.lr_policy import POLICIES, LRPolicy
+from digits.models.preprocessing import FLIPS, MEAN_MODES
+from digits.models.solvers import SOLVERS
+
+METHODS = ("standard", "custom", "previous")
+FRAMEWORK = "pytorch"
+DEFAULT_BATCH = 64
+
+
+@dataclass
+class TrainingOptions:
+    name: str
+    dataset: str
+    method: str
+    network: str = "lenet"
+    custom_network: str = ""
+    previous_networks: str = ""
+    previous_epoch: float | None = None
+    epochs: int = 30
+    snapshot_interval: float = 1.0
+    val_interval: float = 1.0
+    seed: int | None = None
+    batch_size: int = DEFAULT_BATCH
+    batch_accumulation: int = 1
+    solver: str = "SGD"
+    learning_rate: float = 0.01
+    lr_policy: LRPolicy = field(default_factory=LRPolicy)
+    mean_mode: str = "image"
+    crop_size: int | None = None
+    shuffle: bool = True
+    flip: str = "none"
+    gpus: list[int] = field(default_factory=list)
+    gpu_count: int = 1
+    bf16: bool = True
+    keep_snapshots: int | None = None
+
+
+def split_list(text: str) -> list[str]:
+    """Comma-separated values of a sweep field ("0.01, 0.001")."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
+    """Check every field; raise FormErrors with all the problems at once."""
+    errors: Errors = {}
+    framework = text_field(form, "framework", FRAMEWORK).lower()
+    if framework not in (FRAMEWORK, "torch"):
+        add_error(errors, "framework", f"this server trains with pytorch, not {framework}")
+    options = TrainingOptions(
+        name=text_field(form, "model_name"),
+        dataset=text_field(form, "dataset"),
+        method=choice_field(form, "method", METHODS, "standard", errors),
+        epochs=int_field(form, "train_epochs", 30, errors, 1, 100_000),
+        snapshot_interval=float_field(form, "snapshot_interval", 1.0, errors, 0, 1e6, False),
+        val_interval=float_field(form, "val_interval", 1.0, errors, 0, 1e6, False),
+        seed=int_field(form, "random_seed", -1, errors, 0, 2**31 - 1),
+        batch_size=int_field(form, "batch_size", DEFAULT_BATCH, errors, 1, 1_000_000),
+        batch_accumulation=int_field(form, "batch_accumulation", 1, errors, 1, 1024),
+        solver=choice_field(form, "solver_type", SOLVERS, "SGD", errors),
+        learning_rate=float_field(form, "learning_rate", 0.01, errors, 0, 1e3, False),
+        lr_policy=parse_lr_policy(form, errors),
+        mean_mode=choice_field(form, "use_mean", MEAN_MODES, "image", errors),
+        crop_size=int_field(form, "crop_size", -1, errors, 1, 4096),
+        shuffle=flag_field(form, "shuffle", True),
+        flip=choice_field(form, "aug_flip", FLIPS, "none", errors),
+        gpu_count=int_field(form, "select_gpu_count", 1, errors, 1, 64),
+        bf16=flag_field(form, "use_bf16", True),
+        keep_snapshots=int_field(form, "snapshot_keep", -1, errors, 1, 10_000),
+    )
+    if options.seed == -1:
+        options.seed = None
+    if options.crop_size == -1:
+        options.crop_size = None
+    if options.keep_snapshots == -1:
+        options.keep_snapshots = None
+    if not options.name:
+        add_error(errors, "model_name", "a model needs a name")
+    if not options.dataset:
+        add_error(errors, "dataset", "choose the dataset to train on")
+    _network_fields(form, options, errors)
+    options.gpus = _gpu_list(form, errors)
+    if errors:
+        raise FormErrors(errors)
+    return options
+
+
+def _network_fields(form, options: TrainingOptions, errors: Errors) -> None:
+    from digits.models import networks  # torch: only where a network is named
+
+    if options.method == "standard":
+        options.network = text_field(form, "standard_networks", "lenet").lower()
+        if options.network not in networks.names():
+            add_error(errors, "standard_networks", f"one of {', '.join(networks.names())}")
+    elif options.method == "custom":
+        options.custom_network = str(form.get("custom_network", "") or "")
+        if "def network" not in options.custom_network:
+            message = "define network(num_classes, channels, height, width) returning a module"
+            add_error(errors, "custom_network", message)
+    else:
+        options.previous_networks = text_field(form, "previous_networks")
+        if not options.previous_networks:
+            add_error(errors, "previous_networks", "choose the model to start from")
+        if text_field(form, "previous_epoch"):  # blank: the latest snapshot
+            options.previous_epoch = float_field(form, "previous_epoch", None, errors, 0, 1e6)
+
+
+def _gpu_list(form, errors: Errors) -> list[int]:
+    values = (
+        form.getlist("select_gpus") if hasattr(form, "getlist") else form.get("select_gpus", [])
+    )
+    if isinstance(values, str):
+        values = split_list(values)
+    try:
+        gpus = sorted({int(v) for v in values if str(v).strip() not in ("", "cpu")})
+    except ValueError:
+        add_error(errors, "select_gpus", "GPU indexes are whole numbers")
+        return []
+    if any(g < 0 for g in gpus):
+        add_error(errors, "select_gpus", "GPU indexes are whole numbers")
+    return gpus
+
+
+def parse_lr_policy(form, errors: Errors) -> LRPolicy:
+    name = choice_field(form, "lr_policy", POLICIES, "step", errors)
+
+    def number(field_name: str, default: float, low: float = 0, high: float = 1e6) -> float:
+        value = float_field(form, field_name, default, errors, low, high)
+        return default if value is None else value
+
+    if name == "step":
+        return LRPolicy(name, step=number("lr_step_size", 33, 0.0001, 100),
+                        gamma=number("lr_step_gamma", 0.1))  # fmt: skip
+    if name == "multistep":
+        try:
+            steps = tuple(
+                float(v) for v in split_list(text_field(form, "lr_multistep_values", "50,85"))
+            )
+        except ValueError:
+            add_error(errors, "lr_multistep_values", "percentages separated by commas, like 50,85")
+            steps = (50.0, 85.0)
+        return LRPolicy(name, steps=steps, gamma=number("lr_multistep_gamma", 0.5))
+    if name == "exp":
+        return LRPolicy(name, gamma=number("lr_exp_gamma", 0.95))
+    if name == "inv":
+        return LRPolicy(name, gamma=number("lr_inv_gamma", 0.1), power=number("lr_inv_power", 0.5))
+    if name == "poly":
+        return LRPolicy(name, power=number("lr_poly_power", 3))
+    if name == "sigmoid":
+        return LRPolicy(name, step=number("lr_sigmoid_step", 50, 0, 100),
+                        gamma=number("lr_sigmoid_gamma", 0.1, -1e6))  # fmt: skip
+    return LRPolicy("fixed")

@@ -1,0 +1,85 @@
+"""Snapshots: everything needed to use or resume a training, written atomically.
+
+`snapshot_epoch_<N>.pt` holds the model's weights, the optimizer, the training position and RNG
+states, the job's parameters and the labels; it loads with `torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from digits.models.layout import list_snapshots, snapshot_name
+
+FORMAT = 1
+
+
+@dataclass
+class TrainingState:
+    step: int = 0  # optimizer steps taken
+    best_val_loss: float | None = None
+    best_epoch: float | None = None
+
+    def note_validation(self, row: dict) -> None:
+        if self.best_val_loss is None or row["val_loss"] < self.best_val_loss:
+            self.best_val_loss = row["val_loss"]
+            self.best_epoch = row["epoch"]
+
+
+@dataclass
+class SnapshotContext:
+    folder: Path
+    parameters: dict[str, Any]
+    labels: list[str]
+    options: Any
+    is_main: bool
+
+
+def save(
+    context: SnapshotContext, model, optimizer, state: TrainingState, epoch_steps: int
+) -> None:
+    """Rank 0 writes; to a temporary file first, then renamed over the target."""
+    if not context.is_main:
+        return
+    epoch = round(state.step / epoch_steps, 4)
+    data = {
+        "format": FORMAT,
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "state": asdict(state),
+        "rng": {"torch": torch.get_rng_state(), "python": list(random.getstate()[1])},
+        "parameters": context.parameters,
+        "labels": context.labels,
+    }
+    target = context.folder / snapshot_name(epoch)
+    tmp = target.with_name(f".{target.name}.tmp")
+    torch.save(data, tmp)
+    os.replace(tmp, target)
+    if context.options.keep_snapshots:
+        prune(context.folder, context.options.keep_snapshots, state.best_epoch)
+
+
+def prune(folder: Path, keep: int, best_epoch: float | None) -> None:
+    """Keep the last `keep` snapshots and the best one (DIGITS #15: disks filled up)."""
+    epochs = list_snapshots(folder)
+    for epoch in epochs[:-keep]:
+        if epoch != best_epoch:
+            (folder / snapshot_name(epoch)).unlink(missing_ok=True)
+
+
+def load(folder: Path, epoch: float | None = None) -> dict[str, Any]:
+    """A snapshot (the latest if no epoch), on the CPU."""
+    epochs = list_snapshots(folder)
+    if not epochs:
+        raise FileNotFoundError("this model has no snapshot yet")
+    if epoch is None:
+        epoch = epochs[-1]
+    if epoch not in epochs:
+        raise FileNotFoundError(f"no snapshot at epoch {epoch:g}; there are {epochs}")
+    return torch.load(folder / snapshot_name(epoch), map_location="cpu", weights_only=True)

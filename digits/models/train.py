@@ -1,0 +1,342 @@
+"""The trainer, one process per rank under torchrun (`python -m digits.models.train <job id>`).
+
+Small functions in the style of torchvision's reference scripts: the launcher gives RANK,
+WORLD_SIZE and LOCAL_RANK; NCCL on GPUs, gloo on the CPU; every rank trains, only rank 0
+writes (metrics, snapshots, events). Batch size is the global batch of one step, divided
+among the ranks; validation covers the whole validation set exactly once across ranks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
+
+from digits.datasets import layout
+from digits.datasets.reader import LmdbImageDataset
+from digits.jobs.child import child_main
+from digits.jobs.runner import JobAborted, JobContext, JobError
+from digits.models import snapshots
+from digits.models.build import build_network
+from digits.models.layout import METRICS_FILE
+from digits.models.options import TrainingOptions, parse_training_options
+from digits.models.preprocessing import Preprocessing
+from digits.models.solvers import create_optimizer
+
+REPORTS_PER_EPOCH = 20
+
+
+@dataclass
+class Distributed:
+    rank: int
+    world_size: int
+    local_rank: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed() -> Distributed:
+    """Read what the launcher gave; a lone process (no launcher) is rank 0 of 1."""
+    rank = int(os.environ.get("RANK", 0))
+    world_size = int(os.environ.get("WORLD_SIZE", 1))
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local_rank)
+        device = torch.device("cuda", local_rank)
+    else:
+        device = torch.device("cpu")
+        torch.set_num_threads(
+            max(1, (os.cpu_count() or 1) // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", 1))))
+        )
+    if world_size > 1:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Distributed(rank, world_size, local_rank, device)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class ShardSampler(Sampler[int]):
+    """Every index exactly once across ranks (rank, rank + world, ...): no padded duplicates."""
+
+    def __init__(self, length: int, rank: int, world_size: int):
+        self.indices = range(rank, length, world_size)
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def load_data(dataset_folder: Path, options: TrainingOptions, env: Distributed):
+    train_set = LmdbImageDataset(dataset_folder / layout.database("train"))
+    if options.batch_size % env.world_size:
+        raise JobError(f"batch size {options.batch_size} does not divide among {env.world_size} "
+                       "GPUs: choose a multiple of the GPU count")  # fmt: skip
+    per_rank = options.batch_size // env.world_size
+    workers = min(4, max(1, (os.cpu_count() or 2) // (2 * env.world_size)))
+    common = {"num_workers": workers, "pin_memory": env.device.type == "cuda",
+              "persistent_workers": True}  # fmt: skip
+    sampler = DistributedSampler(train_set, env.world_size, env.rank, shuffle=options.shuffle,
+                                 seed=options.seed or 0)  # fmt: skip
+    train = DataLoader(train_set, batch_size=per_rank, sampler=sampler, **common)
+    val = None
+    val_path = dataset_folder / layout.database("val")
+    if val_path.exists():
+        val_set = LmdbImageDataset(val_path)
+        shard = ShardSampler(len(val_set), env.rank, env.world_size)
+        val = DataLoader(val_set, batch_size=per_rank, sampler=shard, **common)
+    return train, val, sampler
+
+
+def all_sum(values: list[float], env: Distributed) -> list[float]:
+    tensor = torch.tensor(values, dtype=torch.float64, device=env.device)
+    if env.world_size > 1:
+        dist.all_reduce(tensor)
+    return tensor.tolist()
+
+
+@torch.no_grad()
+def evaluate(model, loader, preprocess: Preprocessing, env: Distributed, autocast) -> dict:
+    """Loss and top-1/top-5 accuracy over the whole validation set, summed across ranks."""
+    model.eval()
+    loss_sum = top1 = top5 = count = 0.0
+    criterion = nn.CrossEntropyLoss(reduction="sum")
+    for images, labels in loader:
+        images = preprocess(images.to(env.device, non_blocking=True))
+        labels = labels.to(env.device, non_blocking=True)
+        with autocast():
+            logits = model(images)
+        loss_sum += float(criterion(logits.float(), labels))
+        best = logits.topk(min(5, logits.shape[1]), dim=1).indices
+        top1 += float((best[:, 0] == labels).sum())
+        top5 += float((best == labels[:, None]).any(dim=1).sum())
+        count += len(labels)
+    loss_sum, top1, top5, count = all_sum([loss_sum, top1, top5, count], env)
+    model.train()
+    return {"val_loss": loss_sum / count, "val_top1": 100 * top1 / count,
+            "val_top5": 100 * top5 / count}  # fmt: skip
+
+
+class Reporter:
+    """Rank 0's voice: metrics to the job's file and out as events, progress with ETA."""
+
+    def __init__(self, ctx: JobContext | None):
+        self.ctx = ctx
+        self.total_steps = self.epoch_steps = 1  # set by the Trainer
+        self.started = time.monotonic()
+        self.images = 0
+
+    def metrics(self, row: dict) -> None:
+        if self.ctx is None:
+            return
+        with open(self.ctx.folder / METRICS_FILE, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        self.ctx.events.publish(self.ctx.job.id, "metrics", **row)
+
+    def progress(self, step: int, images: int) -> None:
+        self.images += images
+        if self.ctx is None:
+            return
+        elapsed = time.monotonic() - self.started
+        rate = self.images / elapsed if elapsed > 0 else 0.0
+        eta = elapsed / max(1, step) * (self.total_steps - step)
+        self.ctx.progress(step / self.total_steps, images_per_sec=round(rate, 1), eta=eta,
+                          epoch=round(step / self.epoch_steps, 3))  # fmt: skip
+
+
+class StopSignal:
+    """Abort, agreed by every rank at the same step, so no collective is left waiting."""
+
+    def __init__(self, ctx: JobContext, env: Distributed):
+        self.ctx, self.env = ctx, env
+
+    def requested(self) -> bool:
+        local = 1.0 if self.ctx.abort_requested() else 0.0
+        if self.env.world_size == 1:
+            return bool(local)
+        flag = torch.tensor([local], device=self.env.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
+
+
+@dataclass
+class Trainer:
+    """One training run: the model, its data and optimizer, and where it reports."""
+
+    model: nn.Module  # the bare model, for snapshots
+    wrapped: nn.Module  # the model as trained (DDP across ranks)
+    optimizer: torch.optim.Optimizer
+    train_loader: DataLoader
+    val_loader: DataLoader | None
+    sampler: DistributedSampler
+    preprocess: Preprocessing
+    options: TrainingOptions
+    env: Distributed
+    reporter: Reporter
+    stop: StopSignal
+    snapshot_context: snapshots.SnapshotContext
+    seed: int
+    state: snapshots.TrainingState = field(default_factory=snapshots.TrainingState)
+
+    def __post_init__(self):
+        self.epoch_steps = max(
+            1, math.ceil(len(self.train_loader) / self.options.batch_accumulation)
+        )
+        self.total_steps = self.epoch_steps * self.options.epochs
+        self.criterion = nn.CrossEntropyLoss()
+        self.generator = torch.Generator().manual_seed(self.seed + self.env.rank)
+        self.report_every = max(1, self.epoch_steps // REPORTS_PER_EPOCH)
+        self.snapshot_every = max(1, round(self.options.snapshot_interval * self.epoch_steps))
+        self.val_every = max(1, round(self.options.val_interval * self.epoch_steps))
+        self.reporter.total_steps, self.reporter.epoch_steps = self.total_steps, self.epoch_steps
+
+    def autocast(self):
+        enabled = self.env.device.type == "cuda" and self.options.bf16
+        return torch.autocast(self.env.device.type, dtype=torch.bfloat16, enabled=enabled)
+
+    def run(self) -> None:
+        self.wrapped.train()
+        for epoch in range(self.state.step // self.epoch_steps, self.options.epochs):
+            self.sampler.set_epoch(epoch)
+            self.train_one_epoch()
+
+    def train_one_epoch(self) -> None:
+        running, batches = 0.0, 0
+        accumulation = self.options.batch_accumulation
+        for micro, (images, labels) in enumerate(self.train_loader):
+            running += self.forward_backward(images, labels)
+            batches += 1
+            if (micro + 1) % accumulation and micro + 1 != len(self.train_loader):
+                continue
+            self.optimizer_step()
+            self.reporter.progress(
+                self.state.step, len(images) * self.env.world_size * accumulation
+            )
+            if self.state.step % self.report_every == 0 or self.state.step % self.epoch_steps == 0:
+                report_training(running, batches, self.optimizer, self.state, self.epoch_steps,
+                                self.env, self.reporter)  # fmt: skip
+                running, batches = 0.0, 0
+            self.after_step()
+
+    def forward_backward(self, images: torch.Tensor, labels: torch.Tensor) -> float:
+        images = self.preprocess(
+            images.to(self.env.device, non_blocking=True), True, self.generator
+        )
+        labels = labels.to(self.env.device, non_blocking=True)
+        if self.env.device.type == "cuda":
+            images = images.contiguous(memory_format=torch.channels_last)
+        with self.autocast():
+            loss = self.criterion(self.wrapped(images).float(), labels)
+        (loss / self.options.batch_accumulation).backward()
+        return float(loss.detach())
+
+    def optimizer_step(self) -> None:
+        set_learning_rate(self.optimizer, self.options, 100.0 * self.state.step / self.total_steps)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.step += 1
+
+    def after_step(self) -> None:
+        """Validate, snapshot and stop when their time has come."""
+        step, last = self.state.step, self.state.step == self.total_steps
+        if self.val_loader is not None and (step % self.val_every == 0 or last):
+            row = {"epoch": round(step / self.epoch_steps, 4),
+                   **evaluate(self.wrapped, self.val_loader, self.preprocess, self.env,
+                              self.autocast)}  # fmt: skip
+            self.reporter.metrics(row)
+            self.state.note_validation(row)
+        if step % self.snapshot_every == 0 or last:
+            self.save_snapshot()
+        if self.stop.requested():
+            self.save_snapshot()
+            raise JobAborted()
+
+    def save_snapshot(self) -> None:
+        snapshots.save(self.snapshot_context, self.model, self.optimizer, self.state,
+                       self.epoch_steps)  # fmt: skip
+
+
+def train(ctx: JobContext) -> None:
+    env = setup_distributed()
+    options = parse_training_options(ctx.parameters)
+    seed = options.seed if options.seed is not None else 0
+    seed_everything(seed)
+    dataset_folder = ctx.events.store.folder(options.dataset)
+    info = layout.read_info(dataset_folder)
+    if info is None:
+        raise JobError(f"dataset {options.dataset} has no databases (is it Done?)")
+    labels = info["labels"]
+    preprocess = Preprocessing(options.mean_mode, np.load(dataset_folder / layout.MEAN_NPY),
+                               options.crop_size, options.flip)  # fmt: skip
+    height, width = preprocess.output_size(info["image"]["height"], info["image"]["width"])
+    model = build_network(options, ctx, len(labels), info["image"]["channels"], height, width)
+    model.to(env.device)
+    if env.device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    train_loader, val_loader, sampler = load_data(dataset_folder, options, env)
+    trainer = Trainer(
+        model=model,
+        wrapped=DistributedDataParallel(model) if env.world_size > 1 else model,
+        optimizer=create_optimizer(options.solver, model.parameters(), options.learning_rate),
+        train_loader=train_loader,
+        val_loader=val_loader,
+        sampler=sampler,
+        preprocess=preprocess,
+        options=options,
+        env=env,
+        reporter=Reporter(ctx if env.is_main else None),
+        stop=StopSignal(ctx, env),
+        snapshot_context=snapshots.SnapshotContext(
+            ctx.folder, ctx.parameters, labels, options, env.is_main
+        ),  # fmt: skip
+        seed=seed,
+    )
+    trainer.run()
+    if env.world_size > 1:
+        dist.destroy_process_group()
+
+
+def report_training(running, batches, optimizer, state, epoch_steps, env, reporter) -> None:
+    loss_sum, count = all_sum([running, batches], env)
+    loss = loss_sum / max(1, count)
+    if not math.isfinite(loss):
+        raise JobError(f"the training loss became {loss} at epoch {state.step / epoch_steps:.2f}: "
+                       "try a lower learning rate")  # fmt: skip
+    reporter.metrics({"epoch": round(state.step / epoch_steps, 4), "train_loss": loss,
+                      "lr": optimizer.param_groups[0]["lr"]})  # fmt: skip
+
+
+def set_learning_rate(optimizer, options: TrainingOptions, percent: float) -> None:
+    rate = options.lr_policy.rate(options.learning_rate, percent)
+    for group in optimizer.param_groups:
+        group["lr"] = rate
+
+
+def main(ctx: JobContext) -> None:
+    try:
+        train(ctx)
+    except torch.cuda.OutOfMemoryError as exc:
+        raise JobError("out of GPU memory: try a smaller batch size") from exc
+
+
+if __name__ == "__main__":
+    child_main(main)

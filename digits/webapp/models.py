@@ -1,0 +1,267 @@
+"""Model routes: the New Model form and its API, sweeps, Visualize, Customize, the LR preview."""
+
+from __future__ import annotations
+
+import itertools
+
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+
+from digits.datasets.layout import read_info
+from digits.forms import FormErrors, add_error
+from digits.jobs import types
+from digits.jobs.status import Status
+from digits.jobs.store import JobNotFound
+from digits.jobs.workers import live_workers
+from digits.models.job_type import IMAGE_CLASSIFICATION_MODEL, read_metrics
+from digits.models.layout import list_snapshots
+from digits.models.lr_policy import curve
+from digits.models.options import parse_training_options, split_list
+from digits.webapp.auth import current_user, login_required
+from digits.webapp.http import json_errors, wants_json
+from digits.webapp.services import services
+
+bp = Blueprint("models", __name__)
+SWEEP_FIELDS = ("learning_rate", "batch_size")
+MAX_SWEEP = 20
+
+
+@bp.route("/models/images/classification/new")
+@login_required
+def new_classification():
+    values = {}
+    if request.args.get("clone"):
+        values = dict(services().store.get(request.args["clone"]).parameters)
+        values["model_name"] = f"{values.get('model_name', '')} (clone)"
+    return render_template("models/new.html", values=values, errors={}, **_form_choices())
+
+
+def _form_choices() -> dict:
+    from digits.models import networks
+
+    store = services().store
+    jobs = store.list()
+    gpus = sorted({g for w in live_workers(services().settings) for g in w.get("gpus", [])})
+    return {
+        "datasets": [
+            j for j in jobs if j.kind == "dataset" and j.type == "image-classification-dataset"
+        ],
+        "previous": [j for j in jobs if j.kind == "model" and list_snapshots(store.folder(j.id))],
+        "networks": [(name, networks.title(name)) for name in networks.names()],
+        "gpus": gpus,
+    }
+
+
+@bp.route("/models/images/classification", methods=["POST"])
+@bp.route("/models/images/classification.json", methods=["POST"], endpoint="create_json")
+@login_required
+def create_classification():
+    form = {k: v for k, v in request.form.items() if k != "username"}
+    if request.form.getlist("select_gpus"):
+        form["select_gpus"] = ",".join(request.form.getlist("select_gpus"))
+    combinations, errors = _sweep(form)
+    for combination in combinations:
+        errors.update(_check(combination))
+    if errors:
+        if wants_json():
+            return json_errors(errors)
+        return render_template(
+            "models/new.html", values=form, errors=errors, **_form_choices()
+        ), 400
+    jobs = []
+    for combination in combinations:
+        name = combination["model_name"]
+        jobs.append(services().scheduler.submit(IMAGE_CLASSIFICATION_MODEL, name, current_user(),
+                                                combination))  # fmt: skip
+    if wants_json():
+        listed = [{"id": j.id, "name": j.name, "status": j.status.label} for j in jobs]
+        return jsonify(listed[0] | ({"jobs": listed} if len(listed) > 1 else {}))
+    if len(jobs) > 1:
+        return redirect(url_for("home.index"))
+    return redirect(url_for("jobs.show_models", job_id=jobs[0].id))
+
+
+def _sweep(form: dict) -> tuple[list[dict], dict]:
+    """One set of parameters per combination of the comma-separated sweep fields."""
+    errors: dict = {}
+    lists = {f: split_list(str(form.get(f, ""))) or [str(form.get(f, ""))] for f in SWEEP_FIELDS}
+    combos = list(itertools.product(*(lists[f] for f in SWEEP_FIELDS)))
+    if len(combos) > MAX_SWEEP:
+        add_error(errors, "learning_rate", f"a sweep makes at most {MAX_SWEEP} jobs")
+        return [], errors
+    result = []
+    for values in combos:
+        combination = {**form, **dict(zip(SWEEP_FIELDS, values, strict=True))}
+        if len(combos) > 1:
+            tags = ", ".join(f"{f.replace('_', ' ')} {v}" for f, v in zip(SWEEP_FIELDS, values,
+                             strict=True) if len(lists[f]) > 1)  # fmt: skip
+            combination["model_name"] = f"{form.get('model_name', '')} ({tags})"
+        result.append(combination)
+    return result, errors
+
+
+def _check(form: dict) -> dict:
+    """Everything that can be known before training: fields, dataset, network, GPUs."""
+    try:
+        options = parse_training_options(form)
+    except FormErrors as exc:
+        return exc.errors
+    errors: dict = {}
+    store = services().store
+    try:
+        dataset = store.get(options.dataset)
+    except JobNotFound:
+        return {"dataset": [f"no dataset {options.dataset}"]}
+    if dataset.kind != "dataset":
+        return {"dataset": [f"job {options.dataset} is not a dataset"]}
+    if dataset.status in (Status.ABORT, Status.ERROR):
+        return {"dataset": [f"dataset {dataset.name} ended {dataset.status.label}"]}
+    info = read_info(store.folder(dataset.id))
+    if info is not None:
+        height, width = info["image"]["height"], info["image"]["width"]
+        if options.crop_size and options.crop_size > min(height, width):
+            add_error(errors, "crop_size", f"larger than the dataset's {width}x{height} images")
+        if options.method in ("custom", "standard") and not errors:
+            _check_fit(options, info, errors)
+    if options.method == "previous" and not list_snapshots(store.folder(options.previous_networks)):
+        add_error(errors, "previous_networks", "that model has no snapshot to start from")
+    offered = {g for w in live_workers(services().settings) for g in w.get("gpus", [])}
+    missing = [g for g in options.gpus if g not in offered]
+    if missing:
+        add_error(errors, "select_gpus", f"no worker offers GPU {', '.join(map(str, missing))}")
+    return errors
+
+
+def _check_fit(options, info: dict, errors: dict) -> None:
+    """Build the network for the dataset's images and try it, before any job exists."""
+    from digits.models import networks
+    from digits.models.build import NetworkError, checked_network, custom_factory
+
+    image = info["image"]
+    crop = options.crop_size
+    size = (crop, crop) if crop else (image["height"], image["width"])
+    field = "custom_network" if options.method == "custom" else "standard_networks"
+    try:
+        if options.method == "custom":
+            factory = custom_factory(options.custom_network)
+        else:
+            factory = lambda *shape: networks.create(options.network, *shape)  # noqa: E731
+        checked_network(factory, len(info["labels"]), image["channels"], *size)
+    except NetworkError as exc:
+        where = f"line {exc.line}: " if exc.line else ""
+        add_error(errors, field, where + str(exc))
+
+
+@bp.route("/models/visualize-network", methods=["POST"])
+@bp.route("/models/visualize-network.json", methods=["POST"])
+def visualize_network():
+    """Each layer's output shape and parameter count, or the error and its line."""
+    from digits.models import networks
+    from digits.models.build import NetworkError, checked_network, custom_factory, summarize
+
+    form = request.form
+    num_classes, channels, height, width = _shape_from(form)
+    field = "custom_network" if form.get("custom_network") else "standard_networks"
+    try:
+        if field == "custom_network":
+            factory = custom_factory(form["custom_network"])
+        else:
+            name = form.get("standard_networks", "lenet")
+            if name not in networks.names():
+                return json_errors({field: [f"one of {', '.join(networks.names())}"]})
+            factory = lambda *shape: networks.create(name, *shape)  # noqa: E731
+        model = checked_network(factory, num_classes, channels, height, width)
+    except NetworkError as exc:
+        return jsonify({"errors": {field: [str(exc)]}, "line": exc.line}), 400
+    layers = summarize(model, channels, height, width)
+    return jsonify({
+        "input": [channels, height, width],
+        "layers": [vars(layer) for layer in layers],
+        "total_parameters": sum(p.numel() for p in model.parameters()),
+    })  # fmt: skip
+
+
+def _shape_from(form) -> tuple[int, int, int, int]:
+    """Classes and image size from the chosen dataset, else from the form, else LeNet's."""
+    info = None
+    if form.get("dataset"):
+        try:
+            info = read_info(services().store.folder(form["dataset"]))
+        except JobNotFound:
+            info = None
+    if info:
+        image = info["image"]
+        crop = int(form["crop_size"]) if str(form.get("crop_size", "")).isdigit() else None
+        return (
+            len(info["labels"]),
+            image["channels"],
+            crop or image["height"],
+            crop or image["width"],
+        )
+
+    def number(name, default):
+        value = str(form.get(name, ""))
+        return int(value) if value.isdigit() and 0 < int(value) <= 4096 else default
+
+    return (number("num_classes", 10), number("channels", 1), number("height", 28),
+            number("width", 28))  # fmt: skip
+
+
+@bp.route("/models/customize", methods=["POST"])
+@bp.route("/models/customize.json", methods=["POST"])
+def customize():
+    """DIGITS' Customize: a standard network's (or an earlier model's) code, to edit."""
+    from digits.models import networks
+
+    name = request.form.get("network", "")
+    if name in networks.names():
+        return jsonify({"network": _as_custom(networks.source(name), name)})
+    try:
+        job = services().store.get(name)
+    except JobNotFound:
+        return json_errors({"network": [f"no standard network or model called {name!r}"]})
+    params = job.parameters
+    if params.get("method") == "custom":
+        return jsonify({"network": params.get("custom_network", "")})
+    standard = params.get("standard_networks", "lenet")
+    return jsonify({"network": _as_custom(networks.source(standard), standard)})
+
+
+def _as_custom(source: str, name: str) -> str:
+    """A standard network's source rewritten as the `network` function custom code defines."""
+    body = source.replace(f"def {name}(", "def network(", 1)
+    prelude = "import torch\nfrom torch import nn\n\n\n"
+    helpers = "" if "flat_size" not in body else (
+        "def flat_size(features, channels, height, width):\n"
+        "    with torch.no_grad():\n"
+        "        return features(torch.zeros(1, channels, height, width)).numel()\n\n\n"
+    )  # fmt: skip
+    lines = [line for line in body.splitlines() if not line.startswith("@register")]
+    return prelude + helpers + "\n".join(lines) + "\n"
+
+
+@bp.route("/models/visualize-lr", methods=["POST"])
+@bp.route("/models/visualize-lr.json", methods=["POST"])
+def visualize_lr():
+    from digits.models.options import parse_lr_policy
+
+    errors: dict = {}
+    policy = parse_lr_policy(request.form, errors)
+    try:
+        base = float(request.form.get("learning_rate", "0.01").split(",")[0])
+    except ValueError:
+        add_error(errors, "learning_rate", "a number above 0")
+        base = 0.01
+    if errors:
+        return json_errors(errors)
+    xs, ys = curve(policy, base)
+    return jsonify({"x": xs, "y": ys})
+
+
+def model_page_data(job_id: str) -> dict:
+    """What the model page's charts start from (then live `metrics` events extend them)."""
+    return {"metrics": read_metrics(services().store.folder(job_id))}
+
+
+@bp.app_context_processor
+def model_helpers():
+    return {"model_page_data": model_page_data, "job_types": types}

@@ -1,0 +1,49 @@
+"""A person creates a model from the form and watches its chart grow to Done."""
+
+import pytest
+import requests
+from imagesets import make_class_folders
+from playwright.sync_api import expect
+from processes import Server, data_roots_of, wait_until
+
+
+@pytest.fixture
+def server_with_dataset(jobs_dir):
+    train = make_class_folders(data_roots_of(jobs_dir) / "colors", per_class=30, size=(28, 28))
+    running = Server(jobs_dir)
+    response = requests.post(running.url + "/datasets/images/classification.json", data={
+        "username": "fred", "method": "folder", "folder_train": str(train), "resize_width": "28",
+        "resize_height": "28", "dataset_name": "colors"})  # fmt: skip
+    dataset = response.json()["id"]
+    wait_until(lambda: requests.get(f"{running.url}/datasets/{dataset}/status").json()["status"]
+               == "Done", 60)  # fmt: skip
+    yield running
+    running.stop()
+
+
+def test_create_a_model_and_watch_the_chart_grow(page, server_with_dataset, tmp_path):
+    server = server_with_dataset
+    page.goto(server.url + "/login")
+    page.get_by_label("Username").fill("fred")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("tab", name="Models").click()
+    page.locator("[data-panel=models]").get_by_role("link", name="Images → Classification").click()
+    page.wait_for_load_state()  # the form's script runs after Plotly has loaded
+
+    page.get_by_label("Training epochs").fill("6")
+    page.get_by_label("Base learning rate").fill("0.05")
+    page.get_by_role("button", name="Visualize").click()
+    expect(page.get_by_test_id("visualization")).to_contain_text("parameters")
+    page.get_by_label("Model name").fill("lenet colors")
+    page.get_by_test_id("create").click()
+
+    expect(page.get_by_test_id("job-name")).to_have_text("lenet colors")
+    chart = page.get_by_test_id("metrics-chart")
+    page.wait_for_function(
+        "() => Number(document.querySelector('[data-testid=metrics-chart]').dataset.points) > 2",
+        timeout=60000,
+    )
+    expect(page.get_by_test_id("status")).to_have_text("Done", timeout=90000)
+    expect(page.get_by_test_id("snapshots")).to_contain_text("epoch 6")
+    expect(chart.locator(".main-svg").first).to_be_visible()
+    page.screenshot(path=str(tmp_path / "model-page.png"), full_page=True)

@@ -1,0 +1,158 @@
+"""Training through the real job path: `digits serve`, its workers, torchrun, real steps."""
+
+import json
+import time
+
+import pytest
+import requests
+import torch
+from imagesets import make_class_folders
+from processes import Server, data_roots_of, wait_until
+
+MODELS = "/models/images/classification.json"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    jobs_dir = tmp_path_factory.mktemp("training") / "jobs"
+    data_roots_of(jobs_dir).mkdir(parents=True)
+    running = Server(jobs_dir)
+    running.jobs_dir = jobs_dir
+    running.data = data_roots_of(jobs_dir)
+    yield running
+    running.stop()
+
+
+def post(server, path, **fields) -> requests.Response:
+    return requests.post(server.url + path, data={"username": "fred", **fields})
+
+
+def finished(server, job_id, timeout=120) -> dict:
+    def done():
+        job = requests.get(f"{server.url}/jobs/{job_id}.json").json()
+        return job if job["status"] in ("Done", "Error", "Aborted") else None
+
+    return wait_until(done, timeout, interval=0.2)
+
+
+@pytest.fixture(scope="module")
+def colors(server) -> str:
+    """A Done dataset: three colours, 28x28, 32 training and 8 validation images per class."""
+    train = make_class_folders(server.data / "colors", per_class=40, size=(28, 28))
+    response = post(server, "/datasets/images/classification.json", method="folder",
+                    folder_train=str(train), folder_pct_val="20", resize_width="28",
+                    resize_height="28", dataset_name="colors")  # fmt: skip
+    job_id = response.json()["id"]
+    assert finished(server, job_id)["status"] == "Done"
+    return job_id
+
+
+def train(server, dataset, **fields) -> str:
+    defaults = {"method": "standard", "standard_networks": "lenet", "train_epochs": "4",
+                "learning_rate": "0.05", "random_seed": "1", "batch_size": "16",
+                "model_name": "lenet colors", "dataset": dataset, "lr_policy": "fixed"}  # fmt: skip
+    response = post(server, MODELS, **{**defaults, **fields})
+    assert response.status_code == 200, response.text
+    return response.json()["id"]
+
+
+@pytest.fixture(scope="module")
+def trained(server, colors) -> str:
+    job_id = train(server, colors)
+    job = finished(server, job_id)
+    assert job["status"] == "Done", job
+    return job_id
+
+
+def test_a_small_network_learns_the_dataset(server, trained):
+    job = requests.get(f"{server.url}/models/{trained}.json").json()
+    assert job["snapshots"] == [1.0, 2.0, 3.0, 4.0]
+    assert job["framework"] == "pytorch" and job["labels"] == ["blue", "green", "red"]
+    assert job["image dimensions"] == [28, 28, 3]
+    assert job["best"]["val_top1"] >= 95.0
+    lines = (server.jobs_dir / trained / "metrics.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    losses = [r["train_loss"] for r in rows if "train_loss" in r]
+    assert losses[-1] < losses[0]
+    assert {"val_loss", "val_top1", "val_top5"} <= {k for r in rows for k in r}
+    page = requests.get(f"{server.url}/models/{trained}").text
+    assert 'data-testid="metrics-chart"' in page and "epoch 4" in page
+
+
+def test_two_cpu_ranks_take_the_same_step_as_one(server, colors):
+    """DDP over 2 gloo ranks, global batch 96 = the whole training set: one step, same weights."""
+    common = {"train_epochs": "1", "batch_size": "96", "shuffle": "0", "learning_rate": "0.1",
+              "solver_type": "SGD", "random_seed": "7", "val_interval": "1"}  # fmt: skip
+    one = train(server, colors, select_gpu_count="1", model_name="one rank", **common)
+    two = train(server, colors, select_gpu_count="2", model_name="two ranks", **common)
+    for job_id in (one, two):
+        assert finished(server, job_id)["status"] == "Done"
+    weights = [
+        torch.load(server.jobs_dir / j / "snapshot_epoch_1.pt", weights_only=True)["model"]
+        for j in (one, two)
+    ]
+    for name, tensor in weights[0].items():
+        assert torch.allclose(tensor, weights[1][name], atol=1e-5), name
+
+
+def test_abort_mid_epoch_ends_aborted_with_a_snapshot(server, colors):
+    job_id = train(server, colors, train_epochs="500", batch_size="4", snapshot_interval="100",
+                   model_name="long")  # fmt: skip
+
+    def progress() -> float:
+        return requests.get(f"{server.url}/models/{job_id}.json").json()["progress"]
+
+    wait_until(lambda: progress() > 0.002, 60, interval=0.2)
+    started = time.monotonic()
+    assert post(server, f"/models/{job_id}/abort.json").status_code == 200
+    job = finished(server, job_id, timeout=30)
+    assert job["status"] == "Aborted"
+    assert time.monotonic() - started < 20
+    assert len(job["snapshots"]) == 1 and job["snapshots"][0] < 100
+
+
+def test_fine_tuning_an_earlier_model_on_new_classes(server, trained):
+    train_folder = make_class_folders(server.data / "two", classes=("red", "gray"), per_class=20,
+                                      size=(28, 28))  # fmt: skip
+    response = post(server, "/datasets/images/classification.json", method="folder",
+                    folder_train=str(train_folder), resize_width="28", resize_height="28",
+                    dataset_name="two")  # fmt: skip
+    dataset = response.json()["id"]
+    job_id = train(server, dataset, method="previous", previous_networks=trained,
+                   train_epochs="2", model_name="fine-tuned")  # fmt: skip
+    job = finished(server, job_id)
+    assert job["status"] == "Done", job
+    assert job["labels"] == ["gray", "red"] and job["snapshots"] == [1.0, 2.0]
+
+
+def test_a_model_waits_for_its_dataset_and_fails_with_it(server):
+    train_folder = server.data / "broken"
+    for name in ("a", "b"):
+        (train_folder / name).mkdir(parents=True)
+        for n in range(20):
+            (train_folder / name / f"{n}.png").write_bytes(b"not a png")
+    dataset = post(server, "/datasets/images/classification.json", method="folder",
+                   folder_train=str(train_folder), dataset_name="broken").json()["id"]  # fmt: skip
+    job_id = train(server, dataset, model_name="doomed")
+    job = finished(server, job_id)
+    assert job["status"] == "Error"
+    assert job["error"] == f"dataset broken ({dataset}) ended Error"
+
+
+def test_a_sweep_of_two_learning_rates_makes_two_jobs(server, colors):
+    response = post(server, MODELS, method="standard", standard_networks="lenet", dataset=colors,
+                    model_name="sweep", learning_rate="0.1, 0.01", train_epochs="1")  # fmt: skip
+    jobs = response.json()["jobs"]
+    assert [j["name"] for j in jobs] == ["sweep (learning rate 0.1)", "sweep (learning rate 0.01)"]
+    for job in jobs:
+        assert finished(server, job["id"])["status"] == "Done"
+        params = requests.get(f"{server.url}/models/{job['id']}.json").json()["parameters"]
+        assert params["learning_rate"] in ("0.1", "0.01")
+
+
+def test_an_exploding_loss_stops_the_job_with_advice(server, colors):
+    job_id = train(server, colors, learning_rate="1000", solver_type="SGD", model_name="boom",
+                   use_mean="none", train_epochs="3")  # fmt: skip
+    job = finished(server, job_id)
+    assert job["status"] == "Error"
+    assert "try a lower learning rate" in job["error"]
