@@ -35,6 +35,7 @@ from digits.models.preprocessing import Preprocessing
 from digits.models.solvers import create_optimizer
 
 REPORTS_PER_EPOCH = 20
+STOP_CHECK_STEPS = 5
 
 
 @dataclass
@@ -92,12 +93,16 @@ def load_data(dataset_folder: Path, options: TrainingOptions, env: Distributed):
         raise JobError(f"batch size {options.batch_size} does not divide among {env.world_size} "
                        "GPUs: choose a multiple of the GPU count")  # fmt: skip
     per_rank = options.batch_size // env.world_size
-    workers = min(4, max(1, (os.cpu_count() or 2) // (2 * env.world_size)))
+    workers = min(8, max(1, (os.cpu_count() or 2) // (2 * env.world_size)))
     common = {"num_workers": workers, "pin_memory": env.device.type == "cuda",
               "persistent_workers": True}  # fmt: skip
     sampler = DistributedSampler(train_set, env.world_size, env.rank, shuffle=options.shuffle,
                                  seed=options.seed or 0)  # fmt: skip
-    train = DataLoader(train_set, batch_size=per_rank, sampler=sampler, **common)
+    # A last batch of one image cannot train BatchNorm layers: leave that image for the next
+    # epoch's shuffle rather than fail (a dataset of 225 images in batches of 32, say).
+    lone_last = len(sampler) % per_rank == 1 and len(sampler) > 1
+    train = DataLoader(train_set, batch_size=per_rank, sampler=sampler, drop_last=lone_last,
+                       **common)  # fmt: skip
     val = None
     val_path = dataset_folder / layout.database("val")
     if val_path.exists():
@@ -220,7 +225,9 @@ class Trainer:
             self.train_one_epoch()
 
     def train_one_epoch(self) -> None:
-        running, batches = 0.0, 0
+        # The loss stays on the device until a report: reading it each step would make the
+        # CPU wait for the GPU every step.
+        running, batches = torch.zeros((), device=self.env.device), 0
         accumulation = self.options.batch_accumulation
         for micro, (images, labels) in enumerate(self.train_loader):
             running += self.forward_backward(images, labels)
@@ -232,12 +239,12 @@ class Trainer:
                 self.state.step, len(images) * self.env.world_size * accumulation
             )
             if self.state.step % self.report_every == 0 or self.state.step % self.epoch_steps == 0:
-                report_training(running, batches, self.optimizer, self.state, self.epoch_steps,
-                                self.env, self.reporter)  # fmt: skip
-                running, batches = 0.0, 0
+                report_training(float(running), batches, self.optimizer, self.state,
+                                self.epoch_steps, self.env, self.reporter)  # fmt: skip
+                running, batches = torch.zeros((), device=self.env.device), 0
             self.after_step()
 
-    def forward_backward(self, images: torch.Tensor, labels: torch.Tensor) -> float:
+    def forward_backward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         images = self.preprocess(
             images.to(self.env.device, non_blocking=True), True, self.generator
         )
@@ -247,7 +254,7 @@ class Trainer:
         with self.autocast():
             loss = self.criterion(self.wrapped(images).float(), labels)
         (loss / self.options.batch_accumulation).backward()
-        return float(loss.detach())
+        return loss.detach()
 
     def optimizer_step(self) -> None:
         set_learning_rate(self.optimizer, self.options, 100.0 * self.state.step / self.total_steps)
@@ -266,7 +273,8 @@ class Trainer:
             self.state.note_validation(row)
         if step % self.snapshot_every == 0 or last:
             self.save_snapshot()
-        if self.stop.requested():
+        # Every few steps only: across ranks the check is a collective, a sync of the GPUs.
+        if step % STOP_CHECK_STEPS == 0 and self.stop.requested():
             self.save_snapshot()
             raise JobAborted()
 
