@@ -26,17 +26,28 @@ def text_field(form: dict[str, Any], name: str, default: str = "") -> str:
     return str(form.get(name, "") or default).strip()
 
 
-def int_field(form, name: str, default: int | None, errors: Errors, low: int, high: int):
-    """A whole number in [low, high]; blank gives `default` (None: the field is required)."""
+def _number(form, name: str) -> float | None:
+    """The field as a number: None if blank, NaN if it is not one."""
     text = text_field(form, name)
     if text == "":
-        if default is None:
-            add_error(errors, name, "required")
-        return default
+        return None
     try:
-        number = float(text)
+        return float(text)
     except ValueError:
-        number = math.nan
+        return math.nan
+
+
+def _blank(default, errors: Errors, name: str):
+    if default is None:
+        add_error(errors, name, "required")
+    return default
+
+
+def int_field(form, name: str, default: int | None, errors: Errors, low: int, high: int):
+    """A whole number in [low, high]; blank gives `default` (None: the field is required)."""
+    number = _number(form, name)
+    if number is None:
+        return _blank(default, errors, name)
     if not (number.is_integer() and low <= number <= high):
         add_error(errors, name, f"a whole number from {low} to {high}")
         return default
@@ -46,15 +57,9 @@ def int_field(form, name: str, default: int | None, errors: Errors, low: int, hi
 def float_field(form, name: str, default: float | None, errors: Errors, low: float, high: float,
                 low_inclusive: bool = True) -> float | None:  # fmt: skip
     """A number in [low, high] (or (low, high] when not low_inclusive)."""
-    text = text_field(form, name)
-    if text == "":
-        if default is None:
-            add_error(errors, name, "required")
-        return default
-    try:
-        number = float(text)
-    except ValueError:
-        number = math.nan
+    number = _number(form, name)
+    if number is None:
+        return _blank(default, errors, name)
     above_low = number >= low if low_inclusive else number > low
     if not (math.isfinite(number) and above_low and number <= high):
         bound = "from" if low_inclusive else "above"

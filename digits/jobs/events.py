@@ -17,7 +17,7 @@ from typing import Any
 
 from digits.jobs.job import Job
 from digits.jobs.status import Status
-from digits.jobs.store import JobNotFound, JobStore
+from digits.jobs.store import JobNotFound, JobStore, read_json_lines
 
 log = logging.getLogger(__name__)
 
@@ -77,19 +77,10 @@ def last_seq(folder: Path) -> int:
 
 def read_events(folder: Path, since: int = 0) -> list[dict[str, Any]]:
     """The job's events with seq >= since, in order."""
-    try:
-        lines = (folder / EVENTS_FILE).read_text().splitlines()
-    except FileNotFoundError:
-        return []
-    events = []
-    for line in lines:
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(event, dict) and event.get("seq", -1) >= since:
-            events.append(event)
-    return events
+    return [
+        event for event in read_json_lines(folder / EVENTS_FILE)
+        if isinstance(event, dict) and event.get("seq", -1) >= since
+    ]  # fmt: skip
 
 
 class JobEvents:

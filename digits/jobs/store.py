@@ -25,6 +25,21 @@ T = TypeVar("T")
 JOB_FILE = "job.json"
 
 
+def read_json_lines(path: Path) -> list:
+    """Each line of a JSON-lines file that parses; a line cut short by a crash is skipped."""
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    rows = []
+    for line in lines:
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
 class JobNotFound(LookupError):
     pass
 

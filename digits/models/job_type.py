@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,10 @@ from digits.jobs.child import run_in_child
 from digits.jobs.job import Job
 from digits.jobs.runner import JobContext
 from digits.jobs.status import Status
-from digits.jobs.store import JobNotFound
+from digits.jobs.store import JobNotFound, read_json_lines
 from digits.jobs.types import JobType, register
 from digits.models.layout import METRICS_FILE, list_snapshots
+from digits.models.options import DEFAULT_BATCH, split_list
 
 STOP_GRACE = 60.0  # seconds to finish the step and write a snapshot before being signalled
 
@@ -44,17 +44,7 @@ def _has_cuda() -> bool:
 
 
 def read_metrics(folder: Path) -> list[dict[str, Any]]:
-    try:
-        lines = (folder / METRICS_FILE).read_text().splitlines()
-    except FileNotFoundError:
-        return []
-    rows = []
-    for line in lines:
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line cut short by a crash
-    return rows
+    return read_json_lines(folder / METRICS_FILE)
 
 
 def describe_model(job: Job, folder: Path) -> dict[str, Any]:
@@ -65,7 +55,13 @@ def describe_model(job: Job, folder: Path) -> dict[str, Any]:
     validations = [row for row in read_metrics(folder) if "val_loss" in row]
     best = min(validations, key=lambda row: row["val_loss"], default=None)
     image = (info or {}).get("image", {})
+    ranks = len(split_list(job.parameters.get("select_gpus", ""))) or _int(
+        job.parameters.get("select_gpu_count"), 1
+    )
+    batch = _int(job.parameters.get("batch_size"), DEFAULT_BATCH)
     return {
+        "ranks": ranks,
+        "batch_per_rank": batch // max(1, ranks),
         "snapshots": list_snapshots(folder),
         "dataset_id": dataset_id,
         "labels": (info or {}).get("labels", []),
@@ -76,6 +72,13 @@ def describe_model(job: Job, folder: Path) -> dict[str, Any]:
         "latest": validations[-1] if validations else None,
         "best": best,
     }
+
+
+def _int(text: Any, default: int) -> int:
+    try:
+        return int(str(text))
+    except ValueError:
+        return default
 
 
 def dataset_ready(job: Job, store) -> tuple[str | None, str | None] | None:

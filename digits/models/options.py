@@ -20,10 +20,12 @@ from digits.forms import (
     text_field,
 )
 from digits.models.lr_policy import POLICIES, LRPolicy
-from digits.models.preprocessing import FLIPS, MEAN_MODES
-from digits.models.solvers import SOLVERS
 
+# The choices the form offers (kept here, free of torch, so the web server need not load it).
 METHODS = ("standard", "custom", "previous")
+SOLVERS = ("SGD", "NESTEROV", "ADAGRAD", "RMSPROP", "ADADELTA", "ADAM", "ADAMW")
+MEAN_MODES = ("none", "image", "pixel")
+FLIPS = ("none", "fliplr", "flipud", "fliplrud")
 FRAMEWORK = "pytorch"
 DEFAULT_BATCH = 64
 

@@ -11,9 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-MEAN_MODES = ("none", "image", "pixel")
-FLIPS = ("none", "fliplr", "flipud", "fliplrud")
-
 
 @dataclass
 class Preprocessing:

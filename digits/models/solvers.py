@@ -6,7 +6,8 @@ from collections.abc import Iterable
 
 import torch
 
-SOLVERS = ("SGD", "NESTEROV", "ADAGRAD", "RMSPROP", "ADADELTA", "ADAM", "ADAMW")
+from digits.models.options import SOLVERS
+
 MOMENTUM = 0.9  # DIGITS' (Caffe's) momentum for SGD and Nesterov
 WEIGHT_DECAY = 1e-4
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import requests
 import socketio
-from processes import Process, Server, start_worker, wait_until
+from processes import Process, Server, data_roots_of, start_worker, wait_until
 
 _redis_db = itertools.count(1)
 
@@ -113,3 +113,25 @@ def recorder_factory():
     yield make
     for recorder in recorders:
         recorder.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Server:
+    """The default install, shared by a module's tests: `digits serve` with its own workers,
+    a data root beside its jobs folder (`server.data`)."""
+    jobs_dir = tmp_path_factory.mktemp("server") / "jobs"
+    data_roots_of(jobs_dir).mkdir(parents=True)
+    running = Server(jobs_dir)
+    running.jobs_dir, running.data = jobs_dir, data_roots_of(jobs_dir)
+    yield running
+    running.stop()
+
+
+def finished(server: Server, job_id: str, timeout: float = 120) -> dict:
+    """The job once it has ended (Done, Error or Aborted)."""
+
+    def ended():
+        job = requests.get(f"{server.url}/jobs/{job_id}.json").json()
+        return job if job["status"] in ("Done", "Error", "Aborted") else None
+
+    return wait_until(ended, timeout, interval=0.2)

@@ -4,26 +4,16 @@ import io
 import tarfile
 
 import numpy as np
-import pytest
 import requests
 from imagesets import add_odd_files, make_class_folders
 from PIL import Image
-from processes import Server, data_roots_of, wait_until
+from processes import wait_until
 
 from digits.datasets.reader import LmdbImageDataset
 
+from .conftest import finished
+
 FORM = "/datasets/images/classification.json"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    jobs_dir = tmp_path_factory.mktemp("datasets") / "jobs"
-    data_roots_of(jobs_dir).mkdir(parents=True)
-    running = Server(jobs_dir)
-    running.jobs_dir = jobs_dir
-    running.data = data_roots_of(jobs_dir)
-    yield running
-    running.stop()
 
 
 def create(server, files=None, **fields) -> str:
@@ -31,14 +21,6 @@ def create(server, files=None, **fields) -> str:
     response = requests.post(server.url + FORM, data=data, files=files)
     assert response.status_code == 200, response.text
     return response.json()["id"]
-
-
-def finished(server, job_id, timeout=60) -> dict:
-    def done():
-        job = requests.get(f"{server.url}/datasets/{job_id}.json").json()
-        return job if job["status"] in ("Done", "Error", "Aborted") else None
-
-    return wait_until(done, timeout)
 
 
 def test_a_folder_dataset_with_odd_files(server):

@@ -86,13 +86,13 @@ def test_cpu_jobs_are_not_blocked_by_a_long_gpu_job(stack):
 
 
 def test_restarting_the_server_leaves_the_job_running(stack, recorder_factory):
-    job_id = stack.submit(steps="80", delay="0.05")
+    job_id = stack.submit(steps="300", delay="0.05")  # 15 s: outlasts the restart
     stack.wait_for_status(job_id, "Running")
     stack.restart_server()
     assert stack.job(job_id)["status"] == "Running"
     recorder = recorder_factory(stack.url)
     history = recorder.join(job_id)["events"]
-    stack.wait_for_status(job_id, "Done", timeout=30)
+    stack.wait_for_status(job_id, "Done", timeout=60)
     wait_until(lambda: "Done" in statuses(recorder.for_job(job_id)))
     assert statuses(history + recorder.for_job(job_id)) == [
         "Initialized", "Waiting", "Running", "Done"

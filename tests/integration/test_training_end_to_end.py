@@ -7,32 +7,15 @@ import pytest
 import requests
 import torch
 from imagesets import make_class_folders
-from processes import Server, data_roots_of, wait_until
+from processes import wait_until
+
+from .conftest import finished
 
 MODELS = "/models/images/classification.json"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    jobs_dir = tmp_path_factory.mktemp("training") / "jobs"
-    data_roots_of(jobs_dir).mkdir(parents=True)
-    running = Server(jobs_dir)
-    running.jobs_dir = jobs_dir
-    running.data = data_roots_of(jobs_dir)
-    yield running
-    running.stop()
-
-
 def post(server, path, **fields) -> requests.Response:
     return requests.post(server.url + path, data={"username": "fred", **fields})
-
-
-def finished(server, job_id, timeout=120) -> dict:
-    def done():
-        job = requests.get(f"{server.url}/jobs/{job_id}.json").json()
-        return job if job["status"] in ("Done", "Error", "Aborted") else None
-
-    return wait_until(done, timeout, interval=0.2)
 
 
 @pytest.fixture(scope="module")

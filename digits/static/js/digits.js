@@ -179,10 +179,13 @@ const DIGITS = (() => {
         }
       }
       if ("progress" in event) setProgress(document.querySelector("[data-testid=progress]"), event.progress);
-      if (event.update === "progress" && event.total) {
-        const eta = event.eta > 0 ? ` · about ${formatDuration(event.eta)} left` : "";
-        document.querySelector("[data-testid=progress-detail]").textContent =
-          `${event.done} of ${event.total} images${eta}`;
+      if (event.update === "progress") {
+        const parts = [];
+        if (event.total) parts.push(`${event.done} of ${event.total} images`);
+        if (event.epoch !== undefined) parts.push(`epoch ${event.epoch}`);
+        if (event.images_per_sec) parts.push(`${Math.round(event.images_per_sec)} images/s`);
+        if (event.eta > 0) parts.push(`about ${formatDuration(event.eta)} left`);
+        document.querySelector("[data-testid=progress-detail]").textContent = parts.join(" · ");
       }
       if (event.update === "status" && event.status === "Done" && statusCard.dataset.reloadOnDone) {
         // A finished job's page gains its results (databases, charts): show them.
