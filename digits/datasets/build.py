@@ -214,7 +214,10 @@ def _init_worker(settings: _Settings) -> None:
 def prepare_image(path: str, position: tuple[int, int], settings: _Settings) -> np.ndarray:
     """One image as it goes into the database (noise seeded per image: any chunking, same data)."""
     real = resolve_in_roots(path, settings.roots)
-    image = images.load_image(real, settings.channels)
+    # Never decoded smaller than the larger target side: every resize mode still shrinks.
+    image = images.load_image(
+        real, settings.channels, at_least=max(settings.width, settings.height)
+    )
     rng = np.random.default_rng([settings.seed, *position])
     return images.resize_image(image, settings.width, settings.height, settings.resize_mode, rng)
 

@@ -21,14 +21,20 @@ class BadImage(ValueError):
     """A file that is not an image we can read (corrupt, truncated, another format)."""
 
 
-def load_image(source: str | Path | bytes, channels: int) -> Image.Image:
+def load_image(
+    source: str | Path | bytes, channels: int, at_least: int | None = None
+) -> Image.Image:
     """Open an image as 8-bit grayscale (channels=1) or RGB (channels=3), upright.
 
     EXIF rotation is applied; transparency is composited on white; palette, CMYK and 16-bit
-    images are converted to the 8-bit mode asked for.
+    images are converted to the 8-bit mode asked for. With `at_least`, a JPEG may be decoded
+    at a reduced scale (1/2, 1/4, 1/8) that still has at least that many pixels each way:
+    much faster when the image is about to be shrunk anyway.
     """
     try:
         image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+        if at_least and image.format == "JPEG":
+            image.draft(image.mode, (at_least, at_least))
         image.load()  # decode now, so a truncated file fails here and not later
         image = ImageOps.exif_transpose(image)
         image = _to_8_bit(image)

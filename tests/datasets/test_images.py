@@ -114,3 +114,11 @@ def test_corrupt_and_truncated_files_are_bad_images():
     good = save(Image.new("RGB", (64, 64), (1, 2, 3)), "JPEG")
     with pytest.raises(BadImage):
         load_image(good[: len(good) // 2], 3)
+
+
+def test_a_large_jpeg_may_decode_smaller_but_never_below_the_size_asked():
+    big = save(Image.new("RGB", (400, 300), (10, 200, 30)), "JPEG", quality=95)
+    image = load_image(big, 3, at_least=64)
+    assert min(image.size) >= 64 and image.size[0] < 400  # decoded at a reduced scale
+    assert load_image(big, 3).size == (400, 300)
+    assert np.array(image)[10, 10].tolist() == pytest.approx([10, 200, 30], abs=4)
