@@ -21,6 +21,7 @@ from digits.datasets.parsing import SPLITS, ParseError, parse_labels_file, parse
 from digits.jobs.scheduler import JobNotDone
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.http import error_response, json_errors, wants_json
+from digits.webapp.jobs import clone_values
 from digits.webapp.services import services
 
 bp = Blueprint("datasets", __name__)
@@ -30,10 +31,7 @@ EXPLORE_PAGE_SIZE = 24
 @bp.route("/datasets/images/classification/new")
 @login_required
 def new_classification():
-    values = {}
-    if request.args.get("clone"):
-        values = dict(services().store.get(request.args["clone"]).parameters)
-        values["dataset_name"] = f"{values.get('dataset_name', '')} (clone)"
+    values = clone_values("dataset_name")
     return render_template("datasets/new.html", values=values, errors={})
 
 

@@ -108,6 +108,15 @@ def abort(job_id: str):
     return redirect(url_for(f"jobs.show_{job.kind}s", job_id=job_id))
 
 
+def clone_values(name_field: str) -> dict:
+    """A creation form's values when it opens as a Clone (`?clone=<id>`): the job's own."""
+    if not request.args.get("clone"):
+        return {}
+    values = dict(services().store.get(request.args["clone"]).parameters)
+    values[name_field] = f"{values.get(name_field, '')} (clone)"
+    return values
+
+
 @bp.route("/clone/<job_id>", methods=["GET"])
 def clone_form(job_id: str):
     """DIGITS' Clone: the job's creation form, prefilled with its parameters."""

@@ -18,6 +18,7 @@ from digits.models.lr_policy import curve
 from digits.models.options import parse_training_options, split_list
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.http import json_errors, wants_json
+from digits.webapp.jobs import clone_values
 from digits.webapp.services import services
 
 bp = Blueprint("models", __name__)
@@ -28,10 +29,7 @@ MAX_SWEEP = 20
 @bp.route("/models/images/classification/new")
 @login_required
 def new_classification():
-    values = {}
-    if request.args.get("clone"):
-        values = dict(services().store.get(request.args["clone"]).parameters)
-        values["model_name"] = f"{values.get('model_name', '')} (clone)"
+    values = clone_values("model_name")
     return render_template("models/new.html", values=values, errors={}, **_form_choices())
 
 

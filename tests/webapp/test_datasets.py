@@ -170,3 +170,10 @@ def test_resize_example_shows_each_mode(client):
     data = {"image_file": (io.BytesIO(b"nope"), "a.png")}
     bad = client.post(url, data=data, content_type="multipart/form-data")
     assert "image_file" in errors_of(bad)
+
+
+def test_clone_opens_the_form_prefilled(fred, data_dir):
+    train = make_class_folders(data_dir / "train", per_class=2)
+    job_id = fred.post(FORM, data=mnist_call(train, resize_width="31")).get_json()["id"]
+    form = fred.get(f"/clone/{job_id}", follow_redirects=True).get_data(as_text=True)
+    assert 'value="mnist (clone)"' in form and 'value="31"' in form
