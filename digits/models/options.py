@@ -26,6 +26,7 @@ METHODS = ("standard", "custom", "previous")
 SOLVERS = ("SGD", "NESTEROV", "ADAGRAD", "RMSPROP", "ADADELTA", "ADAM", "ADAMW")
 MEAN_MODES = ("none", "image", "pixel")
 FLIPS = ("none", "fliplr", "flipud", "fliplrud")
+QUAD_ROTATIONS = ("none", "rot90", "rot180", "rotall")
 FRAMEWORK = "pytorch"
 DEFAULT_BATCH = 64
 
@@ -52,6 +53,10 @@ class TrainingOptions:
     crop_size: int | None = None
     shuffle: bool = True
     flip: str = "none"
+    quad_rotation: str = "none"
+    rotation: float = 0.0
+    scale: float = 0.0
+    noise: float = 0.0
     gpus: list[int] = field(default_factory=list)
     gpu_count: int = 1
     bf16: bool = True
@@ -86,6 +91,10 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
         crop_size=int_field(form, "crop_size", -1, errors, 1, 4096),
         shuffle=flag_field(form, "shuffle", True),
         flip=choice_field(form, "aug_flip", FLIPS, "none", errors),
+        quad_rotation=choice_field(form, "aug_quad_rot", QUAD_ROTATIONS, "none", errors),
+        rotation=float_field(form, "aug_rot", 0.0, errors, 0, 180),
+        scale=float_field(form, "aug_scale", 0.0, errors, 0, 0.9),
+        noise=float_field(form, "aug_noise", 0.0, errors, 0, 1),
         gpu_count=int_field(form, "select_gpu_count", 1, errors, 1, 64),
         bf16=flag_field(form, "use_bf16", True),
         keep_snapshots=int_field(form, "snapshot_keep", -1, errors, 1, 10_000),

@@ -6,20 +6,26 @@ Input batches are uint8 N x C x H x W tensors as the dataset reader gives them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 
 @dataclass
 class Preprocessing:
-    """Mean subtraction, cropping, scaling to about [-1, 1]; flips only while training."""
+    """Mean subtraction, cropping, scaling to about [-1, 1]; augmentation only while training."""
 
     mean_mode: str = "image"
     mean: np.ndarray | None = None  # H x W x C float32 mean image of the training set
     crop_size: int | None = None
-    flip: str = "none"
+    flip: str = "none"  # DIGITS' aug_flip
+    quad_rotation: str = "none"  # aug_quad_rot: rot90, rot180 or rotall (any quarter turn)
+    rotation: float = 0.0  # aug_rot: random rotation up to this many degrees either way
+    scale: float = 0.0  # aug_scale: random zoom in by up to this fraction
+    noise: float = 0.0  # aug_noise: Gaussian noise, standard deviation as a fraction of 255
 
     def __post_init__(self):
         self._mean = None
@@ -35,9 +41,44 @@ class Preprocessing:
             x = x - self._mean.to(x.device)
         if self.crop_size:
             x = self._crop(x, train, generator)
-        if train and self.flip != "none":
-            x = self._flip(x, generator)
+        if train:
+            x = self._augment(x, generator)
         return x / 255.0
+
+    def _augment(self, x: torch.Tensor, generator) -> torch.Tensor:
+        if self.flip != "none":
+            x = self._flip(x, generator)
+        if self.quad_rotation != "none":
+            x = self._quarter_turns(x, generator)
+        if self.rotation or self.scale:
+            x = self._rotate_and_zoom(x, generator)
+        if self.noise:
+            x = x + torch.randn(x.shape, generator=generator).to(x.device) * (self.noise * 255.0)
+        return x
+
+    def _quarter_turns(self, x: torch.Tensor, generator) -> torch.Tensor:
+        turns = {"rot90": (0, 1), "rot180": (0, 2), "rotall": (0, 1, 2, 3)}[self.quad_rotation]
+        if x.shape[-1] != x.shape[-2]:
+            turns = tuple(t for t in turns if t % 2 == 0)  # a quarter turn would change the size
+        chosen = torch.tensor(turns)[torch.randint(len(turns), (x.shape[0],), generator=generator)]
+        out = x.clone()
+        for turn in set(chosen.tolist()) - {0}:
+            picked = (chosen == turn).to(x.device)
+            out[picked] = torch.rot90(x[picked], turn, dims=(-2, -1))
+        return out
+
+    def _rotate_and_zoom(self, x: torch.Tensor, generator) -> torch.Tensor:
+        """One random rotation and zoom per image, as a single affine resampling."""
+        n = x.shape[0]
+        angle = (torch.rand(n, generator=generator) * 2 - 1) * math.radians(self.rotation)
+        zoom = 1 - torch.rand(n, generator=generator) * self.scale  # < 1: see a smaller area
+        cos, sin = torch.cos(angle) * zoom, torch.sin(angle) * zoom
+        theta = torch.zeros(n, 2, 3)
+        theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = cos, -sin, sin, cos
+        grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
+        return F.grid_sample(
+            x, grid, mode="bilinear", padding_mode="reflection", align_corners=False
+        )
 
     def _crop(self, x: torch.Tensor, train: bool, generator) -> torch.Tensor:
         height, width = x.shape[-2:]

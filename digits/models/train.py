@@ -293,8 +293,10 @@ def train(ctx: JobContext) -> None:
     if info is None:
         raise JobError(f"dataset {options.dataset} has no databases (is it Done?)")
     labels = info["labels"]
-    preprocess = Preprocessing(options.mean_mode, np.load(dataset_folder / layout.MEAN_NPY),
-                               options.crop_size, options.flip)  # fmt: skip
+    preprocess = Preprocessing(
+        options.mean_mode, np.load(dataset_folder / layout.MEAN_NPY), options.crop_size,
+        options.flip, options.quad_rotation, options.rotation, options.scale, options.noise,
+    )  # fmt: skip
     height, width = preprocess.output_size(info["image"]["height"], info["image"]["width"])
     model = build_network(options, ctx, len(labels), info["image"]["channels"], height, width)
     model.to(env.device)

@@ -123,8 +123,16 @@ def test_a_model_waits_for_its_dataset_and_fails_with_it(server):
 
 
 def test_a_sweep_of_two_learning_rates_makes_two_jobs(server, colors):
+    augmented = {
+        "aug_flip": "fliplr",
+        "aug_quad_rot": "rot180",
+        "aug_rot": "10",
+        "aug_scale": "0.1",
+        "aug_noise": "0.02",
+    }  # every augmentation, end to end
     response = post(server, MODELS, method="standard", standard_networks="lenet", dataset=colors,
-                    model_name="sweep", learning_rate="0.1, 0.01", train_epochs="1")  # fmt: skip
+                    model_name="sweep", learning_rate="0.1, 0.01", train_epochs="1",
+                    **augmented)  # fmt: skip
     jobs = response.json()["jobs"]
     assert [j["name"] for j in jobs] == ["sweep (learning rate 0.1)", "sweep (learning rate 0.01)"]
     for job in jobs:

@@ -32,3 +32,26 @@ def test_training_crops_and_flips_vary_but_stay_in_shape():
     assert all(o.shape == (8, 1, 4, 4) for o in outs)
     assert len({tuple(o.flatten().tolist()) for o in outs}) > 1
     assert torch.equal(prep(x), prep(x))  # validation is deterministic
+
+
+def test_each_augmentation_varies_training_batches_and_keeps_their_shape():
+    x = torch.arange(2 * 8 * 8, dtype=torch.int64).remainder(256).to(torch.uint8)
+    x = x.reshape(2, 1, 8, 8).repeat(4, 1, 1, 1)
+    for options in ({"quad_rotation": "rotall"}, {"rotation": 30.0}, {"scale": 0.3},
+                    {"noise": 0.05}):  # fmt: skip
+        prep = Preprocessing("none", None, **options)
+        generator = torch.Generator().manual_seed(1)
+        outs = [prep(x, True, generator) for _ in range(3)]
+        assert all(o.shape == (8, 1, 8, 8) for o in outs), options
+        assert not torch.equal(outs[0], outs[1]), options
+        assert torch.equal(prep(x), Preprocessing("none", None)(x)), options  # not in validation
+
+
+def test_quarter_turns_only_turn_square_images_by_half_turns_otherwise():
+    x = torch.arange(12, dtype=torch.uint8).reshape(1, 1, 3, 4).repeat(16, 1, 1, 1)
+    out = Preprocessing("none", None, quad_rotation="rotall")(
+        x, True, torch.Generator().manual_seed(0)
+    )
+    assert out.shape == x.shape
+    as_is, half = x[0, 0].float() / 255, torch.rot90(x[0, 0], 2).float() / 255
+    assert all(torch.equal(o[0], as_is) or torch.equal(o[0], half) for o in out)

@@ -58,6 +58,9 @@ def test_digits_call_creates_a_waiting_model(fred, dataset):
         ({"crop_size": "29"}, "crop_size"),
         ({"crop_size": "10"}, "standard_networks"),  # LeNet does not fit 10x10 images
         ({"solver_type": "LBFGS"}, "solver_type"),
+        ({"aug_rot": "200"}, "aug_rot"),
+        ({"aug_noise": "2"}, "aug_noise"),
+        ({"aug_quad_rot": "rot45"}, "aug_quad_rot"),
         ({"lr_policy": "cosine"}, "lr_policy"),
         ({"lr_multistep_values": "a,b", "lr_policy": "multistep"}, "lr_multistep_values"),
         ({"standard_networks": "vgg99"}, "standard_networks"),
@@ -111,6 +114,7 @@ def test_the_form_page_offers_every_digits_option(fred, dataset):
     page = fred.get("/models/images/classification/new").get_data(as_text=True)
     names = """dataset train_epochs snapshot_interval val_interval random_seed batch_size
         batch_accumulation solver_type learning_rate lr_policy use_mean crop_size shuffle aug_flip
+        aug_quad_rot aug_rot aug_scale aug_noise
         method standard_networks previous_networks custom_network select_gpu_count model_name
         """.split()
     for name in names:
