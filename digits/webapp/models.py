@@ -154,7 +154,13 @@ def _check_fit(options, info: dict, errors: dict) -> None:
 def visualize_network():
     """Each layer's output shape and parameter count, or the error and its line."""
     from digits.models import networks
-    from digits.models.build import NetworkError, checked_network, custom_factory, summarize
+    from digits.models.build import (
+        NetworkError,
+        checked_network,
+        custom_factory,
+        layer_graph,
+        summarize,
+    )
 
     form = request.form
     num_classes, channels, height, width = _shape_from(form)
@@ -174,6 +180,7 @@ def visualize_network():
     return jsonify({
         "input": [channels, height, width],
         "layers": [vars(layer) for layer in layers],
+        "graph": layer_graph(model, channels, height, width),
         "total_parameters": sum(p.numel() for p in model.parameters()),
     })  # fmt: skip
 

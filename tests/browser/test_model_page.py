@@ -34,6 +34,13 @@ def test_create_a_model_and_watch_the_chart_grow(page, server_with_dataset, tmp_
     page.get_by_label("Base learning rate").fill("0.05")
     page.get_by_role("button", name="Visualize").click()
     expect(page.get_by_test_id("visualization")).to_contain_text("parameters")
+    expect(page.get_by_test_id("network-graph").locator("canvas").first).to_be_attached()
+    assert int(page.get_by_test_id("network-graph").get_attribute("data-nodes")) >= 9
+    page.get_by_role("button", name="Customize").click()
+    expect(page.locator(".CodeMirror")).to_contain_text("def network(")
+    page.get_by_role("button", name="Visualize").click()  # the copied code, as a custom network
+    expect(page.get_by_test_id("visualization")).to_contain_text("parameters")
+    page.locator("input[name=method][value=standard]").check()
     page.get_by_label("Model name").fill("lenet colors")
     page.get_by_test_id("create").click()
 

@@ -121,3 +121,15 @@ def test_the_form_page_offers_every_digits_option(fred, dataset):
         assert f'name="{name}"' in page
     for network in ("lenet", "alexnet", "googlenet", "resnet18", "resnet50", "mobilenet_v2"):
         assert f'value="{network}"' in page
+
+
+def test_visualize_draws_the_real_data_flow(client):
+    fields = {"standard_networks": "resnet18", "num_classes": "5", "channels": "3",
+              "height": "64", "width": "64"}  # fmt: skip
+    graph = client.post("/models/visualize-network.json", data=fields).get_json()["graph"]
+    kinds = [node["kind"] for node in graph["nodes"]]
+    assert kinds[0] == "Input" and kinds[-1] == "Output"
+    assert kinds.count("add") == 8  # a shortcut joins each of ResNet-18's eight blocks
+    ids = {node["id"] for node in graph["nodes"]}
+    assert all(source in ids and target in ids for source, target in graph["edges"])
+    assert len(graph["edges"]) > len(graph["nodes"]) - 1  # more than a chain: the shortcuts

@@ -331,9 +331,19 @@ const DIGITS = (() => {
   // ---- The New Model form -------------------------------------------------------------------
   function modelForm() {
     const form = document.querySelector("[data-testid=model-form]");
+    // The custom network's code editor (CodeMirror keeps the textarea in step on submit).
+    const editor = window.CodeMirror
+      ? CodeMirror.fromTextArea(form.elements.custom_network, { mode: "python", lineNumbers: true, indentUnit: 4 })
+      : null;
+    const code = {
+      get: () => (editor ? editor.getValue() : form.elements.custom_network.value),
+      set: (text) => (editor ? editor.setValue(text) : (form.elements.custom_network.value = text)),
+    };
+    let markedLine = null;
     const showMethod = () => {
       const method = form.querySelector("input[name=method]:checked").value;
       form.querySelectorAll("[data-method]").forEach((s) => { s.hidden = s.dataset.method !== method; });
+      if (editor && method === "custom") editor.refresh();
     };
     form.querySelectorAll("input[name=method]").forEach((r) => r.addEventListener("change", showMethod));
     showMethod();
@@ -362,7 +372,7 @@ const DIGITS = (() => {
       const body = new FormData();
       body.append("network", form.querySelector("input[name=standard_networks]:checked").value);
       const response = await fetch("/models/customize.json", { method: "POST", body });
-      form.elements.custom_network.value = (await response.json()).network;
+      code.set((await response.json()).network);
       form.querySelector("input[name=method][value=custom]").checked = true;
       showMethod();
     });
@@ -372,13 +382,19 @@ const DIGITS = (() => {
       body.append("dataset", form.elements.dataset.value);
       body.append("crop_size", form.elements.crop_size.value);
       const method = form.querySelector("input[name=method]:checked").value;
-      if (method === "custom") body.append("custom_network", form.elements.custom_network.value);
+      if (method === "custom") body.append("custom_network", code.get());
       else body.append("standard_networks", form.querySelector("input[name=standard_networks]:checked").value);
       const response = await fetch("/models/visualize-network.json", { method: "POST", body });
       const answer = await response.json();
       const box = form.querySelector("[data-testid=visualization]");
+      if (editor && markedLine !== null) editor.removeLineClass(markedLine, "background", "error-line");
+      markedLine = null;
       if (!response.ok) {
         const where = answer.line ? `line ${answer.line}: ` : "";
+        if (editor && answer.line && method === "custom") {
+          markedLine = answer.line - 1;
+          editor.addLineClass(markedLine, "background", "error-line");
+        }
         box.innerHTML = "";
         const p = document.createElement("p");
         p.className = "error";
@@ -397,7 +413,34 @@ const DIGITS = (() => {
       }
       const total = document.createElement("p");
       total.textContent = `Input ${answer.input.join(" × ")} · ${answer.total_parameters.toLocaleString()} parameters`;
-      box.replaceChildren(total, table);
+      const graph = document.createElement("div");
+      graph.className = "network-graph";
+      graph.dataset.testid = "network-graph";
+      box.replaceChildren(total, graph, table);
+      drawNetwork(graph, answer.graph);
+    });
+  }
+
+  function drawNetwork(container, graph) {
+    if (!window.cytoscape || !graph) return;
+    const label = (n) => {
+      const params = n.parameters ? ` · ${n.parameters.toLocaleString()}` : "";
+      return `${n.label} (${n.kind})\n${n.output_shape.join("×")}${params}`;
+    };
+    container.dataset.nodes = graph.nodes.length;
+    cytoscape({
+      container,
+      elements: [
+        ...graph.nodes.map((n) => ({ data: { id: n.id, label: label(n) } })),
+        ...graph.edges.map(([source, target], i) => ({ data: { id: `edge${i}`, source, target } })),
+      ],
+      layout: { name: "breadthfirst", directed: true, spacingFactor: 0.8 },
+      style: [
+        { selector: "node", style: { label: "data(label)", "text-wrap": "wrap", "text-valign": "center",
+          shape: "round-rectangle", width: 170, height: 34, "font-size": 9,
+          "background-color": "#eef7dc", "border-color": "#76b900", "border-width": 1 } },
+        { selector: "edge", style: { width: 1, "curve-style": "bezier", "target-arrow-shape": "triangle" } },
+      ],
     });
   }
 
