@@ -57,6 +57,7 @@ class TrainingOptions:
     rotation: float = 0.0
     scale: float = 0.0
     noise: float = 0.0
+    hsv: tuple[float, float, float] | None = None
     gpus: list[int] = field(default_factory=list)
     gpu_count: int = 1
     bf16: bool = True
@@ -99,6 +100,12 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
         bf16=flag_field(form, "use_bf16", True),
         keep_snapshots=int_field(form, "snapshot_keep", -1, errors, 1, 10_000),
     )
+    if flag_field(form, "aug_hsv_use"):
+        options.hsv = (
+            float_field(form, "aug_hsv_h", 0.02, errors, 0, 0.5),
+            float_field(form, "aug_hsv_s", 0.04, errors, 0, 0.5),
+            float_field(form, "aug_hsv_v", 0.06, errors, 0, 0.5),
+        )
     if options.seed == -1:
         options.seed = None
     if options.crop_size == -1:

@@ -26,6 +26,7 @@ class Preprocessing:
     rotation: float = 0.0  # aug_rot: random rotation up to this many degrees either way
     scale: float = 0.0  # aug_scale: random zoom in by up to this fraction
     noise: float = 0.0  # aug_noise: Gaussian noise, standard deviation as a fraction of 255
+    hsv: tuple[float, float, float] | None = None  # aug_hsv_h/s/v: std of random HSV shifts
 
     def __post_init__(self):
         self._mean = None
@@ -37,6 +38,8 @@ class Preprocessing:
         self, batch: torch.Tensor, train: bool = False, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         x = batch.float()
+        if train and self.hsv and x.shape[1] == 3:
+            x = jitter_hsv(x, self.hsv, generator)  # on the stored colours, before the mean
         if self._mean is not None:
             x = x - self._mean.to(x.device)
         if self.crop_size:
@@ -99,3 +102,42 @@ class Preprocessing:
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         return (self.crop_size, self.crop_size) if self.crop_size else (height, width)
+
+
+def rgb_to_hsv(rgb: torch.Tensor) -> torch.Tensor:
+    """N x 3 x H x W, RGB in [0, 1] -> HSV in [0, 1]."""
+    r, g, b = rgb.unbind(1)
+    high, low = rgb.amax(1), rgb.amin(1)
+    delta = high - low
+    safe = delta.clamp(min=1e-8)
+    rc, gc, bc = (high - r) / safe, (high - g) / safe, (high - b) / safe
+    hue = torch.where(high == r, bc - gc, torch.where(high == g, 2.0 + rc - bc, 4.0 + gc - rc))
+    hue = torch.where(delta > 0, (hue / 6.0) % 1.0, torch.zeros_like(hue))
+    saturation = torch.where(high > 0, delta / high.clamp(min=1e-8), torch.zeros_like(high))
+    return torch.stack([hue, saturation, high], 1)
+
+
+def hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
+    """N x 3 x H x W, HSV in [0, 1] -> RGB in [0, 1]."""
+    hue, saturation, value = hsv.unbind(1)
+    sector = torch.floor(hue * 6.0)
+    f = hue * 6.0 - sector
+    sector = sector.long().remainder(6).unsqueeze(1)
+    p = value * (1 - saturation)
+    q = value * (1 - saturation * f)
+    t = value * (1 - saturation * (1 - f))
+    r = torch.stack([value, q, p, p, t, value], 1).gather(1, sector)
+    g = torch.stack([t, value, value, q, p, p], 1).gather(1, sector)
+    b = torch.stack([p, p, t, value, value, q], 1).gather(1, sector)
+    return torch.cat([r, g, b], 1)
+
+
+def jitter_hsv(x: torch.Tensor, std: tuple[float, float, float], generator) -> torch.Tensor:
+    """Shift each image's hue (wrapping), saturation and value by a random normal amount."""
+    shifts = torch.randn(x.shape[0], 3, 1, 1, generator=generator) * torch.tensor(std).view(
+        1, 3, 1, 1
+    )
+    hsv = rgb_to_hsv(x / 255.0) + shifts.to(x.device)
+    hue = hsv[:, :1].remainder(1.0)
+    rest = hsv[:, 1:].clamp(0.0, 1.0)
+    return hsv_to_rgb(torch.cat([hue, rest], 1)) * 255.0

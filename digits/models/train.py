@@ -296,6 +296,7 @@ def train(ctx: JobContext) -> None:
     preprocess = Preprocessing(
         options.mean_mode, np.load(dataset_folder / layout.MEAN_NPY), options.crop_size,
         options.flip, options.quad_rotation, options.rotation, options.scale, options.noise,
+        options.hsv,
     )  # fmt: skip
     height, width = preprocess.output_size(info["image"]["height"], info["image"]["width"])
     model = build_network(options, ctx, len(labels), info["image"]["channels"], height, width)

@@ -55,3 +55,20 @@ def test_quarter_turns_only_turn_square_images_by_half_turns_otherwise():
     assert out.shape == x.shape
     as_is, half = x[0, 0].float() / 255, torch.rot90(x[0, 0], 2).float() / 255
     assert all(torch.equal(o[0], as_is) or torch.equal(o[0], half) for o in out)
+
+
+def test_hsv_round_trip_and_jitter():
+    from digits.models.preprocessing import hsv_to_rgb, jitter_hsv, rgb_to_hsv
+
+    rgb = torch.rand(4, 3, 5, 5, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(hsv_to_rgb(rgb_to_hsv(rgb)), rgb, atol=1e-5)
+    pure_red = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)
+    assert torch.allclose(rgb_to_hsv(pure_red).flatten(), torch.tensor([0.0, 1.0, 1.0]))
+    x = rgb * 255
+    generator = torch.Generator().manual_seed(1)
+    assert torch.allclose(jitter_hsv(x, (0.0, 0.0, 0.0), generator), x, atol=1e-3)
+    shifted = jitter_hsv(x, (0.1, 0.1, 0.1), generator)
+    assert shifted.shape == x.shape and not torch.allclose(shifted, x, atol=1.0)
+    assert shifted.min() >= 0 and shifted.max() <= 255.0001
+    prep = Preprocessing("none", None, hsv=(0.05, 0.05, 0.05))
+    assert torch.equal(prep(x.to(torch.uint8)), Preprocessing("none", None)(x.to(torch.uint8)))

@@ -61,6 +61,7 @@ def test_digits_call_creates_a_waiting_model(fred, dataset):
         ({"aug_rot": "200"}, "aug_rot"),
         ({"aug_noise": "2"}, "aug_noise"),
         ({"aug_quad_rot": "rot45"}, "aug_quad_rot"),
+        ({"aug_hsv_use": "1", "aug_hsv_h": "0.9"}, "aug_hsv_h"),
         ({"lr_policy": "cosine"}, "lr_policy"),
         ({"lr_multistep_values": "a,b", "lr_policy": "multistep"}, "lr_multistep_values"),
         ({"standard_networks": "vgg99"}, "standard_networks"),
@@ -114,7 +115,7 @@ def test_the_form_page_offers_every_digits_option(fred, dataset):
     page = fred.get("/models/images/classification/new").get_data(as_text=True)
     names = """dataset train_epochs snapshot_interval val_interval random_seed batch_size
         batch_accumulation solver_type learning_rate lr_policy use_mean crop_size shuffle aug_flip
-        aug_quad_rot aug_rot aug_scale aug_noise
+        aug_quad_rot aug_rot aug_scale aug_noise aug_hsv_use aug_hsv_h aug_hsv_s aug_hsv_v
         method standard_networks previous_networks custom_network select_gpu_count model_name
         """.split()
     for name in names:
