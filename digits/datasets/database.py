@@ -122,14 +122,6 @@ def open_database(path: Path) -> lmdb.Environment:
     return lmdb.open(str(path), readonly=True, lock=False, readahead=False, subdir=True)
 
 
-def count_entries(path: Path) -> int:
-    env = open_database(path)
-    try:
-        return env.stat()["entries"]
-    finally:
-        env.close()
-
-
 def database_size(path: Path) -> int:
     """Bytes on disk (the data file, not the reserved map)."""
     return sum(f.stat().st_size for f in path.glob("*.mdb"))

@@ -104,15 +104,6 @@ class JobEvents:
         except Exception:  # the file has it; a page catches up when it reconnects
             log.exception("could not send %s event for job %s", message["update"], room)
 
-    def set_status(self, job_id: str, status: Status, reason: str | None = None) -> Job:
-        def change(job: Job) -> Job:
-            job.set_status(status, reason)
-            return job
-
-        job = self.store.update(job_id, change)
-        self.publish(job_id, "status", status=status.label, reason=reason, progress=job.progress)
-        return job
-
     def move(
         self,
         job_id: str,

@@ -95,13 +95,6 @@ class JobStore:
         except FileNotFoundError:
             raise JobNotFound(job_id) from None
 
-    def exists(self, job_id: str) -> bool:
-        try:
-            self.get(job_id)
-        except (JobNotFound, JobFormatError):
-            return False
-        return True
-
     def list(self) -> list[Job]:
         """Every readable job, newest first; unreadable ones are recorded in `problems`."""
         jobs, problems = [], {}

@@ -146,10 +146,6 @@ class QueueWorker:
     node: str
     gpus: tuple[int, ...] = ()
 
-    @property
-    def hostname(self) -> str:
-        return worker_name(self.queue, self.node)
-
     def command(self, loglevel: str) -> list[str]:
         return [
             sys.executable, "-m", "digits", "worker", "--queues", self.queue,

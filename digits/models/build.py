@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from digits.models import networks, snapshots
-from digits.models.options import TrainingOptions
+from digits.models.options import TrainingOptions, parse_training_options
 
 CUSTOM_FILENAME = "custom_network.py"
 
@@ -75,8 +75,6 @@ def build_network(options: TrainingOptions, ctx, num_classes, channels, height, 
 
 def _from_previous(options, ctx, num_classes, channels, height, width) -> nn.Module:
     """Fine-tune: the earlier model's network and weights; the last layer re-sized if needed."""
-    from digits.models.options import parse_training_options
-
     folder = ctx.events.store.folder(options.previous_networks)
     snapshot = snapshots.load(folder, options.previous_epoch)
     previous = parse_training_options(snapshot["parameters"])

@@ -16,16 +16,14 @@ NetworkFactory = Callable[[int, int, int, int], nn.Module]
 
 _registry: dict[str, NetworkFactory] = {}
 _titles: dict[str, str] = {}
-_sizes: dict[str, tuple[int, int]] = {}
 
 
-def register(name: str, title: str, size: tuple[int, int]):
-    """Register a network under `name`; `size` is the (height, width) it was designed for."""
+def register(name: str, title: str):
+    """Register a network under `name`; its title names the input size it was designed for."""
 
     def decorator(factory: NetworkFactory) -> NetworkFactory:
         _registry[name] = factory
         _titles[name] = title
-        _sizes[name] = size
         return factory
 
     return decorator
@@ -45,10 +43,6 @@ def title(name: str) -> str:
     return _titles[name]
 
 
-def designed_size(name: str) -> tuple[int, int]:
-    return _sizes[name]
-
-
 def source(name: str) -> str:
     """The network's code, for "Customize": a custom network starts as a copy of it."""
     return inspect.getsource(_registry[name])
@@ -60,7 +54,7 @@ def flat_size(features: nn.Module, channels: int, height: int, width: int) -> in
         return features(torch.zeros(1, channels, height, width)).numel()
 
 
-@register("lenet", "LeNet (28x28, grayscale digits)", (28, 28))
+@register("lenet", "LeNet (28x28, grayscale digits)")
 def lenet(num_classes: int, channels: int, height: int, width: int) -> nn.Module:
     """LeNet as DIGITS defined it: two conv/pool pairs, a 500-unit layer (inputs scaled 1/255)."""
     features = nn.Sequential(
@@ -78,7 +72,7 @@ def lenet(num_classes: int, channels: int, height: int, width: int) -> nn.Module
     )
 
 
-@register("alexnet", "AlexNet (227x227)", (227, 227))
+@register("alexnet", "AlexNet (227x227)")
 def alexnet(num_classes: int, channels: int, height: int, width: int) -> nn.Module:
     """AlexNet as in DIGITS/Caffe: five convolutions, three fully connected layers, dropout."""
     return nn.Sequential(
@@ -127,7 +121,7 @@ class _Inception(nn.Module):
         return torch.cat([self.b1(x), self.b3(x), self.b5(x), self.bp(x)], dim=1)
 
 
-@register("googlenet", "GoogLeNet (224x224)", (224, 224))
+@register("googlenet", "GoogLeNet (224x224)")
 def googlenet(num_classes: int, channels: int, height: int, width: int) -> nn.Module:
     """GoogLeNet (Inception v1) as DIGITS shipped it, without the auxiliary classifiers."""
     return nn.Sequential(
@@ -208,12 +202,12 @@ def _resnet(block, depths, num_classes: int, channels: int) -> nn.Module:
     return nn.Sequential(*layers)
 
 
-@register("resnet18", "ResNet-18 (224x224)", (224, 224))
+@register("resnet18", "ResNet-18 (224x224)")
 def resnet18(num_classes: int, channels: int, height: int, width: int) -> nn.Module:
     return _resnet(_BasicBlock, (2, 2, 2, 2), num_classes, channels)
 
 
-@register("resnet50", "ResNet-50 (224x224)", (224, 224))
+@register("resnet50", "ResNet-50 (224x224)")
 def resnet50(num_classes: int, channels: int, height: int, width: int) -> nn.Module:
     return _resnet(_Bottleneck, (3, 4, 6, 3), num_classes, channels)
 
@@ -238,7 +232,7 @@ class _Residual(nn.Module):
         return x + self.body(x)
 
 
-@register("mobilenet_v2", "MobileNetV2 (224x224, mobile-sized)", (224, 224))
+@register("mobilenet_v2", "MobileNetV2 (224x224, mobile-sized)")
 def mobilenet_v2(num_classes: int, channels: int, height: int, width: int) -> nn.Module:
     """MobileNetV2: inverted residual blocks with depthwise convolutions (3.5M parameters)."""
     settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),

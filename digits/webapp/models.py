@@ -8,7 +8,6 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 
 from digits.datasets.layout import read_info
 from digits.forms import FormErrors, add_error
-from digits.jobs import types
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
 from digits.jobs.workers import live_workers
@@ -269,4 +268,4 @@ def model_page_data(job_id: str) -> dict:
 
 @bp.app_context_processor
 def model_helpers():
-    return {"model_page_data": model_page_data, "job_types": types}
+    return {"model_page_data": model_page_data}
