@@ -47,6 +47,30 @@ def _settings(args: argparse.Namespace, **extra):
     )
 
 
+def _add_gpus_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--gpus",
+        default=_env("DIGITS_GPUS", ""),
+        help="GPU indexes offered to training jobs, e.g. 0,1,2,3, or 'none' "
+        "(env DIGITS_GPUS; default: every GPU that NVML sees)",
+    )
+
+
+def parse_gpus(text: str) -> list[int]:
+    """--gpus: indexes, 'none', or empty for every GPU of this host."""
+    from digits.hardware import nvml
+
+    text = text.strip()
+    if text.lower() == "none":
+        return []
+    if not text:
+        return nvml.gpu_indexes()
+    try:
+        return sorted({int(g) for g in text.split(",") if g.strip()})
+    except ValueError:
+        raise SystemExit(f"digits: --gpus takes indexes like 0,1 or 'none'; got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="digits", description="DIGITS, rebuilt: a deep-learning workbench"
@@ -89,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=max(1, os.cpu_count() or 1),
         help="dataset jobs run at once by the server's own worker",
     )
+    _add_gpus_option(serve_parser)
     serve_parser.add_argument(
         "--debug",
         action="store_true",
@@ -106,11 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=",".join(QUEUES),
         help="queues to serve: cpu (datasets), gpu (training); default both",
     )
-    worker_parser.add_argument(
-        "--gpus",
-        default=_env("DIGITS_GPUS", ""),
-        help="GPU indexes this worker offers, e.g. 0,1,2,3 (env DIGITS_GPUS)",
-    )
+    _add_gpus_option(worker_parser)
     worker_parser.add_argument(
         "--concurrency",
         type=int,
@@ -136,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
             port=args.port,
             start_workers=start_workers,
             cpu_concurrency=args.cpu_concurrency,
+            gpus=tuple(parse_gpus(args.gpus)) if start_workers else (),
             debug=args.debug,
         )
         serve(settings, options)
@@ -144,24 +166,25 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from digits.jobs.workers import WorkerGroup, plan_workers, run_worker, worker_name
+    from digits.jobs.workers import (
+        WorkerGroup,
+        gpu_worker_concurrency,
+        plan_workers,
+        run_worker,
+        worker_name,
+    )
 
     settings = _settings(args)
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
     unknown = sorted(set(queues) - set(QUEUES))
     if unknown or not queues:
         raise SystemExit(f"digits worker: --queues takes {', '.join(QUEUES)}; got {args.queues!r}")
-    try:
-        gpus = [int(g) for g in args.gpus.split(",") if g.strip()]
-    except ValueError:
-        raise SystemExit(
-            f"digits worker: --gpus takes indexes like 0,1; got {args.gpus!r}"
-        ) from None
+    gpus = parse_gpus(args.gpus) if GPU_QUEUE in queues else []
     loglevel = args.log_level.upper()
     if len(queues) == 1:
         [queue] = queues
         concurrency = args.concurrency or (
-            max(1, len(gpus)) if queue == GPU_QUEUE else os.cpu_count() or 1
+            gpu_worker_concurrency(gpus) if queue == GPU_QUEUE else os.cpu_count() or 1
         )
         hostname = worker_name(queue, args.hostname or socket.gethostname())
         run_worker(settings, queue, concurrency, hostname, gpus, loglevel)

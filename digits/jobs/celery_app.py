@@ -5,13 +5,15 @@ from __future__ import annotations
 from celery import Celery
 
 from digits.config import CPU_QUEUE, Settings
+from digits.hardware.leases import GpuPool
 from digits.jobs.filesystem_broker import connection_url
 from digits.jobs.messaging import broker_transport_options
 
 RUN_JOB_TASK = "digits.run_job"
 
 
-def create_celery(settings: Settings) -> Celery:
+def create_celery(settings: Settings, gpu_pool: GpuPool | None = None) -> Celery:
+    """The app; a worker passes the pool of GPUs it offers (none for the web server)."""
     app = Celery("digits", broker=connection_url(settings.broker_url), set_as_current=False)
     app.conf.update(
         broker_transport_options=broker_transport_options(settings),
@@ -27,6 +29,7 @@ def create_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
     )
     app.digits_settings = settings
+    app.digits_gpu_pool = gpu_pool or GpuPool(settings.jobs_dir, ())
 
     from digits.jobs.runner import run_job
 

@@ -21,6 +21,8 @@ import traceback
 from collections.abc import Callable
 
 from digits.config import load_settings
+from digits.hardware.monitor import JobMonitor
+from digits.jobs.guard import guarded
 from digits.jobs.runner import JobAborted, JobContext, JobError, worker_events
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ ERROR_FILE = ".error"  # the child's one-line reason for failing, read by the pa
 OUTPUT_FILE = "process.log"  # the child's own stdout and stderr
 ABORT_GRACE = 10.0  # seconds a child gets to stop cleanly before it is killed
 POLL_INTERVAL = 0.2
+USAGE_INTERVAL = 1.0  # seconds between samples of what the child uses, for the stats panels
 
 
 Launch = Callable[[JobContext], tuple[list[str], dict[str, str]]]
@@ -40,12 +43,17 @@ def python_module(module: str) -> Launch:
     return lambda ctx: ([sys.executable, "-m", module, ctx.job.id], {})
 
 
-def run_in_child(launch: Launch | str, stop_grace: float = 0.0) -> Callable[[JobContext], None]:
+def run_in_child(
+    launch: Launch | str, stop_grace: float = 0.0, record_usage: bool = False
+) -> Callable[[JobContext], None]:
     """A job type's `run` that starts a child process group and waits for it.
 
     `launch` gives the command (and extra environment) for a job, or names a module to run.
     On Abort the child first gets `stop_grace` seconds to see the request and stop itself
-    (finish its step, write a snapshot), then SIGTERM, then SIGKILL.
+    (finish its step, write a snapshot), then SIGTERM, then SIGKILL. The child inherits the
+    job's GPU leases, so they last exactly as long as it does, and it is told to stop if this
+    worker process dies. With `record_usage`, its CPU, memory and GPU figures are sampled
+    every USAGE_INTERVAL for the job's page.
     """
     if isinstance(launch, str):
         launch = python_module(launch)
@@ -53,11 +61,15 @@ def run_in_child(launch: Launch | str, stop_grace: float = 0.0) -> Callable[[Job
     def run(ctx: JobContext) -> None:
         (ctx.folder / ERROR_FILE).unlink(missing_ok=True)
         command, extra_env = launch(ctx)
-        env = {**os.environ, **ctx.settings.to_environment(), **extra_env}
+        # NVML numbers GPUs in PCI bus order; so must CUDA, or a job's GPU 0 is another card.
+        env = {**os.environ, **ctx.settings.to_environment(), "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
+               **extra_env}  # fmt: skip
         with open(ctx.folder / OUTPUT_FILE, "ab") as output:
-            child = subprocess.Popen(command, env=env, start_new_session=True,
-                                     stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
-            code = _watch(child, ctx, stop_grace)
+            child = subprocess.Popen(guarded(command), env=env, start_new_session=True,
+                                     stdout=output, stderr=subprocess.STDOUT,
+                                     pass_fds=ctx.lease.fds if ctx.lease else ())  # fmt: skip
+            monitor = JobMonitor(child.pid, ctx.gpus) if record_usage else None
+            code = _watch(child, ctx, stop_grace, monitor)
         if code == ABORTED_EXIT or ctx.abort_requested():
             raise JobAborted()  # an abort request wins, whatever way the child stopped
         if code != 0:
@@ -66,14 +78,20 @@ def run_in_child(launch: Launch | str, stop_grace: float = 0.0) -> Callable[[Job
     return run
 
 
-def _watch(child: subprocess.Popen, ctx: JobContext, stop_grace: float) -> int:
+def _watch(
+    child: subprocess.Popen, ctx: JobContext, stop_grace: float, monitor: JobMonitor | None
+) -> int:
     abort_seen = None
     terminated = False
+    next_sample = time.monotonic() + USAGE_INTERVAL
     while True:
         try:
             return child.wait(timeout=POLL_INTERVAL)
         except subprocess.TimeoutExpired:
             pass
+        if monitor and time.monotonic() >= next_sample:
+            next_sample += USAGE_INTERVAL
+            _record_usage(ctx, monitor)
         if abort_seen is None and ctx.abort_requested():
             abort_seen = time.monotonic()
         if abort_seen is None:
@@ -84,6 +102,13 @@ def _watch(child: subprocess.Popen, ctx: JobContext, stop_grace: float) -> int:
             terminated = True
         elif waited > stop_grace + ABORT_GRACE:
             _signal_group(child, signal.SIGKILL)
+
+
+def _record_usage(ctx: JobContext, monitor: JobMonitor) -> None:
+    try:
+        ctx.events.record_usage(ctx.job.id, monitor.sample())
+    except Exception:  # figures for a panel: never a reason to disturb the job
+        log.exception("could not sample the usage of job %s", ctx.job.id)
 
 
 def _signal_group(child: subprocess.Popen, signum: int) -> None:

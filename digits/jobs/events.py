@@ -22,6 +22,9 @@ from digits.jobs.store import JobNotFound, JobStore, read_json_lines
 log = logging.getLogger(__name__)
 
 EVENTS_FILE = "events.jsonl"
+# A running job's CPU, memory and GPU figures, one line a second: the stats panels' history.
+USAGE_FILE = "usage.jsonl"
+JOB_USAGE = "job usage"
 NAMESPACE = "/jobs"
 JOB_MANAGEMENT_ROOM = "job_management"
 JOB_UPDATE = "job update"
@@ -141,6 +144,18 @@ class JobEvents:
 
         self.store.update(job_id, change)
         self.publish(job_id, "progress", progress=progress, **extra)
+
+    def record_usage(self, job_id: str, sample: dict[str, Any]) -> None:
+        """A sample of what the job uses: kept in its usage file, sent to its page.
+
+        Not an event: a sample a second would swamp the history that pages catch up from.
+        """
+        with open(self.store.folder(job_id) / USAGE_FILE, "a") as f:
+            f.write(json.dumps(sample) + "\n")
+        try:
+            self._emit(JOB_USAGE, {"job_id": job_id, **sample}, job_id)
+        except Exception:
+            log.exception("could not send a usage sample of job %s", job_id)
 
     def log_line(self, job_id: str, line: str) -> None:
         self.publish(job_id, "log", line=line[:MAX_LOG_LINE])

@@ -59,6 +59,7 @@ class Job:
     error: str | None = None
     task_id: str | None = None
     worker: str | None = None
+    gpus: list[int] = field(default_factory=list)  # the GPUs its current run holds
 
     @property
     def status(self) -> Status:

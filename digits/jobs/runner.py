@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from digits.config import Settings
+from digits.hardware.leases import GpuPool, GpuRequest, Lease, Waiting
 from digits.jobs import types
 from digits.jobs.events import JobEvents
 from digits.jobs.job import Job
@@ -37,13 +38,16 @@ def request_abort(folder: Path) -> None:
 
 
 class JobContext:
-    """What a job type's `run` gets: its job, its folder, and ways to report back."""
+    """What a job type's `run` gets: its job, its folder, its GPUs, and ways to report back."""
 
-    def __init__(self, job: Job, settings: Settings, events: JobEvents):
+    def __init__(self, job: Job, settings: Settings, events: JobEvents, lease: Lease | None = None):
         self.job = job
         self.settings = settings
         self.events = events
         self.folder = events.store.folder(job.id)
+        # The GPUs leased for this run (physical indexes); none on a host without GPUs.
+        self.lease = lease
+        self.gpus: tuple[int, ...] = lease.gpus if lease else ()
         self._last_progress_time = 0.0
 
     @property
@@ -92,14 +96,24 @@ def run_job(task, job_id: str) -> None:
     hostname = task.request.hostname or "worker"
     if _still_waiting(task, events, job_id):
         return
-    if not _start(events, job_id, hostname):
+    lease = _lease_gpus(task, events, job_id, hostname)
+    if isinstance(lease, Waiting):
         return
+    try:
+        if _start(events, job_id, hostname, lease):
+            _run(events, settings, job_id, hostname, lease)
+    finally:
+        if lease:
+            lease.release()
+
+
+def _run(events: JobEvents, settings: Settings, job_id: str, hostname: str, lease) -> None:
     try:
         job = events.store.get(job_id)
         job_type = types.get(job.type)
         if job_type is None:
             raise RuntimeError(f"this worker ({hostname}) does not know job type {job.type!r}")
-        job_type.run(JobContext(job, settings, events))
+        job_type.run(JobContext(job, settings, events, lease))
     except JobAborted:
         _finish(events, job_id, Status.ABORT, "aborted by the user")
     except JobNotFound:
@@ -114,6 +128,7 @@ def run_job(task, job_id: str) -> None:
 
 
 WAIT_RECHECK = 2.0  # seconds between looks at what a waiting job waits on
+GPU_RECHECK = 1.0  # GPUs free up when a job ends: look again soon
 
 
 def _still_waiting(task, events: JobEvents, job_id: str) -> bool:
@@ -132,18 +147,61 @@ def _still_waiting(task, events: JobEvents, job_id: str) -> bool:
     if fail_reason:
         events.move(job_id, Status.ERROR, fail_reason, only_from=frozenset({Status.WAIT}))
         return True
-    if job.status_reason != wait_reason:
-        events.move(job_id, Status.WAIT, wait_reason, only_from=frozenset({Status.WAIT}))
-    task.app.send_task(task.name, args=[job_id], queue=job.queue, countdown=WAIT_RECHECK,
-                       task_id=job.task_id)  # fmt: skip
+    _wait_again(task, events, job, wait_reason, WAIT_RECHECK)
     return True
 
 
-def _start(events: JobEvents, job_id: str, hostname: str) -> bool:
+def _wait_again(task, events: JobEvents, job: Job, reason: str | None, delay: float) -> None:
+    """Leave the job Waiting (with the reason on its page) and look again in `delay` seconds."""
+    if job.status_reason != reason:
+        events.move(job.id, Status.WAIT, reason, only_from=frozenset({Status.WAIT}))
+    task.app.send_task(task.name, args=[job.id], queue=job.queue, countdown=delay,
+                       task_id=job.task_id)  # fmt: skip
+
+
+def _lease_gpus(task, events: JobEvents, job_id: str, hostname: str) -> Lease | Waiting | None:
+    """Lease the GPUs the job asks for on this host, or leave it Waiting with the reason.
+
+    None: the job wants no GPU, or this host has none (its ranks then run on the CPU).
+    """
+    try:
+        job = events.store.get(job_id)
+    except JobNotFound:
+        return Waiting("deleted")
+    job_type = types.get(job.type)
+    pool: GpuPool = task.app.digits_gpu_pool
+    if job.status.is_terminal or job_type is None or job_type.gpu_request is None:
+        return None
+    request = job_type.gpu_request(job)
+    if not pool.offered and not request.indexes:
+        return None
+    holder = {"job_id": job.id, "name": job.name, "worker": hostname, "pid": os.getpid(),
+              "since": time.time()}  # fmt: skip
+    lease = pool.try_lease(request, holder, ahead=_gpu_requests_ahead(job, events.store))
+    if isinstance(lease, Waiting):
+        _wait_again(task, events, job, lease.reason, GPU_RECHECK)
+    return lease
+
+
+def _gpu_requests_ahead(job: Job, store: JobStore) -> list[tuple[str, GpuRequest]]:
+    """The GPU requests of jobs ready to run that have waited longer than `job`, oldest first."""
+    ahead = []
+    for other in sorted(store.list(), key=lambda j: j.created):
+        if other.created >= job.created or other.status is not Status.WAIT:
+            continue
+        other_type = types.get(other.type)
+        if other_type is None or other_type.gpu_request is None:
+            continue
+        if other_type.waiting_on and other_type.waiting_on(other, store) is not None:
+            continue  # still waiting for its dataset, not for GPUs
+        ahead.append((f"{other.name} ({other.id})", other_type.gpu_request(other)))
+    return ahead
+
+
+def _start(events: JobEvents, job_id: str, hostname: str, lease: Lease | None) -> bool:
     """Mark the job Running on this worker, unless it ended (aborted, deleted) while queued."""
-    return events.move(
-        job_id, Status.RUN, only_from=frozenset({Status.INIT, Status.WAIT}), worker=hostname
-    )
+    return events.move(job_id, Status.RUN, only_from=frozenset({Status.INIT, Status.WAIT}),
+                       worker=hostname, gpus=list(lease.gpus) if lease else [])  # fmt: skip
 
 
 def _finish(events: JobEvents, job_id: str, status: Status, reason: str | None = None) -> None:

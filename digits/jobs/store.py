@@ -40,6 +40,24 @@ def read_json_lines(path: Path) -> list:
     return rows
 
 
+def read_last_json_lines(path: Path, count: int, line_size: int = 2048) -> list:
+    """The last `count` lines of a JSON-lines file that may be long, read from its end."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - count * line_size))
+            lines = f.read().splitlines()[-count:]
+    except FileNotFoundError:
+        return []
+    rows = []
+    for line in lines:
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # the first, cut by the seek, or one cut short by a crash
+    return rows
+
+
 class JobNotFound(LookupError):
     pass
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from digits.hardware.leases import GpuRequest
     from digits.jobs.job import Job
     from digits.jobs.runner import JobContext
 
@@ -33,6 +34,8 @@ class JobType:
     page_template: str | None = None
     # What must finish first: waiting_on(job, store) -> (reason to wait, reason to fail) or None.
     waiting_on: Callable[[Job, Any], tuple[str | None, str | None] | None] | None = None
+    # The GPUs a job leases before it starts: gpu_request(job) -> GpuRequest. None: no GPUs.
+    gpu_request: Callable[[Job], GpuRequest] | None = None
 
 
 _registry: dict[str, JobType] = {}

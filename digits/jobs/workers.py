@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from digits.config import GPU_QUEUE, Settings
+from digits.hardware.leases import GpuPool
+from digits.hardware.monitor import gpu_inventory
+from digits.jobs.guard import guarded
 from digits.jobs.job import Job
 from digits.jobs.status import Status
 from digits.jobs.store import write_json_atomically
@@ -36,16 +39,20 @@ def heartbeat_path(settings: Settings, hostname: str) -> Path:
 
 
 class Heartbeat:
-    """Rewrites this worker's heartbeat file every HEARTBEAT_INTERVAL until stopped."""
+    """Rewrites this worker's heartbeat file every HEARTBEAT_INTERVAL until stopped.
 
-    def __init__(self, settings: Settings, hostname: str, queues: list[str], gpus: list[int]):
+    A worker that offers GPUs adds their figures and holders: the Hardware page's inventory.
+    """
+
+    def __init__(self, settings: Settings, hostname: str, queues: list[str], pool: GpuPool):
         self.path = heartbeat_path(settings, hostname)
+        self.pool = pool
         self.info = {
             "hostname": hostname,
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "queues": queues,
-            "gpus": gpus,
+            "gpus": list(pool.offered),
             "started": time.time(),
         }
         self._stop = threading.Event()
@@ -61,7 +68,8 @@ class Heartbeat:
         self.path.unlink(missing_ok=True)
 
     def _write(self) -> None:
-        write_json_atomically(self.path, {**self.info, "time": time.time()})
+        devices = gpu_inventory(self.pool) if self.pool.offered else []
+        write_json_atomically(self.path, {**self.info, "devices": devices, "time": time.time()})
 
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_INTERVAL):
@@ -102,6 +110,11 @@ def worker_name(queue: str, node: str) -> str:
     return f"{queue}@{node}"
 
 
+def node_of(hostname: str) -> str:
+    """The host part of a worker's name (`gpu@node`): the GPUs' owner."""
+    return hostname.split("@", 1)[-1]
+
+
 def run_worker(
     settings: Settings,
     queue: str,
@@ -117,8 +130,9 @@ def run_worker(
     from digits.jobs.types import load_plugins
 
     load_plugins(settings.plugins)
-    app = create_celery(settings)
-    heartbeat = Heartbeat(settings, hostname, [queue], gpus)
+    pool = GpuPool(settings.jobs_dir, gpus, host=node_of(hostname))
+    app = create_celery(settings, pool)
+    heartbeat = Heartbeat(settings, hostname, [queue], pool)
     signals.worker_ready.connect(lambda **_: heartbeat.start(), weak=False)
     signals.worker_shutdown.connect(lambda **_: heartbeat.stop(), weak=False)
     app.worker_main(
@@ -150,8 +164,15 @@ class QueueWorker:
         return [
             sys.executable, "-m", "digits", "worker", "--queues", self.queue,
             "--concurrency", str(self.concurrency), "--hostname", self.node,
-            "--gpus", ",".join(map(str, self.gpus)), "--log-level", loglevel,
+            "--gpus", ",".join(map(str, self.gpus)) or "none", "--log-level", loglevel,
         ]  # fmt: skip
+
+
+def gpu_worker_concurrency(gpus: list[int]) -> int:
+    """A slot per GPU, plus one that keeps looking at the queue: a job waiting for GPUs is
+    told why at once, and takes them the moment they are free. With no GPUs, one CPU training
+    at a time."""
+    return len(gpus) + 1 if gpus else 1
 
 
 def plan_workers(
@@ -161,7 +182,7 @@ def plan_workers(
     plans = []
     for queue in queues:
         if queue == GPU_QUEUE:
-            plans.append(QueueWorker(queue, max(1, len(gpus)), node, tuple(gpus)))
+            plans.append(QueueWorker(queue, gpu_worker_concurrency(gpus), node, tuple(gpus)))
         else:
             plans.append(QueueWorker(queue, cpu_concurrency, node))
     return plans
@@ -178,10 +199,10 @@ class WorkerGroup:
 
     def start(self) -> None:
         for plan in self.plans:
-            # Their own session: a Ctrl-C in the terminal reaches us, and we decide.
-            self.processes.append(
-                subprocess.Popen(plan.command(self.loglevel), env=self.env, start_new_session=True)
-            )
+            # Their own session: a Ctrl-C in the terminal reaches us, and we decide. Guarded:
+            # should we be killed outright, they get SIGTERM (finish the job in hand, exit).
+            command = guarded(plan.command(self.loglevel))
+            self.processes.append(subprocess.Popen(command, env=self.env, start_new_session=True))
 
     def stop(self, grace: float | None = None) -> None:
         """Warm shutdown: idle workers exit now; a busy one finishes its current job first.

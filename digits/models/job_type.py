@@ -8,6 +8,7 @@ from typing import Any
 
 from digits.config import GPU_QUEUE
 from digits.datasets.layout import read_info
+from digits.hardware.leases import GpuRequest
 from digits.jobs.child import run_in_child
 from digits.jobs.job import Job
 from digits.jobs.runner import JobContext
@@ -20,27 +21,23 @@ from digits.models.options import DEFAULT_BATCH, split_list
 STOP_GRACE = 60.0  # seconds to finish the step and write a snapshot before being signalled
 
 
-def torchrun_command(ctx: JobContext) -> tuple[list[str], dict[str, str]]:
-    """One rank per chosen GPU (CUDA_VISIBLE_DEVICES set to them); on a CPU host, as many
-    gloo ranks as `select_gpu_count` asks for."""
-    from digits.models.options import parse_training_options
+def gpu_request(job: Job) -> GpuRequest:
+    """The GPUs chosen on the form (`select_gpus`), or else any `select_gpu_count` of them."""
+    indexes = tuple(sorted({int(g) for g in split_list(job.parameters.get("select_gpus", ""))}))
+    return GpuRequest(indexes, _int(job.parameters.get("select_gpu_count"), 1))
 
-    options = parse_training_options(ctx.parameters)
-    env: dict[str, str] = {}
-    ranks = options.gpu_count
-    if _has_cuda():
-        gpus = options.gpus or list(range(options.gpu_count))
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
-        ranks = len(gpus)
+
+def torchrun_command(ctx: JobContext) -> tuple[list[str], dict[str, str]]:
+    """One rank per leased GPU, which is all the ranks see (CUDA_VISIBLE_DEVICES), so a rank's
+    cuda:0 is the physical GPU it leased. On a host with no GPUs, as many gloo ranks on the
+    CPU as `select_gpu_count` asks for."""
+    # No lease (a worker offering no GPUs): no GPU either, not one that another job holds.
+    env = {"CUDA_VISIBLE_DEVICES": ",".join(map(str, ctx.gpus))}
+    ranks = len(ctx.gpus) or gpu_request(ctx.job).size
+    # The job id in the command line lets an operator find a job's processes with `ps`.
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                f"--nproc_per_node={ranks}", "-m", "digits.models.train", ctx.job.id]  # fmt: skip
     return command, env
-
-
-def _has_cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def read_metrics(folder: Path) -> list[dict[str, Any]]:
@@ -55,9 +52,7 @@ def describe_model(job: Job, folder: Path) -> dict[str, Any]:
     validations = [row for row in read_metrics(folder) if "val_loss" in row]
     best = min(validations, key=lambda row: row["val_loss"], default=None)
     image = (info or {}).get("image", {})
-    ranks = len(split_list(job.parameters.get("select_gpus", ""))) or _int(
-        job.parameters.get("select_gpu_count"), 1
-    )
+    ranks = len(job.gpus) or gpu_request(job).size
     batch = _int(job.parameters.get("batch_size"), DEFAULT_BATCH)
     return {
         "ranks": ranks,
@@ -100,11 +95,12 @@ IMAGE_CLASSIFICATION_MODEL = register(
         name="image-classification-model",
         kind="model",
         queue=GPU_QUEUE,
-        run=run_in_child(torchrun_command, stop_grace=STOP_GRACE),
+        run=run_in_child(torchrun_command, stop_grace=STOP_GRACE, record_usage=True),
         title="Images → Classification",
         form_endpoint="models.new_classification",
         describe=describe_model,
         page_template="models/sections.html",
         waiting_on=dataset_ready,
+        gpu_request=gpu_request,
     )
 )

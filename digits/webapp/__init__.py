@@ -16,7 +16,7 @@ from digits.jobs.messaging import prune_processed_messages
 from digits.jobs.scheduler import JobScheduler
 from digits.jobs.store import JobStore
 from digits.jobs.types import load_plugins
-from digits.webapp import assets, auth, datasets, errors, home, jobs, models, realtime
+from digits.webapp import assets, auth, datasets, errors, hardware, home, jobs, models, realtime
 from digits.webapp.services import Services
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ def create_app(
     app.register_blueprint(jobs.bp)
     app.register_blueprint(datasets.bp)
     app.register_blueprint(models.bp)
+    app.register_blueprint(hardware.bp)
     app.register_blueprint(assets.bp)
     errors.init_app(app)
     for plugin in plugins:

@@ -8,14 +8,16 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 
 from digits.datasets.layout import read_info
 from digits.forms import FormErrors, add_error
+from digits.jobs.events import USAGE_FILE
 from digits.jobs.status import Status
-from digits.jobs.store import JobNotFound
+from digits.jobs.store import JobNotFound, read_last_json_lines
 from digits.jobs.workers import live_workers
 from digits.models.job_type import IMAGE_CLASSIFICATION_MODEL, read_metrics
 from digits.models.layout import list_snapshots
 from digits.models.lr_policy import curve
 from digits.models.options import parse_training_options, split_list
 from digits.webapp.auth import current_user, login_required
+from digits.webapp.hardware import gpu_hosts
 from digits.webapp.http import json_errors, wants_json
 from digits.webapp.jobs import clone_values
 from digits.webapp.services import services
@@ -121,11 +123,27 @@ def _check(form: dict) -> dict:
             _check_fit(options, info, errors)
     if options.method == "previous" and not list_snapshots(store.folder(options.previous_networks)):
         add_error(errors, "previous_networks", "that model has no snapshot to start from")
-    offered = {g for w in live_workers(services().settings) for g in w.get("gpus", [])}
-    missing = [g for g in options.gpus if g not in offered]
-    if missing:
-        add_error(errors, "select_gpus", f"no worker offers GPU {', '.join(map(str, missing))}")
+    _check_gpus(options, errors)
     return errors
+
+
+ONE_HOST = "a job trains on one host: training across hosts is not supported yet"
+
+
+def _check_gpus(options, errors: dict) -> None:
+    """GPUs that some live host can give: by index, or a count no larger than a host has."""
+    hosts = gpu_hosts(live_workers(services().settings))
+    if options.gpus:
+        offered = set().union(*hosts.values())
+        missing = [g for g in options.gpus if g not in offered]
+        if missing:
+            add_error(errors, "select_gpus", f"no worker offers GPU {', '.join(map(str, missing))}")
+        elif not any(set(options.gpus) <= gpus for gpus in hosts.values()):
+            add_error(errors, "select_gpus", f"no one host has all of these GPUs ({ONE_HOST})")
+    elif hosts and options.gpu_count > (largest := max(len(g) for g in hosts.values())):
+        add_error(errors, "select_gpu_count",
+                  f"{options.gpu_count} GPUs asked for, but the largest host has {largest} "
+                  f"({ONE_HOST})")  # fmt: skip
 
 
 def _check_fit(options, info: dict, errors: dict) -> None:
@@ -261,9 +279,16 @@ def visualize_lr():
     return jsonify({"x": xs, "y": ys})
 
 
+USAGE_HISTORY = 300  # samples (seconds) of CPU/GPU figures a model page starts with
+
+
 def model_page_data(job_id: str) -> dict:
-    """What the model page's charts start from (then live `metrics` events extend them)."""
-    return {"metrics": read_metrics(services().store.folder(job_id))}
+    """What the model page's charts start from (then live events extend them)."""
+    folder = services().store.folder(job_id)
+    return {
+        "metrics": read_metrics(folder),
+        "usage": read_last_json_lines(folder / USAGE_FILE, USAGE_HISTORY),
+    }
 
 
 @bp.app_context_processor

@@ -42,6 +42,7 @@ class Services:
                 "notes": job.notes,
                 "queue": job.queue,
                 "worker": job.worker,
+                "gpus": job.gpus,
                 "error": job.error,
                 "parameters": job.parameters,
                 "status_history": [change.to_dict() for change in job.status_history],

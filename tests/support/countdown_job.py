@@ -10,6 +10,7 @@ import time
 from flask import Blueprint, jsonify, request
 
 from digits.config import CPU_QUEUE, GPU_QUEUE
+from digits.hardware.leases import GpuRequest
 from digits.jobs.types import JobType, register
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.services import services
@@ -28,9 +29,19 @@ def run(ctx) -> None:
         ctx.progress((step + 1) / steps)
 
 
+def gpu_request(job) -> GpuRequest:
+    """Like a training job's: `select_gpus` by index, or any `select_gpu_count`."""
+    indexes = tuple(int(g) for g in job.parameters.get("select_gpus", "").split(",") if g)
+    return GpuRequest(indexes, int(job.parameters.get("select_gpu_count", 1)))
+
+
 TYPES = {
     "dataset": register(JobType("test-countdown-dataset", "dataset", CPU_QUEUE, run, "Countdown")),
-    "model": register(JobType("test-countdown-model", "model", GPU_QUEUE, run, "Countdown")),
+    "model": register(
+        JobType(
+            "test-countdown-model", "model", GPU_QUEUE, run, "Countdown", gpu_request=gpu_request
+        )
+    ),  # fmt: skip
 }
 
 bp = Blueprint("countdown", __name__)
@@ -42,7 +53,7 @@ def create():
     kind = request.form.get("kind", "dataset")
     parameters = {
         key: request.form[key]
-        for key in ("steps", "delay", "fail_at", "dataset")
+        for key in ("steps", "delay", "fail_at", "dataset", "select_gpus", "select_gpu_count")
         if key in request.form
     }
     job = services().scheduler.submit(

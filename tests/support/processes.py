@@ -52,8 +52,9 @@ def data_roots_of(jobs_dir: Path) -> Path:
     return jobs_dir.parent / "data"
 
 
-def digits_env(jobs_dir: Path, broker_url: str | None = None) -> dict[str, str]:
-    env = dict(os.environ)
+def digits_env(jobs_dir: Path, broker_url: str | None = None,
+               extra: dict[str, str] | None = None) -> dict[str, str]:  # fmt: skip
+    env = dict(os.environ) | (extra or {})
     env["DIGITS_DATA_ROOTS"] = str(data_roots_of(jobs_dir))
     env["DIGITS_JOBS_DIR"] = str(jobs_dir)
     env["DIGITS_PLUGINS"] = PLUGIN
@@ -107,11 +108,12 @@ def heartbeat_files(jobs_dir: Path) -> list[Path]:
 
 
 def start_worker(jobs_dir: Path, broker_url: str | None = None, queues: str = "cpu,gpu",
-                 node: str = "tests") -> Process:  # fmt: skip
+                 node: str = "tests", env: dict[str, str] | None = None) -> Process:  # fmt: skip
     """`digits worker`, waited for until each of its queue workers has said it is ready."""
     args = [sys.executable, "-m", "digits", "worker", "--queues", queues,
             "--concurrency", "2", "--hostname", node]  # fmt: skip
-    worker = Process(args, digits_env(jobs_dir, broker_url), jobs_dir.parent / f"worker-{node}.log")
+    worker = Process(args, digits_env(jobs_dir, broker_url, env),
+                     jobs_dir.parent / f"worker-{node}.log")  # fmt: skip
     beats = [jobs_dir / ".workers" / f"{queue}@{node}.json" for queue in queues.split(",")]
     wait_until(lambda: all(p.exists() for p in beats) or not worker.alive())
     assert worker.alive(), worker.output()
@@ -120,13 +122,13 @@ def start_worker(jobs_dir: Path, broker_url: str | None = None, queues: str = "c
 
 class Server(Process):
     def __init__(self, jobs_dir: Path, broker_url: str | None = None, workers: bool | None = None,
-                 port: int | None = None):  # fmt: skip
+                 port: int | None = None, env: dict[str, str] | None = None):  # fmt: skip
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         args = [sys.executable, "-m", "digits", "serve", "--port", str(self.port)]
         if workers is not None:
             args.append("--workers" if workers else "--no-workers")
-        super().__init__(args, digits_env(jobs_dir, broker_url), jobs_dir.parent / "serve.log")
+        super().__init__(args, digits_env(jobs_dir, broker_url, env), jobs_dir.parent / "serve.log")
         wait_until(self._answers)
         if workers or (workers is None and broker_url is None):
             # Its own two workers (cpu, gpu) have said they are ready.

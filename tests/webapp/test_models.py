@@ -134,3 +134,37 @@ def test_visualize_draws_the_real_data_flow(client):
     ids = {node["id"] for node in graph["nodes"]}
     assert all(source in ids and target in ids for source, target in graph["edges"])
     assert len(graph["edges"]) > len(graph["nodes"]) - 1  # more than a chain: the shortcuts
+
+
+def offer_gpus(jobs_dir, **hosts):
+    """Heartbeat files of live GPU workers: offer_gpus(jobs_dir, a=[0, 1]) for `gpu@a`."""
+    import json
+    import time
+
+    folder = jobs_dir / ".workers"
+    folder.mkdir(parents=True, exist_ok=True)
+    for node, gpus in hosts.items():
+        beat = {"hostname": f"gpu@{node}", "host": node, "queues": ["gpu"], "gpus": gpus,
+                "devices": [], "time": time.time()}  # fmt: skip
+        (folder / f"gpu@{node}.json").write_text(json.dumps(beat))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"select_gpus": "5"}, "select_gpus", "no worker offers GPU 5"),
+        ({"select_gpus": "1,2"}, "select_gpus", "no one host has all of these GPUs"),
+        ({"select_gpu_count": "3"}, "select_gpu_count", "the largest host has 2"),
+    ],
+)
+def test_gpus_no_host_can_give_are_refused(fred, dataset, jobs_dir, overrides, field, message):
+    offer_gpus(jobs_dir, a=[0, 1], b=[2])
+    [error] = errors_of(fred.post(MODELS, data=model_fields(dataset, **overrides)))[field]
+    assert message in error
+    assert "training across hosts is not supported yet" in error or field == "select_gpus"
+
+
+def test_gpus_one_host_has_are_accepted(fred, dataset, jobs_dir):
+    offer_gpus(jobs_dir, a=[0, 1], b=[2])
+    assert fred.post(MODELS, data=model_fields(dataset, select_gpus="0,1")).status_code == 200
+    assert fred.post(MODELS, data=model_fields(dataset, select_gpu_count="2")).status_code == 200

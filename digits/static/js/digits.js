@@ -8,6 +8,7 @@
 const DIGITS = (() => {
   const TERMINAL = ["Done", "Aborted", "Error"];
   const metricsListeners = [];
+  const usageListeners = [];
 
   function formatDuration(seconds) {
     const s = Math.round(seconds);
@@ -222,6 +223,9 @@ const DIGITS = (() => {
       });
     }
     socket.on("connect", catchUp);
+    socket.on("job usage", (sample) => {
+      if (sample.job_id === jobId) usageListeners.forEach((listener) => listener(sample));
+    });
     socket.on("job update", (event) => {
       if (event.job_id !== jobId) return;
       if (event.update === "deleted") {
@@ -470,20 +474,212 @@ const DIGITS = (() => {
       }
       if ("lr" in row) push(rate, row.epoch, row.lr);
     }
+    let revision = 0;
     function draw() {
+      // The traces grow in place: a new datarevision is what tells Plotly.react to redraw.
+      revision += 1;
       Plotly.react(chart, Object.values(series), {
+        datarevision: revision,
         xaxis: { title: { text: "epoch" } }, yaxis: { title: { text: "loss" } },
         yaxis2: { title: { text: "accuracy (%)" }, overlaying: "y", side: "right", range: [0, 102] },
         margin: { t: 20, r: 60, b: 40, l: 60 }, legend: { orientation: "h" },
       }, { displaylogo: false, responsive: true });
-      Plotly.react(lrChart, [rate], { xaxis: { title: { text: "epoch" } }, yaxis: { title: { text: "learning rate" } },
+      Plotly.react(lrChart, [rate], { datarevision: revision, xaxis: { title: { text: "epoch" } }, yaxis: { title: { text: "learning rate" } },
         margin: { t: 20, r: 60, b: 40, l: 60 } }, { displaylogo: false, responsive: true });
       chart.dataset.points = series.train_loss.x.length + series.val_loss.x.length;
     }
     rows.forEach(add);
     draw();
     metricsListeners.push((event) => { add(event); draw(); });
+    usagePanels(JSON.parse(holder.textContent).usage);
   }
 
-  return { home, job, datasetForm, classChart, modelForm, modelCharts };
+  // ---- Hardware figures: a training job's panels, and the Hardware page ------------------------
+  function formatBytes(bytes) {
+    if (bytes === null || bytes === undefined) return "—";
+    const gib = bytes / 2 ** 30;
+    return gib >= 1 ? `${gib.toFixed(1)} GiB` : `${Math.round(bytes / 2 ** 20)} MiB`;
+  }
+
+  function figure(value, unit, digits = 0) {
+    return value === null || value === undefined ? "—" : `${Number(value).toFixed(digits)}${unit}`;
+  }
+
+  function gpuFigures(gpu) {
+    return {
+      utilization: figure(gpu.utilization, " %"),
+      memory: `${formatBytes(gpu.memory_used)} of ${formatBytes(gpu.memory_total)}`,
+      temperature: figure(gpu.temperature, " °C"),
+      power: gpu.power_limit ? `${figure(gpu.power, " W")} of ${figure(gpu.power_limit, " W")}`
+        : figure(gpu.power, " W"),
+    };
+  }
+
+  function usagePanels(samples) {
+    const holder = document.querySelector("[data-testid=usage-panels]");
+    if (!holder || !window.Plotly) return;
+    const HISTORY = 300;
+    const panels = new Map();
+
+    function panel(key, title, traceNames) {
+      if (!panels.has(key)) {
+        const element = document.createElement("div");
+        element.className = "usage-panel";
+        element.dataset.testid = "usage-panel";
+        element.dataset.key = key;
+        const heading = document.createElement("h3");
+        const list = document.createElement("dl");
+        const chart = document.createElement("div");
+        chart.className = "chart tiny";
+        element.append(heading, list, chart);
+        holder.append(element);
+        const traces = traceNames.map((name, i) => ({ name, x: [], y: [], mode: "lines",
+          yaxis: i ? "y2" : "y" }));
+        panels.set(key, { element, heading, list, chart, traces });
+      }
+      const found = panels.get(key);
+      found.heading.textContent = title;
+      return found;
+    }
+
+    function show(found, figures) {
+      found.list.replaceChildren(...Object.entries(figures).flatMap(([name, text]) => {
+        const term = document.createElement("dt");
+        term.textContent = name;
+        const value = document.createElement("dd");
+        value.dataset.field = name;
+        value.textContent = text;
+        return [term, value];
+      }));
+    }
+
+    function record(found, time, values) {
+      found.traces.forEach((trace, i) => {
+        trace.x.push(time);
+        trace.y.push(values[i]);
+        if (trace.x.length > HISTORY) { trace.x.shift(); trace.y.shift(); }
+      });
+    }
+
+    function add(sample) {
+      const time = new Date(sample.time * 1000);
+      const processes = panel("processes", "Training processes", ["CPU (%)", "memory (GiB)"]);
+      show(processes, {
+        CPU: `${figure(sample.cpu_percent, " %")} (${sample.cpu_count} cores = ${sample.cpu_count * 100} %)`,
+        memory: formatBytes(sample.memory),
+        processes: String(sample.processes),
+      });
+      record(processes, time, [sample.cpu_percent, sample.memory / 2 ** 30]);
+      for (const gpu of sample.gpus || []) {
+        const found = panel(`gpu${gpu.index}`, `GPU ${gpu.index} · ${gpu.name}`,
+          ["utilization (%)", "memory (%)"]);
+        show(found, gpuFigures(gpu));
+        record(found, time, [gpu.utilization, 100 * gpu.memory_used / (gpu.memory_total || 1)]);
+      }
+      document.querySelector("[data-testid=usage-empty]").hidden = true;
+    }
+
+    let revision = 0;
+    function draw() {
+      revision += 1; // the traces grow in place (see modelCharts)
+      for (const found of panels.values()) {
+        Plotly.react(found.chart, found.traces, {
+          datarevision: revision,
+          margin: { t: 8, r: 55, b: 24, l: 50 }, showlegend: false, height: 140,
+          xaxis: { tickformat: "%H:%M:%S" },
+          yaxis: { title: { text: found.traces[0].name }, rangemode: "tozero" },
+          yaxis2: { title: { text: found.traces[1].name }, overlaying: "y", side: "right", rangemode: "tozero" },
+        }, { displaylogo: false, responsive: true, staticPlot: true });
+      }
+    }
+
+    samples.forEach(add);
+    draw();
+    usageListeners.push((sample) => { add(sample); draw(); });
+  }
+
+  function jobLink(job) {
+    const link = document.createElement("a");
+    link.href = `/jobs/${job.id}`;
+    link.textContent = job.name;
+    return link;
+  }
+
+  function hardware(url) {
+    const hostsBox = document.querySelector("[data-testid=hosts]");
+
+    function hostCard(host) {
+      const card = document.createElement("section");
+      card.className = "card";
+      card.dataset.testid = "host";
+      card.dataset.node = host.node;
+      const heading = document.createElement("h2");
+      heading.textContent = `${host.node} `;
+      const detail = document.createElement("span");
+      detail.className = "muted";
+      detail.textContent = `${host.host} · queues ${host.queues.join(", ")}`;
+      heading.append(detail);
+      card.append(heading);
+      if (!host.gpus.length) {
+        const note = document.createElement("p");
+        note.className = "muted";
+        note.textContent = "No GPUs offered: this host's training jobs run on its CPU.";
+        card.append(note);
+        return card;
+      }
+      const table = document.createElement("table");
+      const head = table.createTHead().insertRow();
+      for (const title of ["GPU", "Name", "Utilization", "Memory", "Temperature", "Power", "Held by"]) {
+        const th = document.createElement("th");
+        th.textContent = title;
+        head.append(th);
+      }
+      const body = table.createTBody();
+      for (const gpu of host.gpus) {
+        const figures = gpuFigures(gpu);
+        const row = body.insertRow();
+        row.dataset.testid = "gpu";
+        row.dataset.index = gpu.index;
+        const holder = gpu.held_by ? jobLink({ id: gpu.held_by.job_id, name: gpu.held_by.name }) : "free";
+        row.append(cell(String(gpu.index)), cell(gpu.name), cell(figures.utilization),
+          cell(figures.memory), cell(figures.temperature), cell(figures.power), cell(holder));
+        row.cells[2].dataset.field = "utilization";
+        row.cells[6].dataset.field = "holder";
+      }
+      card.append(table);
+      return card;
+    }
+
+    function fillJobs(testid, jobs, columns) {
+      const body = document.querySelector(`[data-testid=${testid}] tbody`);
+      body.replaceChildren(...jobs.map((job) => {
+        const row = document.createElement("tr");
+        row.dataset.jobId = job.id;
+        row.append(cell(jobLink(job)), ...columns(job).map(cell));
+        return row;
+      }));
+    }
+
+    function render(report) {
+      hostsBox.replaceChildren(...report.hosts.map(hostCard));
+      if (!report.hosts.length) {
+        const note = document.createElement("p");
+        note.className = "card warning";
+        note.textContent = "No worker is running: start `digits serve` or `digits worker`.";
+        hostsBox.append(note);
+      }
+      fillJobs("running-jobs", report.running, (job) => [job.worker || "", job.gpus.length ? job.gpus.join(", ") : "CPU"]);
+      fillJobs("waiting-jobs", report.waiting, (job) => [job.status_reason || "its turn in the queue"]);
+    }
+
+    render(JSON.parse(document.querySelector("[data-hardware]").textContent));
+    window.setInterval(async () => {
+      try {
+        const response = await fetch(url);
+        if (response.ok) render(await response.json());
+      } catch (error) { /* the server is restarting: try again at the next tick */ }
+    }, 2000);
+  }
+
+  return { home, job, datasetForm, classChart, modelForm, modelCharts, hardware };
 })();

@@ -1,0 +1,36 @@
+"""`python -m digits.jobs.guard PARENT_PID COMMAND...`: run COMMAND, bound to its parent's life.
+
+A job's child runs in a session of its own (so that Abort can signal the whole group), and so do
+the workers that `digits serve` and `digits worker` start (so that a Ctrl-C reaches the parent
+first). Either would outlive a parent killed with SIGKILL: a training with nobody to watch it and
+its GPUs still held, workers with nobody to stop them. Here the kernel is asked to send SIGTERM
+when the parent dies, then this process becomes COMMAND: the request survives exec.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+
+PR_SET_PDEATHSIG = 1
+
+
+def guarded(command: list[str]) -> list[str]:
+    """COMMAND, to be started by this process, as a child that ends when this process dies."""
+    return [sys.executable, "-m", "digits.jobs.guard", str(os.getpid()), *command]
+
+
+def main() -> None:
+    parent, command = int(sys.argv[1]), sys.argv[2:]
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        sys.exit(f"the process ({parent}) that started this one has gone")
+    os.execvp(command[0], command)
+
+
+if __name__ == "__main__":
+    main()

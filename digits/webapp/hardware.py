@@ -1,0 +1,56 @@
+"""The Hardware page: every live worker host, its GPUs with their figures and holders, and the
+jobs that wait for GPUs, with the reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, render_template
+
+from digits.jobs.status import Status
+from digits.jobs.workers import live_workers, node_of
+from digits.webapp.http import wants_json
+from digits.webapp.services import services
+
+bp = Blueprint("hardware", __name__)
+
+
+def hosts_report(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per host (node): its workers' queues and the GPUs they offer."""
+    hosts: dict[str, dict[str, Any]] = {}
+    for worker in sorted(workers, key=lambda w: w.get("hostname", "")):
+        node = node_of(worker.get("hostname", "?"))
+        host = hosts.setdefault(node, {"node": node, "host": worker.get("host"), "queues": [],
+                                       "workers": [], "gpus": []})  # fmt: skip
+        host["workers"].append(worker.get("hostname"))
+        host["queues"].extend(worker.get("queues", []))
+        host["gpus"].extend(worker.get("devices", []))
+    return list(hosts.values())
+
+
+def gpu_hosts(workers: list[dict[str, Any]]) -> dict[str, set[int]]:
+    """The GPU indexes each host offers, for hosts offering any."""
+    hosts: dict[str, set[int]] = {}
+    for worker in workers:
+        if worker.get("gpus"):
+            hosts.setdefault(node_of(worker.get("hostname", "?")), set()).update(worker["gpus"])
+    return hosts
+
+
+@bp.route("/hardware")
+@bp.route("/hardware.json", endpoint="hardware_json")
+def show():
+    svc = services()
+    workers = live_workers(svc.settings)
+    active = (Status.RUN.label, Status.WAIT.label)
+    summaries = sorted((s for s in svc.summaries() if s["status"] in active),
+                       key=lambda s: s["submitted"])  # fmt: skip
+    running, waiting = [], []  # oldest first: the order in which jobs are served
+    for summary in summaries:
+        job = svc.store.get(summary["id"])
+        row = summary | {"worker": job.worker, "gpus": job.gpus, "queue": job.queue}
+        (running if summary["status"] == Status.RUN.label else waiting).append(row)
+    report = {"hosts": hosts_report(workers), "running": running, "waiting": waiting}
+    if wants_json():
+        return jsonify(report)
+    return render_template("hardware.html", report=report)
