@@ -86,6 +86,11 @@ def test_abort_mid_epoch_ends_aborted_with_a_snapshot(server, colors):
         return requests.get(f"{server.url}/models/{job_id}.json").json()["progress"]
 
     wait_until(lambda: progress() > 0.002, 60, interval=0.2)
+    # On a host with no GPU the job's page still gets figures: its processes' CPU and memory.
+    usage = server.jobs_dir / job_id / "usage.jsonl"
+    sample = wait_until(lambda: usage.exists() and usage.read_text().splitlines(), 10)[-1]
+    sample = json.loads(sample)
+    assert sample["gpus"] == [] and sample["memory"] > 0 and sample["processes"] >= 2
     started = time.monotonic()
     assert post(server, f"/models/{job_id}/abort.json").status_code == 200
     job = finished(server, job_id, timeout=30)

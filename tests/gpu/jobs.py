@@ -1,0 +1,42 @@
+"""A Done dataset and a model job laid out with the job store, as a worker would find them."""
+
+import numpy as np
+from PIL import Image
+
+from digits.config import Settings
+from digits.datasets.build import build_dataset
+from digits.jobs.events import JobEvents
+from digits.jobs.job import Job, new_job_id
+from digits.jobs.runner import JobContext
+from digits.jobs.status import Status
+from digits.jobs.store import JobStore
+
+
+def new_job(store, kind, parameters):
+    job = Job(id=new_job_id(), type=f"image-classification-{kind}", kind=kind, name=kind,
+              owner="gpu", queue="gpu", parameters=parameters)  # fmt: skip
+    job.set_status(Status.RUN)
+    store.create(job)
+    return job
+
+
+def dataset_and_model(tmp_path, epochs: int):
+    """300 32x32 images of 3 colours, built; a ResNet-18 model job on them, not yet run."""
+    images = tmp_path / "images"
+    for n in range(300):
+        label = n % 3
+        (images / f"c{label}").mkdir(parents=True, exist_ok=True)
+        pixels = np.zeros((32, 32, 3), np.uint8)
+        pixels[..., label] = 200 + n % 50
+        Image.fromarray(pixels).save(images / f"c{label}" / f"{n}.png")
+    settings = Settings(jobs_dir=tmp_path / "jobs", data_roots=(images,))
+    store = JobStore(settings.jobs_dir)
+    dataset = new_job(store, "dataset", {"dataset_name": "d", "method": "folder",
+                                         "folder_train": str(images), "resize_width": "32",
+                                         "resize_height": "32"})  # fmt: skip
+    build_dataset(JobContext(dataset, settings, JobEvents(store, lambda *a: None)))
+    model = new_job(store, "model", {"model_name": "m", "dataset": dataset.id,
+                                     "method": "standard", "standard_networks": "resnet18",
+                                     "train_epochs": str(epochs), "batch_size": "32",
+                                     "learning_rate": "0.01", "random_seed": "0"})  # fmt: skip
+    return settings, store, model
