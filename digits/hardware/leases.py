@@ -54,6 +54,8 @@ class Waiting:
     """A request that cannot be met now, and why, in the user's words."""
 
     reason: str
+    # This host can never meet it: another host's worker should take the job.
+    elsewhere: bool = False
 
 
 class Lease:
@@ -100,7 +102,7 @@ class GpuPool:
         """
         unmet = self.never_met(request)
         if unmet:
-            return Waiting(unmet)
+            return Waiting(unmet, elsewhere=True)
         with self._host_lock():
             free = self._lock_free_gpus()
             kept, promised_to = _serve_ahead(list(free), ahead)

@@ -17,7 +17,13 @@ from typing import Any
 
 from digits.jobs.job import Job
 from digits.jobs.status import Status
-from digits.jobs.store import JobNotFound, JobStore, read_json_lines
+from digits.jobs.store import (
+    JobNotFound,
+    JobStore,
+    read_json_lines,
+    read_last_json_lines,
+    write_lines_atomically,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +31,8 @@ EVENTS_FILE = "events.jsonl"
 # A running job's CPU, memory and GPU figures, one line a second: the stats panels' history.
 USAGE_FILE = "usage.jsonl"
 JOB_USAGE = "job usage"
+USAGE_FILE_LIMIT = 4 * 2**20  # bytes; then cut to the last USAGE_KEEP samples
+USAGE_KEEP = 1000
 NAMESPACE = "/jobs"
 JOB_MANAGEMENT_ROOM = "job_management"
 JOB_UPDATE = "job update"
@@ -150,8 +158,13 @@ class JobEvents:
 
         Not an event: a sample a second would swamp the history that pages catch up from.
         """
-        with open(self.store.folder(job_id) / USAGE_FILE, "a") as f:
+        path = self.store.folder(job_id) / USAGE_FILE
+        with open(path, "a") as f:
             f.write(json.dumps(sample) + "\n")
+            size = f.tell()
+        if size > USAGE_FILE_LIMIT:  # a week-long training must not fill the disk with figures
+            kept = read_last_json_lines(path, USAGE_KEEP)
+            write_lines_atomically(path, [json.dumps(row) for row in kept])
         try:
             self._emit(JOB_USAGE, {"job_id": job_id, **sample}, job_id)
         except Exception:

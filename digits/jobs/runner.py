@@ -129,6 +129,7 @@ def _run(events: JobEvents, settings: Settings, job_id: str, hostname: str, leas
 
 WAIT_RECHECK = 2.0  # seconds between looks at what a waiting job waits on
 GPU_RECHECK = 1.0  # GPUs free up when a job ends: look again soon
+HAND_ON = 0.2  # seconds before a job this host cannot serve goes back to the queue
 
 
 def _still_waiting(task, events: JobEvents, job_id: str) -> bool:
@@ -173,14 +174,24 @@ def _lease_gpus(task, events: JobEvents, job_id: str, hostname: str) -> Lease | 
     if job.status.is_terminal or job_type is None or job_type.gpu_request is None:
         return None
     request = job_type.gpu_request(job)
-    if not pool.offered and not request.indexes:
-        return None
+    if not pool.offered and not request.indexes and not _gpus_offered_elsewhere(task):
+        return None  # a cluster without GPUs: the job's ranks run on this host's CPU
     holder = {"job_id": job.id, "name": job.name, "worker": hostname, "pid": os.getpid(),
               "since": time.time()}  # fmt: skip
     lease = pool.try_lease(request, holder, ahead=_gpu_requests_ahead(job, events.store))
-    if isinstance(lease, Waiting):
+    if isinstance(lease, Waiting) and lease.elsewhere:
+        # Back to the queue at once for a host that has such GPUs; its reason (GPUs held
+        # there) is the one to show, so this host's only fills a blank.
+        _wait_again(task, events, job, job.status_reason or lease.reason, HAND_ON)
+    elif isinstance(lease, Waiting):
         _wait_again(task, events, job, lease.reason, GPU_RECHECK)
     return lease
+
+
+def _gpus_offered_elsewhere(task) -> bool:
+    from digits.jobs.workers import live_workers
+
+    return any(worker.get("gpus") for worker in live_workers(task.app.digits_settings))
 
 
 def _gpu_requests_ahead(job: Job, store: JobStore) -> list[tuple[str, GpuRequest]]:

@@ -64,10 +64,18 @@ class JobNotFound(LookupError):
 
 def write_json_atomically(path: Path, data: object) -> None:
     """Write to a temporary file beside `path`, fsync it, then rename it over `path`."""
+    _write_atomically(path, json.dumps(data, indent=2, sort_keys=True))
+
+
+def write_lines_atomically(path: Path, lines: list[str]) -> None:
+    _write_atomically(path, "".join(line + "\n" for line in lines))
+
+
+def _write_atomically(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -185,3 +185,38 @@ def test_training_stops_and_frees_its_gpu_when_its_worker_is_killed(tmp_path):
     finally:
         server.stop()
         worker.stop()
+
+
+def test_each_host_offers_its_own_gpus(tmp_path):
+    """Two GPU hosts sharing the jobs folder: GPU 0 of one is not GPU 0 of the other."""
+    jobs_dir = tmp_path / "jobs"
+    one = start_worker(jobs_dir, queues="gpu", node="one",
+                       env={FAKE: str(write_fake_gpus(tmp_path / "1.json", count=1))})  # fmt: skip
+    two = start_worker(jobs_dir, queues="gpu", node="two",
+                       env={FAKE: str(write_fake_gpus(tmp_path / "2.json", count=2))})  # fmt: skip
+    cpu_only = start_worker(jobs_dir, queues="gpu", node="cpu", env={"DIGITS_GPUS": "none"})
+    server = Server(jobs_dir, workers=False)
+    try:
+        server.session = login(server.url)
+        # With GPUs in the cluster, a host offering none hands GPU jobs on.
+        for n in range(3):
+            quick = finished(server, submit(server, f"any {n}", steps=2, select_gpu_count="1"))
+            assert quick["status"] == "Done" and quick["worker"] != "gpu@cpu"
+        both = submit(server, "needs two", select_gpus="0,1")
+        assert status(server, both, "Running")["worker"] == "gpu@two"
+        single = submit(server, "needs one", select_gpus="0")
+        assert status(server, single, "Running")["worker"] == "gpu@one"
+        third = submit(server, "waits", select_gpus="0")
+        wait_until(lambda: "held by" in (job(server, third)["status_reason"] or ""))
+        report = wait_until(lambda: all_held(r := hardware(server)) and r)
+        assert [(h["node"], len(h["gpus"])) for h in report["hosts"]] == [
+            ("cpu", 0), ("one", 1), ("two", 2)
+        ]  # fmt: skip
+        abort(server, single)
+        assert status(server, third, "Running")["worker"] == "gpu@one"
+        for job_id in (both, third):
+            abort(server, job_id)
+    finally:
+        server.stop()
+        for worker in (one, two, cpu_only):
+            worker.stop()

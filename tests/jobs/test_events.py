@@ -72,3 +72,23 @@ def test_a_failing_emitter_does_not_lose_the_event(jobs_dir):
     store.create(job)
     events.move(job.id, Status.WAIT)
     assert read_events(store.folder(job.id))[-1]["status"] == "Waiting"
+
+
+def test_usage_samples_reach_the_room_and_a_file_that_stays_small(jobs_dir, monkeypatch):
+    from digits.jobs import events as events_module
+    from digits.jobs.store import read_last_json_lines
+
+    store = JobStore(jobs_dir)
+    job = make_job()
+    store.create(job)
+    sent = []
+    events = JobEvents(store, lambda name, data, room: sent.append((name, data["n"], room)))
+    monkeypatch.setattr(events_module, "USAGE_FILE_LIMIT", 2000)
+    monkeypatch.setattr(events_module, "USAGE_KEEP", 10)
+    for n in range(100):
+        events.record_usage(job.id, {"n": n, "gpus": []})
+    assert sent[-1] == ("job usage", 99, job.id)
+    path = store.folder(job.id) / "usage.jsonl"
+    assert path.stat().st_size <= 2000 + 100
+    assert [row["n"] for row in read_last_json_lines(path, 3)] == [97, 98, 99]
+    assert read_events(store.folder(job.id)) == []  # samples are not history events
