@@ -97,12 +97,13 @@ class GpuPool:
         """Lease the request's GPUs now, or say why not.
 
         `ahead` holds the requests of jobs that have waited longer (name, request), oldest
-        first: they are served first from what is free, and GPUs they asked for by index are
-        kept for them, so a stream of younger jobs cannot starve them.
+        first: those this host could meet are served first from what is free, and GPUs they
+        asked for by index are kept for them, so a stream of younger jobs cannot starve them.
         """
         unmet = self.never_met(request)
         if unmet:
             return Waiting(unmet, elsewhere=True)
+        ahead = [(name, earlier) for name, earlier in ahead if not self.never_met(earlier)]
         with self._host_lock():
             free = self._lock_free_gpus()
             kept, promised_to = _serve_ahead(list(free), ahead)
@@ -124,7 +125,8 @@ class GpuPool:
         if missing:
             return f"waiting for a worker with GPU {', '.join(map(str, missing))}"
         if request.size > len(self.offered):
-            return f"waiting for a worker with {request.size} GPUs"
+            plural = "s" if request.size > 1 else ""
+            return f"waiting for a worker with {request.size} GPU{plural}"
         return None
 
     def holders(self) -> dict[int, dict[str, Any] | None]:

@@ -107,7 +107,9 @@ def run_job(task, job_id: str) -> None:
             lease.release()
 
 
-def _run(events: JobEvents, settings: Settings, job_id: str, hostname: str, lease) -> None:
+def _run(
+    events: JobEvents, settings: Settings, job_id: str, hostname: str, lease: Lease | None
+) -> None:
     try:
         job = events.store.get(job_id)
         job_type = types.get(job.type)

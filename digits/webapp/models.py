@@ -17,7 +17,7 @@ from digits.models.layout import list_snapshots
 from digits.models.lr_policy import curve
 from digits.models.options import parse_training_options, split_list
 from digits.webapp.auth import current_user, login_required
-from digits.webapp.hardware import gpu_hosts
+from digits.webapp.hardware import gpu_hosts, hosts_report
 from digits.webapp.http import json_errors, wants_json
 from digits.webapp.jobs import clone_values
 from digits.webapp.services import services
@@ -39,7 +39,7 @@ def _form_choices() -> dict:
 
     store = services().store
     jobs = store.list()
-    gpus = sorted({g for w in live_workers(services().settings) for g in w.get("gpus", [])})
+    gpus = _gpu_choices(live_workers(services().settings))
     return {
         "datasets": [
             j for j in jobs if j.kind == "dataset" and j.type == "image-classification-dataset"
@@ -48,6 +48,25 @@ def _form_choices() -> dict:
         "networks": [(name, networks.title(name)) for name in networks.names()],
         "gpus": gpus,
     }
+
+
+def _gpu_choices(workers: list[dict]) -> list[tuple[int, str]]:
+    """(index, label) for each GPU index some host offers: "GPU 1 · NVIDIA H100 (free on a)"."""
+    seen: dict[int, list[str]] = {}
+    names: dict[int, str] = {}
+    for host in hosts_report(workers):
+        for gpu in host["gpus"]:
+            holder = gpu.get("held_by")
+            state = f"held by {holder.get('name', 'a job')}" if holder else "free"
+            seen.setdefault(gpu["index"], []).append(f"{state} on {host['node']}")
+            names[gpu["index"]] = gpu.get("name", "")
+    for index in {g for w in workers for g in w.get("gpus", [])} - set(seen):
+        seen[index] = []  # offered, figures not in yet
+    return [
+        (index, " · ".join(filter(None, [f"GPU {index}", names.get(index)]))
+         + (f" ({', '.join(seen[index])})" if seen[index] else ""))
+        for index in sorted(seen)
+    ]  # fmt: skip
 
 
 @bp.route("/models/images/classification", methods=["POST"])

@@ -118,6 +118,13 @@ def test_gpus_asked_for_by_an_older_waiting_job_are_kept_for_it(tmp_path):
     other.release()
 
 
+def test_an_older_job_only_another_host_can_serve_keeps_nothing_here(tmp_path):
+    pool = GpuPool(tmp_path, [0], host="h")
+    lease = pool.try_lease(GpuRequest((0,)), {}, ahead=[("big (1)", GpuRequest((0, 1)))])
+    assert lease.gpus == (0,)
+    lease.release()
+
+
 @pytest.mark.parametrize(
     ("request_", "reason"),
     [(GpuRequest((4,)), "waiting for a worker with GPU 4"),

@@ -144,8 +144,10 @@ def offer_gpus(jobs_dir, **hosts):
     folder = jobs_dir / ".workers"
     folder.mkdir(parents=True, exist_ok=True)
     for node, gpus in hosts.items():
+        devices = [{"index": g, "name": "H100", "held_by": {"name": "first"} if g == 0 else None}
+                   for g in gpus]  # fmt: skip
         beat = {"hostname": f"gpu@{node}", "host": node, "queues": ["gpu"], "gpus": gpus,
-                "devices": [], "time": time.time()}  # fmt: skip
+                "devices": devices, "time": time.time()}  # fmt: skip
         (folder / f"gpu@{node}.json").write_text(json.dumps(beat))
 
 
@@ -168,3 +170,12 @@ def test_gpus_one_host_has_are_accepted(fred, dataset, jobs_dir):
     offer_gpus(jobs_dir, a=[0, 1], b=[2])
     assert fred.post(MODELS, data=model_fields(dataset, select_gpus="0,1")).status_code == 200
     assert fred.post(MODELS, data=model_fields(dataset, select_gpu_count="2")).status_code == 200
+
+
+def test_the_form_offers_each_gpu_with_its_state_on_each_host(fred, jobs_dir):
+    offer_gpus(jobs_dir, a=[0, 1], b=[0])
+    page = fred.get("/models/images/classification/new").get_data(as_text=True)
+    assert (
+        '<option value="0">GPU 0 · H100 (held by first on a, held by first on b)</option>' in page
+    )
+    assert '<option value="1">GPU 1 · H100 (free on a)</option>' in page
