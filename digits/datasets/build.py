@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import random
 import shutil
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,6 +210,10 @@ _worker_settings: _Settings | None = None
 def _init_worker(settings: _Settings) -> None:
     global _worker_settings
     _worker_settings = settings
+    # Forked from the job's process, a decoder would inherit its SIGTERM handler (raise
+    # JobAborted) and could die holding the pool's queue lock, hanging the others and the
+    # job with them: a decoder just ends on SIGTERM.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def prepare_image(path: str, position: tuple[int, int], settings: _Settings) -> np.ndarray:
@@ -294,6 +299,8 @@ def _write_databases(ctx, options, parsed, roots, staging, total, base=None) -> 
                 "db_size": database_size(staging / layout.database(split)),
             }
             ctx.log(f"{split}: {writer.count} images written, {skipped} skipped")
+        pool.close()  # all done: let the decoders finish rather than be terminated
+        pool.join()
     if not mean_count:
         raise JobError("no training image could be read: nothing to build a dataset from")
     _write_mean(staging, mean_sum / mean_count)

@@ -18,6 +18,7 @@ def post(server, path, **fields) -> str:
 def test_hardware_page_and_a_jobs_gpu_panel_update_live(page, jobs_dir, tmp_path):
     gpus = write_fake_gpus(tmp_path / "gpus.json", count=2, utilization=42)
     server = Server(jobs_dir, env={"DIGITS_FAKE_GPUS": str(gpus)})
+    model = None
     try:
         folder = make_class_folders(data_roots_of(jobs_dir) / "colors", per_class=8, size=(16, 16))
         dataset = post(server, "/datasets/images/classification.json", method="folder",
@@ -52,4 +53,8 @@ def test_hardware_page_and_a_jobs_gpu_panel_update_live(page, jobs_dir, tmp_path
         assert abort.status_code == 200
         expect(page.get_by_test_id("status")).to_have_text("Aborted", timeout=30000)
     finally:
+        if model:  # an endless training would outlive the server (its worker finishes it first)
+            requests.post(f"{server.url}/models/{model}/abort.json", data={"username": "fred"})
+            wait_until(lambda: requests.get(f"{server.url}/models/{model}.json").json()["status"]
+                       in ("Aborted", "Error", "Done"), 30)  # fmt: skip
         server.stop()

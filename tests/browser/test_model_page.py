@@ -11,14 +11,16 @@ from processes import Server, data_roots_of, wait_until
 def server_with_dataset(jobs_dir):
     train = make_class_folders(data_roots_of(jobs_dir) / "colors", per_class=30, size=(28, 28))
     running = Server(jobs_dir)
-    response = requests.post(running.url + "/datasets/images/classification.json", data={
-        "username": "fred", "method": "folder", "folder_train": str(train), "resize_width": "28",
-        "resize_height": "28", "dataset_name": "colors"})  # fmt: skip
-    dataset = response.json()["id"]
-    wait_until(lambda: requests.get(f"{running.url}/datasets/{dataset}/status").json()["status"]
-               == "Done", 60)  # fmt: skip
-    yield running
-    running.stop()
+    try:
+        response = requests.post(running.url + "/datasets/images/classification.json", data={
+            "username": "fred", "method": "folder", "folder_train": str(train),
+            "resize_width": "28", "resize_height": "28", "dataset_name": "colors"})  # fmt: skip
+        dataset = response.json()["id"]
+        wait_until(lambda: requests.get(f"{running.url}/datasets/{dataset}/status").json()
+                   ["status"] == "Done", 60)  # fmt: skip
+        yield running
+    finally:
+        running.stop()
 
 
 def test_create_a_model_and_watch_the_chart_grow(page, server_with_dataset, tmp_path):

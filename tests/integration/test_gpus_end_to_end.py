@@ -158,6 +158,7 @@ def test_training_stops_and_frees_its_gpu_when_its_worker_is_killed(tmp_path):
     env = {FAKE: str(write_fake_gpus(tmp_path / "gpus.json", count=1))}
     worker = start_worker(jobs_dir, node="node1", env=env)
     server = Server(jobs_dir, workers=False)
+    model = None
     try:
         server.session = login(server.url)
         folder = make_class_folders(data / "colors", per_class=8, size=(16, 16))
@@ -185,6 +186,8 @@ def test_training_stops_and_frees_its_gpu_when_its_worker_is_killed(tmp_path):
     finally:
         server.stop()
         worker.stop()
+        for pid in processes_of(model) if model else ():  # the test failed: leave nothing behind
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_each_host_offers_its_own_gpus(tmp_path):
