@@ -10,7 +10,7 @@ import socket
 from pathlib import Path
 
 from digits import __version__
-from digits.config import GPU_QUEUE, QUEUES, ensure_secret_key, load_settings
+from digits.config import GPU_QUEUE, INFER_QUEUE, QUEUES, ensure_secret_key, load_settings
 from digits.server import ServeOptions, serve
 
 
@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker_parser.add_argument(
         "--queues",
         default=",".join(QUEUES),
-        help="queues to serve: cpu (datasets), gpu (training); default both",
+        help="queues to serve: cpu (datasets, Classify Many), gpu (training), infer (Classify "
+        "One); default all three",
     )
     _add_gpus_option(worker_parser)
     worker_parser.add_argument(
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _worker(args: argparse.Namespace) -> int:
     from digits.jobs.workers import (
+        INFER_CONCURRENCY,
         WorkerGroup,
         gpu_worker_concurrency,
         plan_workers,
@@ -183,9 +185,10 @@ def _worker(args: argparse.Namespace) -> int:
     loglevel = args.log_level.upper()
     if len(queues) == 1:
         [queue] = queues
-        concurrency = args.concurrency or (
-            gpu_worker_concurrency(gpus) if queue == GPU_QUEUE else os.cpu_count() or 1
-        )
+        concurrency = args.concurrency or {
+            GPU_QUEUE: gpu_worker_concurrency(gpus),
+            INFER_QUEUE: INFER_CONCURRENCY,
+        }.get(queue, os.cpu_count() or 1)
         hostname = worker_name(queue, args.hostname or socket.gethostname())
         run_worker(settings, queue, concurrency, hostname, gpus, loglevel)
         return 0

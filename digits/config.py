@@ -10,10 +10,13 @@ from pathlib import Path
 DEFAULT_JOBS_DIR = "~/.digits/jobs"
 EMBEDDED_BROKER = "filesystem://localhost/"
 
-# Queues: datasets run on `cpu`, training on `gpu`, so a long training never blocks a dataset.
+# Queues: datasets (and Classify Many) run on `cpu`, training on `gpu`, so a long training never
+# blocks a dataset; `infer` answers the requests pages wait for (Classify One), never queued
+# behind either.
 CPU_QUEUE = "cpu"
 GPU_QUEUE = "gpu"
-QUEUES = (CPU_QUEUE, GPU_QUEUE)
+INFER_QUEUE = "infer"
+QUEUES = (CPU_QUEUE, GPU_QUEUE, INFER_QUEUE)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,9 @@ def create_celery(settings: Settings, gpu_pool: GpuPool | None = None) -> Celery
     app.digits_settings = settings
     app.digits_gpu_pool = gpu_pool or GpuPool(settings.jobs_dir, ())
 
+    from digits.jobs.requests import RUN_REQUEST_TASK, run_request
     from digits.jobs.runner import run_job
 
     app.task(name=RUN_JOB_TASK, bind=True)(run_job)
+    app.task(name=RUN_REQUEST_TASK, bind=True)(run_request)
     return app

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from digits.config import GPU_QUEUE, Settings
+from digits.config import GPU_QUEUE, INFER_QUEUE, Settings
 from digits.hardware.leases import GpuPool
 from digits.hardware.monitor import gpu_inventory
 from digits.jobs.guard import guarded
@@ -168,6 +168,11 @@ class QueueWorker:
         ]  # fmt: skip
 
 
+# One process answers a host's requests: each keeps the models it used loaded, and a second
+# would load them again for little gain on a few cores.
+INFER_CONCURRENCY = 1
+
+
 def gpu_worker_concurrency(gpus: list[int]) -> int:
     """A slot per GPU, plus one that keeps looking at the queue: a job waiting for GPUs is
     told why at once, and takes them the moment they are free. With no GPUs, one CPU training
@@ -178,11 +183,14 @@ def gpu_worker_concurrency(gpus: list[int]) -> int:
 def plan_workers(
     queues: list[str], node: str, cpu_concurrency: int, gpus: list[int]
 ) -> list[QueueWorker]:
-    """One worker process per queue, so a long training never takes a dataset job's slot."""
+    """One worker process per queue, so a long training never takes a dataset job's slot, and
+    neither holds up a page waiting for a classification."""
     plans = []
     for queue in queues:
         if queue == GPU_QUEUE:
             plans.append(QueueWorker(queue, gpu_worker_concurrency(gpus), node, tuple(gpus)))
+        elif queue == INFER_QUEUE:
+            plans.append(QueueWorker(queue, INFER_CONCURRENCY, node))
         else:
             plans.append(QueueWorker(queue, cpu_concurrency, node))
     return plans

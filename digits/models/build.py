@@ -65,11 +65,16 @@ def checked_network(factory, num_classes: int, channels: int, height: int, width
 
 
 def build_network(options: TrainingOptions, ctx, num_classes, channels, height, width) -> nn.Module:
+    """The network to train: fresh, or for fine-tuning the earlier model's, with its weights."""
+    if options.method == "previous":
+        return _from_previous(options, ctx, num_classes, channels, height, width)
+    return _fresh(options, num_classes, channels, height, width)
+
+
+def _fresh(options: TrainingOptions, num_classes, channels, height, width) -> nn.Module:
     if options.method == "custom":
         factory = custom_factory(options.custom_network)
         return checked_network(factory, num_classes, channels, height, width)
-    if options.method == "previous":
-        return _from_previous(options, ctx, num_classes, channels, height, width)
     return networks.create(options.network, num_classes, channels, height, width)
 
 
@@ -84,6 +89,33 @@ def _from_previous(options, ctx, num_classes, channels, height, width) -> nn.Mod
     if old_classes != num_classes:
         _resize_last_linear(model, num_classes)
     return model
+
+
+def architecture(options: TrainingOptions, store, num_classes, channels, height, width):
+    """The network a model was trained as, with fresh weights, to load a snapshot into: a
+    fine-tuned model's is the one it started from, its last layer re-sized as in training."""
+    if options.method != "previous":
+        return _fresh(options, num_classes, channels, height, width)
+    earlier = snapshots.read_header(store.folder(options.previous_networks), options.previous_epoch)
+    previous = parse_training_options(earlier["parameters"])
+    old_classes = len(earlier["labels"])
+    model = architecture(previous, store, old_classes, channels, height, width)
+    if old_classes != num_classes:
+        _resize_last_linear(model, num_classes)
+    return model
+
+
+def network_source(options: TrainingOptions, store) -> str:
+    """Code defining `network(num_classes, channels, height, width)` for a model, needing only
+    torch; a fine-tuned model's is that of the model it started from."""
+    if options.method == "custom":
+        return options.custom_network
+    if options.method == "previous":
+        earlier = snapshots.read_header(
+            store.folder(options.previous_networks), options.previous_epoch
+        )
+        return network_source(parse_training_options(earlier["parameters"]), store)
+    return networks.standalone_source(options.network)
 
 
 def _resize_last_linear(model: nn.Module, num_classes: int) -> None:

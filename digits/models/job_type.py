@@ -11,6 +11,7 @@ from digits.datasets.layout import read_info
 from digits.hardware.leases import GpuRequest
 from digits.jobs.child import run_in_child
 from digits.jobs.job import Job
+from digits.jobs.requests import register_handler
 from digits.jobs.runner import JobContext
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound, read_json_lines
@@ -104,3 +105,13 @@ IMAGE_CLASSIFICATION_MODEL = register(
         gpu_request=gpu_request,
     )
 )
+
+
+def classify_one(ctx):
+    """Classify One on a worker (torch is loaded there, never in the web process)."""
+    from digits.models.classify import classify_one as classify
+
+    return classify(ctx)
+
+
+register_handler("classify_one", classify_one)

@@ -1,7 +1,10 @@
 """From stored pixels to network input: one code path for training, validation, classifying and
 the downloaded archive, so the same image gives the same numbers everywhere.
 
-Input batches are uint8 N x C x H x W tensors as the dataset reader gives them.
+Input batches are uint8 N x C x H x W tensors as the dataset reader gives them. `InputTransform`
+is what every use shares (mean, centre crop, scale); it is a module, so the exported TorchScript
+and ONNX models carry it inside and a user's script cannot get it wrong. This file imports only
+torch and numpy: the example scripts load it by path, without the `digits` package.
 """
 
 from __future__ import annotations
@@ -12,6 +15,39 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+
+class InputTransform(nn.Module):
+    """Stored uint8 pixels -> network input: minus the mean, centre crop, divided by 255."""
+
+    def __init__(self, mean: torch.Tensor | None, crop_size: int | None):
+        super().__init__()
+        self.subtract_mean = mean is not None
+        self.register_buffer("mean", mean if mean is not None else torch.zeros(0))
+        self.crop_size = crop_size or 0
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.float()
+        if self.subtract_mean:
+            x = x - self.mean
+        if self.crop_size:
+            x = centre_crop(x, self.crop_size)
+        return x / 255.0
+
+
+def centre_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+    height, width = x.shape[-2], x.shape[-1]
+    top, left = (height - size) // 2, (width - size) // 2
+    return x[..., top : top + size, left : left + size]
+
+
+def mean_tensor(mean_mode: str, mean: np.ndarray | None) -> torch.Tensor | None:
+    """The mean to subtract as C x H x W ("image") or C x 1 x 1 ("pixel"), or None."""
+    if mean_mode == "none" or mean is None:
+        return None
+    image = torch.from_numpy(np.asarray(mean, dtype=np.float32)).permute(2, 0, 1).contiguous()
+    return image.mean(dim=(1, 2), keepdim=True) if mean_mode == "pixel" else image
 
 
 @dataclass
@@ -29,24 +65,22 @@ class Preprocessing:
     hsv: tuple[float, float, float] | None = None  # aug_hsv_h/s/v: std of random HSV shifts
 
     def __post_init__(self):
-        self._mean = None
-        if self.mean_mode != "none" and self.mean is not None:
-            mean = torch.from_numpy(np.asarray(self.mean, dtype=np.float32)).permute(2, 0, 1)
-            self._mean = mean.mean(dim=(1, 2), keepdim=True) if self.mean_mode == "pixel" else mean
+        self._mean = mean_tensor(self.mean_mode, self.mean)
+        self.transform = InputTransform(self._mean, self.crop_size)
 
     def __call__(
         self, batch: torch.Tensor, train: bool = False, generator: torch.Generator | None = None
     ) -> torch.Tensor:
+        if not train:
+            return self.transform.to(batch.device)(batch)
         x = batch.float()
-        if train and self.hsv and x.shape[1] == 3:
+        if self.hsv and x.shape[1] == 3:
             x = jitter_hsv(x, self.hsv, generator)  # on the stored colours, before the mean
         if self._mean is not None:
             x = x - self._mean.to(x.device)
         if self.crop_size:
-            x = self._crop(x, train, generator)
-        if train:
-            x = self._augment(x, generator)
-        return x / 255.0
+            x = self._random_crop(x, generator)
+        return self._augment(x, generator) / 255.0
 
     def _augment(self, x: torch.Tensor, generator) -> torch.Tensor:
         if self.flip != "none":
@@ -83,14 +117,12 @@ class Preprocessing:
             x, grid, mode="bilinear", padding_mode="reflection", align_corners=False
         )
 
-    def _crop(self, x: torch.Tensor, train: bool, generator) -> torch.Tensor:
+    def _random_crop(self, x: torch.Tensor, generator) -> torch.Tensor:
+        """One random window per batch: keeps the step cheap and still varies."""
         height, width = x.shape[-2:]
         size = self.crop_size
-        if train:  # one random window per batch keeps the step cheap and still varies
-            top = int(torch.randint(0, height - size + 1, (1,), generator=generator))
-            left = int(torch.randint(0, width - size + 1, (1,), generator=generator))
-        else:
-            top, left = (height - size) // 2, (width - size) // 2
+        top = int(torch.randint(0, height - size + 1, (1,), generator=generator))
+        left = int(torch.randint(0, width - size + 1, (1,), generator=generator))
         return x[..., top : top + size, left : left + size]
 
     def _flip(self, x: torch.Tensor, generator) -> torch.Tensor:

@@ -83,3 +83,9 @@ def load(folder: Path, epoch: float | None = None) -> dict[str, Any]:
     if epoch not in epochs:
         raise FileNotFoundError(f"no snapshot at epoch {epoch:g}; there are {epochs}")
     return torch.load(folder / snapshot_name(epoch), map_location="cpu", weights_only=True)
+
+
+def read_header(folder: Path, epoch: float | None = None) -> dict[str, Any]:
+    """A snapshot's parameters, labels and epoch, without keeping its tensors."""
+    snapshot = load(folder, epoch)
+    return {key: snapshot[key] for key in ("parameters", "labels", "epoch")}

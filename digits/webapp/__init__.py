@@ -13,10 +13,22 @@ from digits.config import Settings, ensure_secret_key, load_settings
 from digits.jobs.celery_app import create_celery
 from digits.jobs.events import JobEvents
 from digits.jobs.messaging import prune_processed_messages
+from digits.jobs.requests import prune_stale_requests
 from digits.jobs.scheduler import JobScheduler
 from digits.jobs.store import JobStore
 from digits.jobs.types import load_plugins
-from digits.webapp import assets, auth, datasets, errors, hardware, home, jobs, models, realtime
+from digits.webapp import (
+    assets,
+    auth,
+    classify,
+    datasets,
+    errors,
+    hardware,
+    home,
+    jobs,
+    models,
+    realtime,
+)
 from digits.webapp.services import Services
 
 log = logging.getLogger(__name__)
@@ -51,6 +63,7 @@ def create_app(
     app.register_blueprint(datasets.bp)
     app.register_blueprint(models.bp)
     app.register_blueprint(hardware.bp)
+    app.register_blueprint(classify.bp)
     app.register_blueprint(assets.bp)
     errors.init_app(app)
     for plugin in plugins:
@@ -71,6 +84,7 @@ def _start_housekeeping(scheduler: JobScheduler) -> None:
                 for job_id in scheduler.fail_orphaned_jobs():
                     log.warning("job %s: its worker stopped while it ran", job_id)
                 prune_processed_messages(scheduler.settings)
+                prune_stale_requests(scheduler.settings)
             except Exception:
                 log.exception("housekeeping failed; trying again later")
 

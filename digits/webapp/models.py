@@ -255,7 +255,7 @@ def customize():
 
     name = request.form.get("network", "")
     if name in networks.names():
-        return jsonify({"network": _as_custom(networks.source(name), name)})
+        return jsonify({"network": networks.standalone_source(name)})
     try:
         job = services().store.get(name)
     except JobNotFound:
@@ -264,20 +264,7 @@ def customize():
     if params.get("method") == "custom":
         return jsonify({"network": params.get("custom_network", "")})
     standard = params.get("standard_networks", "lenet")
-    return jsonify({"network": _as_custom(networks.source(standard), standard)})
-
-
-def _as_custom(source: str, name: str) -> str:
-    """A standard network's source rewritten as the `network` function custom code defines."""
-    body = source.replace(f"def {name}(", "def network(", 1)
-    prelude = "import torch\nfrom torch import nn\n\n\n"
-    helpers = "" if "flat_size" not in body else (
-        "def flat_size(features, channels, height, width):\n"
-        "    with torch.no_grad():\n"
-        "        return features(torch.zeros(1, channels, height, width)).numel()\n\n\n"
-    )  # fmt: skip
-    lines = [line for line in body.splitlines() if not line.startswith("@register")]
-    return prelude + helpers + "\n".join(lines) + "\n"
+    return jsonify({"network": networks.standalone_source(standard)})
 
 
 @bp.route("/models/visualize-lr", methods=["POST"])

@@ -131,8 +131,8 @@ class Server(Process):
         super().__init__(args, digits_env(jobs_dir, broker_url, env), jobs_dir.parent / "serve.log")
         wait_until(self._answers)
         if workers or (workers is None and broker_url is None):
-            # Its own two workers (cpu, gpu) have said they are ready.
-            wait_until(lambda: len(heartbeat_files(jobs_dir)) >= 2 or not self.alive())
+            # Its own workers (cpu, gpu, infer) have said they are ready.
+            wait_until(lambda: len(heartbeat_files(jobs_dir)) >= 3 or not self.alive())
         assert self.alive(), self.output()
 
     def _answers(self) -> bool:

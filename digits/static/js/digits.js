@@ -681,5 +681,20 @@ const DIGITS = (() => {
     }, 2000);
   }
 
-  return { home, job, datasetForm, classChart, modelForm, modelCharts, hardware };
+  // ---- Classify One's layer histograms ---------------------------------------------------------
+  function histograms() {
+    const holder = document.querySelector("[data-histograms]");
+    if (!holder || !window.Plotly) return;
+    const data = JSON.parse(holder.textContent);
+    document.querySelectorAll("[data-histogram]").forEach((chart) => {
+      const histogram = data[chart.dataset.histogram];
+      if (!histogram) return;
+      const centres = histogram.counts.map((_, i) => (histogram.edges[i] + histogram.edges[i + 1]) / 2);
+      Plotly.newPlot(chart, [{ type: "bar", x: centres, y: histogram.counts, marker: { color: "#76b900" } }], {
+        margin: { t: 6, r: 10, b: 24, l: 40 }, height: 120, bargap: 0.05,
+      }, { displaylogo: false, staticPlot: true });
+    });
+  }
+
+  return { home, job, datasetForm, classChart, modelForm, modelCharts, hardware, histograms };
 })();

@@ -1,0 +1,65 @@
+"""Classify One, as a worker answers it: the top classes of one image, and if asked what each
+layer made of it and where the network looked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from digits.datasets import images
+from digits.jobs.requests import RequestContext, RequestFailed
+from digits.jobs.store import JobStore
+from digits.models import inference, visualize
+
+
+def classify_one(ctx: RequestContext) -> dict[str, Any]:
+    payload = ctx.payload
+    store = JobStore(ctx.settings.jobs_dir)
+    try:
+        model = inference.load_model(store, payload["job_id"], payload.get("epoch"))
+    except inference.ModelNotUsable as exc:
+        raise RequestFailed(str(exc)) from exc
+    source = ctx.folder / payload["image_file"] if payload.get("image_file") else payload["path"]
+    try:
+        pixels = model.prepare(source)
+    except images.BadImage as exc:
+        raise RequestFailed(f"not an image this server can read: {exc}") from exc
+    probabilities = model.classify([pixels])[0]
+    answer: dict[str, Any] = {
+        "predictions": inference.top_predictions(probabilities, model.info.labels),
+        # Full precision, best first: what the exported model and scripts must reproduce.
+        "scores": [[model.info.labels[i], float(probabilities[i])]
+                   for i in np.argsort(-probabilities, kind="stable")[: inference.TOP_K]],
+        "epoch": model.info.epoch,
+        "image": visualize.png_data_uri(network_view(pixels, model.info)),
+    }  # fmt: skip
+    if payload.get("visualizations"):
+        answer |= inside_the_network(model, pixels, int(np.argmax(probabilities)))
+    return answer
+
+
+def network_view(pixels: np.ndarray, info: inference.ModelInfo) -> np.ndarray:
+    """The image as the network sees it: resized as the dataset was, centre-cropped."""
+    height, width = info.input_size
+    top, left = (pixels.shape[0] - height) // 2, (pixels.shape[1] - width) // 2
+    return pixels[top : top + height, left : left + width]
+
+
+def inside_the_network(model: inference.LoadedModel, pixels: np.ndarray, target: int) -> dict:
+    classifier = model.classifier
+    batch = torch.from_numpy(inference.to_chw(pixels)[None])
+    with torch.inference_mode():
+        network_input = classifier.transform(batch)
+    answer: dict[str, Any] = {
+        "visualizations": visualize.layer_visualizations(classifier.network, network_input)
+    }
+    heat = visualize.grad_cam(classifier.network, network_input.clone(), target)
+    if heat is not None:
+        view = network_view(pixels, model.info)
+        answer["saliency"] = {
+            "label": model.info.labels[target],
+            "image": visualize.png_data_uri(visualize.overlay(view, heat)),
+        }
+    return answer

@@ -1,0 +1,158 @@
+"""A trained model at work: a snapshot as a classifier of image files.
+
+Used by the workers' Classify One and Classify Many, and by the download (which exports the same
+`Classifier`). An image goes through the dataset's own loading and resizing
+(`digits.datasets.images`), then the model's `InputTransform`, exactly as validation saw images.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from digits.datasets import images, layout
+from digits.models import snapshots
+from digits.models.build import architecture
+from digits.models.layout import list_snapshots, snapshot_name
+from digits.models.options import parse_training_options
+from digits.models.preprocessing import InputTransform, mean_tensor
+
+TOP_K = 5
+NOISE_SEED = 0  # the seed of the noise that "fill" and "half_crop" pad with, when classifying
+CACHED_MODELS = 4  # snapshots kept loaded per worker process
+
+
+class ModelNotUsable(ValueError):
+    """A model that cannot classify (no snapshot, unknown epoch, its dataset gone): say why."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Everything needed to turn an image file into this model's input: info.json's content."""
+
+    labels: list[str]
+    channels: int
+    height: int  # the dataset's stored size, before any crop
+    width: int
+    resize_mode: str
+    crop_size: int | None
+    mean_mode: str
+    network: str
+    epoch: float
+    noise_seed: int = NOISE_SEED
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(height, width) of what the network sees."""
+        crop = self.crop_size
+        return (crop, crop) if crop else (self.height, self.width)
+
+
+class Classifier(nn.Module):
+    """Stored-format images (uint8, N x C x H x W) in, class probabilities out."""
+
+    def __init__(self, transform: InputTransform, network: nn.Module):
+        super().__init__()
+        self.transform = transform
+        self.network = network
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.network(self.transform(images)).float(), dim=1)
+
+
+@dataclass
+class LoadedModel:
+    info: ModelInfo
+    classifier: Classifier
+    mean: np.ndarray | None  # H x W x C float32, the dataset's mean image
+
+    def classify(self, pixels: list[np.ndarray]) -> np.ndarray:
+        """Probabilities (N x classes) for images as `prepare` gives them."""
+        batch = torch.from_numpy(np.stack([to_chw(p) for p in pixels]))
+        with torch.inference_mode():
+            return self.classifier(batch).numpy()
+
+    def prepare(self, source: str | Path | bytes) -> np.ndarray:
+        return prepare_image(source, self.info)
+
+
+def to_chw(pixels: np.ndarray) -> np.ndarray:
+    """H x W (gray) or H x W x C uint8 -> C x H x W."""
+    return np.ascontiguousarray(pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1))
+
+
+def prepare_image(source: str | Path | bytes, info: ModelInfo) -> np.ndarray:
+    """An image file as the dataset would have stored it (raises images.BadImage)."""
+    image = images.load_image(source, info.channels, at_least=max(info.width, info.height))
+    rng = np.random.default_rng(info.noise_seed)
+    return images.resize_image(image, info.width, info.height, info.resize_mode, rng)
+
+
+def top_predictions(probabilities: np.ndarray, labels: list[str], k: int = TOP_K) -> list:
+    """DIGITS' [[label, percent], ...], best first, percent with 2 decimals."""
+    order = np.argsort(-probabilities, kind="stable")[:k]
+    return [[labels[i], round(float(probabilities[i]) * 100, 2)] for i in order]
+
+
+_cache: OrderedDict[tuple, LoadedModel] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def load_model(store, model_id: str, epoch: float | None = None) -> LoadedModel:
+    """A model's snapshot (the latest by default), ready to classify; kept warm per process."""
+    folder = store.folder(model_id)
+    epochs = list_snapshots(folder)
+    if not epochs:
+        raise ModelNotUsable("this model has no snapshot yet")
+    if epoch is None:
+        epoch = epochs[-1]
+    if epoch not in epochs:
+        listed = ", ".join(f"{e:g}" for e in epochs)
+        raise ModelNotUsable(f"no snapshot at epoch {epoch:g}; this model has {listed}")
+    path = folder / snapshot_name(epoch)
+    key = (str(path), path.stat().st_mtime_ns)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    loaded = _load(store, folder, epoch)
+    with _cache_lock:
+        _cache[key] = loaded
+        while len(_cache) > CACHED_MODELS:
+            _cache.popitem(last=False)
+    return loaded
+
+
+def _load(store, folder: Path, epoch: float) -> LoadedModel:
+    snapshot = snapshots.load(folder, epoch)
+    options = parse_training_options(snapshot["parameters"])
+    dataset_folder = store.folder(options.dataset)
+    dataset = layout.read_info(dataset_folder)
+    if dataset is None:
+        raise ModelNotUsable(f"the model's dataset {options.dataset} is gone or unfinished")
+    image = dataset["image"]
+    mean = np.load(dataset_folder / layout.MEAN_NPY) if options.mean_mode != "none" else None
+    info = ModelInfo(
+        labels=list(snapshot["labels"]), channels=image["channels"], height=image["height"],
+        width=image["width"], resize_mode=image["resize_mode"], crop_size=options.crop_size,
+        mean_mode=options.mean_mode, network=options.network if options.method == "standard"
+        else options.method, epoch=epoch,
+    )  # fmt: skip
+    height, width = info.input_size
+    network = architecture(options, store, len(info.labels), info.channels, height, width)
+    network.load_state_dict(snapshot["model"])
+    for module in network.modules():  # each layer's own output stays visible to its hooks
+        if getattr(module, "inplace", False):
+            module.inplace = False
+    transform = InputTransform(mean_tensor(options.mean_mode, mean), options.crop_size)
+    return LoadedModel(info, Classifier(transform, network).eval(), mean)
