@@ -114,4 +114,20 @@ def classify_one(ctx):
     return classify(ctx)
 
 
+def export_snapshot(ctx):
+    """The files of a download, made on a worker: {"epoch": the snapshot's epoch}."""
+    from digits.jobs.requests import RequestFailed
+    from digits.jobs.store import JobStore
+    from digits.models.export import export_model
+    from digits.models.inference import ModelNotUsable
+
+    store = JobStore(ctx.settings.jobs_dir)
+    try:
+        folder = export_model(store, ctx.payload["job_id"], ctx.payload.get("epoch"))
+    except ModelNotUsable as exc:
+        raise RequestFailed(str(exc)) from exc
+    return {"epoch": float(folder.name.removeprefix("epoch_"))}
+
+
 register_handler("classify_one", classify_one)
+register_handler("export", export_snapshot)

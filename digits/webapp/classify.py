@@ -1,16 +1,18 @@
-"""Using a trained model from the browser or the API: Classify One (answered by a worker)."""
+"""Using a trained model from the browser or the API: Classify One and Download, both done by a
+worker of queue `infer` (the web process never loads a model)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, jsonify, render_template, request, send_file
 
 from digits.config import INFER_QUEUE
 from digits.data_roots import PathNotAllowed, resolve_in_roots
 from digits.jobs.requests import RequestFailed, RequestTimedOut, ask
 from digits.jobs.store import JobNotFound
 from digits.jobs.workers import live_workers
+from digits.models.archive import archive_path, build_archive, export_folder
 from digits.models.layout import list_snapshots
 from digits.webapp.http import error_response, json_errors, wants_json
 from digits.webapp.services import services
@@ -127,3 +129,33 @@ def classify_one():
     return render_template(
         "models/classify_one.html", job=job, answer=answer, histograms=histograms
     )
+
+
+DOWNLOAD_FORMATS = {
+    "": "tar.gz",
+    ".tar.gz": "tar.gz",
+    ".tgz": "tar.gz",
+    ".tar": "tar",
+    ".zip": "zip",
+}
+
+
+@bp.route("/models/<job_id>/download", defaults={"extension": ""})
+@bp.route("/models/<job_id>/download<any('.tar.gz', '.tgz', '.tar', '.zip'):extension>")
+def download(job_id: str, extension: str):
+    """DIGITS' Download Model: `?epoch=N` (default: the latest snapshot) as `.tar.gz`, `.tar`
+    or `.zip`, holding weights, network source, labels, mean, info.json, TorchScript, ONNX."""
+    job = services().store.get(job_id)
+    if job.kind != "model":
+        return error_response(f"job {job_id} is not a model", 404, field="job_id")
+    if not list_snapshots(services().store.folder(job.id)):
+        return error_response("this model has no snapshot to download yet", 404, field="epoch")
+    _, epoch = model_and_epoch({"job_id": job.id, "snapshot_epoch": request.args.get("epoch", "")})
+    answer = ask_worker("export", {"job_id": job.id, "epoch": epoch}, {}, "epoch")
+    fmt = DOWNLOAD_FORMATS[extension]
+    folder = export_folder(services().store.folder(job.id), answer["epoch"])
+    path = archive_path(folder, job.id, answer["epoch"], fmt)
+    if not path.exists():
+        build_archive(folder, job.id, answer["epoch"], fmt)
+    name = f"{job.id}_epoch_{answer['epoch']:g}{extension or '.tar.gz'}"
+    return send_file(path, as_attachment=True, download_name=name)

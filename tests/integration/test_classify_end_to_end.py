@@ -1,10 +1,18 @@
 """Classify One through the real path: the web server asks a worker of queue `infer`."""
 
+import io
+import re
+import subprocess
+import tarfile
+import zipfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 import requests
 import torch
 from imagesets import make_class_folders
+from venvs import venv_with
 
 from digits.datasets.build import _Settings, prepare_image
 from digits.models import networks
@@ -13,6 +21,7 @@ from digits.models.preprocessing import Preprocessing
 from .conftest import finished
 
 CLASSIFY = "/models/images/classification/classify_one.json"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "classification"
 
 
 def post(server, path, files=None, **fields) -> requests.Response:
@@ -109,3 +118,97 @@ def test_bad_input_is_a_400_naming_the_field(server, model, fields, upload, fiel
     response = post(server, CLASSIFY, files=files, **fields)
     assert response.status_code == 400, response.text
     assert field in response.json()["errors"], response.json()
+
+
+def download(server, model, suffix="", **params) -> requests.Response:
+    return requests.get(f"{server.url}/models/{model['id']}/download{suffix}", params=params)
+
+
+@pytest.mark.parametrize("suffix", [".tar.gz", ".tar", ".zip"])
+def test_the_download_holds_everything_to_run_elsewhere(server, model, suffix, tmp_path):
+    response = download(server, model, suffix, epoch="1")
+    assert response.status_code == 200, response.text
+    name = f"{model['id']}_epoch_1{suffix}"
+    assert f"filename={name}" in response.headers["Content-Disposition"]
+    archive = tmp_path / name
+    archive.write_bytes(response.content)
+    if suffix == ".zip":
+        with zipfile.ZipFile(archive) as z:
+            names = set(z.namelist())
+    else:
+        with tarfile.open(archive) as t:
+            names = set(t.getnames())
+    assert names == {"weights.pt", "network.py", "labels.txt", "mean.npy", "mean.png", "info.json",
+                     "model.torchscript.pt", "model.onnx", "README.md"}  # fmt: skip
+
+
+def test_a_model_with_nothing_to_download_says_so(server, model):
+    assert download(server, model, epoch="9").status_code == 400
+    missing = requests.get(f"{server.url}/models/20200101-000000-0000/download.zip")
+    assert missing.status_code == 404
+
+
+def run_outside(python: Path, script: str, *args) -> str:
+    """An example script in a fresh environment, from a folder where `digits` is not found."""
+    command = [str(python), str(EXAMPLES / script), *map(str, args)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=python.parent,
+                            timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def parse_predictions(output: str) -> dict[str, list[tuple[str, float]]]:
+    """DIGITS' printout: `--- Prediction for <file> ---`, then lines ` 96.1199% - "label"`."""
+    found: dict[str, list] = {}
+    for block in output.strip().split("\n\n"):
+        header, *lines = block.strip().splitlines()
+        path = re.fullmatch(r"--- Prediction for (.+) ---", header).group(1)
+        matches = [re.fullmatch(r' *([\d.]+)% - "(.+)"', line) for line in lines]
+        found[path] = [(m.group(2), float(m.group(1))) for m in matches]
+    return found
+
+
+@pytest.fixture(scope="module")
+def server_answers(server, model) -> dict[str, list]:
+    answers = {}
+    for name in ("red/001.png", "green/012.png", "blue/019.png"):
+        path = model["folder"] / name
+        answer = post(server, CLASSIFY, job_id=model["id"], image_path=str(path)).json()
+        answers[str(path)] = [(label, score * 100) for label, score in answer["scores"]]
+    return answers
+
+
+def assert_same_predictions(printed, server_answers):
+    assert set(printed) == set(server_answers)
+    for path, lines in printed.items():
+        expected = server_answers[path]
+        assert [label for label, _ in lines] == [label for label, _ in expected]
+        for (_, got), (_, want) in zip(lines, expected, strict=True):
+            assert abs(got - want) <= 0.0001 + 1e-9, (path, got, want)  # 4 decimals of percent
+
+
+@pytest.mark.parametrize("runtime", ["torchscript", "onnx"])
+def test_use_archive_gives_the_servers_numbers_in_a_fresh_environment(
+    server, model, server_answers, runtime, tmp_path
+):
+    packages = ["torch", "numpy", "pillow"] if runtime == "torchscript" else [
+        "onnxruntime", "numpy", "pillow"]  # fmt: skip
+    python = venv_with(tmp_path / "env", packages)
+    archive = tmp_path / "model.tar.gz"
+    archive.write_bytes(download(server, model, ".tar.gz").content)
+    flags = ["--onnx"] if runtime == "onnx" else []
+    output = run_outside(python, "use_archive.py", archive, *server_answers, *flags)
+    assert_same_predictions(parse_predictions(output), server_answers)
+
+
+def test_example_py_gives_the_servers_numbers_from_weights_and_source(
+    server, model, server_answers, tmp_path
+):
+    python = venv_with(tmp_path / "env", ["torch", "numpy", "pillow"])
+    with zipfile.ZipFile(io.BytesIO(download(server, model, ".zip").content)) as z:
+        z.extractall(tmp_path / "model")
+    folder = tmp_path / "model"
+    output = run_outside(python, "example.py", folder / "weights.pt", folder / "network.py",
+                         *server_answers, "-l", folder / "labels.txt",
+                         "-m", folder / "mean.npy")  # fmt: skip
+    assert_same_predictions(parse_predictions(output), server_answers)
