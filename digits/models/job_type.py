@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from digits.config import GPU_QUEUE
+from digits.config import CPU_QUEUE, GPU_QUEUE
 from digits.datasets.layout import read_info
 from digits.hardware.leases import GpuRequest
 from digits.jobs.child import run_in_child
@@ -19,6 +20,7 @@ from digits.jobs.types import JobType, register
 from digits.models.layout import METRICS_FILE, list_snapshots
 from digits.models.options import DEFAULT_BATCH, split_list
 
+CLASSIFY_RESULTS = "results.json"  # written by digits.models.classify_many
 STOP_GRACE = 60.0  # seconds to finish the step and write a snapshot before being signalled
 
 
@@ -103,6 +105,33 @@ IMAGE_CLASSIFICATION_MODEL = register(
         page_template="models/sections.html",
         waiting_on=dataset_ready,
         gpu_request=gpu_request,
+    )
+)
+
+
+def describe_classifications(job: Job, folder: Path) -> dict[str, Any]:
+    """Classify Many's results: DIGITS' `classifications` ({path: [[label, percent]...]}), and
+    ours (accuracy, per class, confusion matrix, Top N, lines that could not be read)."""
+    try:
+        results = json.loads((folder / CLASSIFY_RESULTS).read_text())
+    except (FileNotFoundError, ValueError):
+        return {"model_id": job.parameters.get("job_id"), "results": None}
+    return {
+        "model_id": job.parameters.get("job_id"),
+        "classifications": {row["path"]: row["predictions"] for row in results["rows"]},
+        "results": results,
+    }
+
+
+IMAGE_CLASSIFICATION_INFERENCE = register(
+    JobType(
+        name="image-classification-inference",
+        kind="model",
+        queue=CPU_QUEUE,  # a long batch: never in the way of Classify One on queue infer
+        run=run_in_child("digits.models.classify_many"),
+        title="Classify Many",
+        describe=describe_classifications,
+        page_template="models/classifications.html",
     )
 )
 

@@ -1,19 +1,27 @@
-"""Using a trained model from the browser or the API: Classify One and Download, both done by a
-worker of queue `infer` (the web process never loads a model)."""
+"""Using a trained model from the browser or the API: Classify One and Download (done by a worker
+of queue `infer`: the web process never loads a model), Classify Many and Top N (background jobs).
+"""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import time
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template, request, send_file
+from flask import Blueprint, jsonify, redirect, render_template, request, send_file, url_for
 
 from digits.config import INFER_QUEUE
 from digits.data_roots import PathNotAllowed, resolve_in_roots
+from digits.datasets import archive
 from digits.jobs.requests import RequestFailed, RequestTimedOut, ask
+from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
 from digits.jobs.workers import live_workers
 from digits.models.archive import archive_path, build_archive, export_folder
 from digits.models.layout import list_snapshots
+from digits.webapp.auth import current_user
 from digits.webapp.http import error_response, json_errors, wants_json
 from digits.webapp.services import services
 
@@ -159,3 +167,108 @@ def download(job_id: str, extension: str):
         build_archive(folder, job.id, answer["epoch"], fmt)
     name = f"{job.id}_epoch_{answer['epoch']:g}{extension or '.tar.gz'}"
     return send_file(path, as_attachment=True, download_name=name)
+
+
+CLASSIFY_MANY_WAIT = 600.0  # seconds a JSON caller waits for the job before getting its id
+
+
+def _many_inputs(form, files) -> dict[str, bytes | Path]:
+    """Classify Many's images: `image_list` (a file of paths) or `image_archive` (class folders)."""
+    listing = files.get("image_list")
+    if listing and listing.filename:
+        data = listing.read()
+        if not data.strip():
+            raise _errors("image_list", "the list is empty")
+        return {"images.txt": data}
+    upload = files.get("image_archive")
+    if upload and upload.filename:
+        if not archive.is_archive_name(upload.filename):
+            raise _errors("image_archive", "must be a .zip, .tar, .tar.gz or .tgz file")
+        tmp = Path(tempfile.mkdtemp(prefix=".upload-", dir=services().settings.jobs_dir))
+        upload.save(tmp / "archive")
+        try:
+            archive.check_archive(tmp / "archive")
+        except archive.UnsafeArchive as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise _errors("image_archive", str(exc)) from None
+        return {"archive": tmp}
+    raise _errors("image_list", "upload a list of images (image_list) or an archive of class "
+                                "folders (image_archive)")  # fmt: skip
+
+
+def _stage(inputs: dict):
+    def prepare(folder: Path) -> None:
+        if "images.txt" in inputs:
+            (folder / "images.txt").write_bytes(inputs["images.txt"])
+        else:
+            try:
+                archive.extract_archive(inputs["archive"] / "archive", folder / "upload")
+            finally:
+                shutil.rmtree(inputs["archive"], ignore_errors=True)
+
+    return prepare
+
+
+def _submit_many(top_n: bool):
+    from digits.models.job_type import IMAGE_CLASSIFICATION_INFERENCE
+
+    form = request.form
+    model, epoch = model_and_epoch(form)
+    numbers = {}
+    for field in ("num_test_images", "top_n"):
+        text = form.get(field, "").strip()
+        if text and (not text.isdigit() or int(text) < 1):
+            raise _errors(field, "a whole number above 0")
+        numbers[field] = text
+    inputs = _many_inputs(form, request.files)
+    parameters = {"job_id": model.id, "snapshot_epoch": "" if epoch is None else f"{epoch:g}",
+                  "image_folder": form.get("image_folder", ""), **numbers}  # fmt: skip
+    name = f"{'Top N' if top_n else 'Classify Many'} with {model.name}"
+    owner = current_user() or "anonymous"
+    job = services().scheduler.submit(IMAGE_CLASSIFICATION_INFERENCE, name, owner, parameters,
+                                      _stage(inputs))  # fmt: skip
+    if not wants_json():
+        return redirect(url_for("jobs.show_models", job_id=job.id))
+    finished = _wait_for_end(job.id, CLASSIFY_MANY_WAIT)
+    if finished is None:
+        return jsonify({"job_id": job.id, "status": "Running"}), 202
+    if finished.status is not Status.DONE:
+        return json_errors({"job_id": [f"job {job.id} ended {finished.status.label}: "
+                                       f"{finished.error or ''}"]})  # fmt: skip
+    detail = services().detail(finished)
+    results = detail["results"]
+    answer = {"job_id": job.id, "errors": results["errors"]}
+    if top_n:
+        answer["top_n"] = {group["label"]: [[i["path"], i["percent"]] for i in group["images"]]
+                           for group in results["top_n"]}  # fmt: skip
+    else:
+        answer |= {"classifications": detail["classifications"],
+                   "accuracy": results["accuracy"], "per_class": results["per_class"],
+                   "confusion": results["confusion"], "labels": results["labels"]}  # fmt: skip
+    return jsonify(answer)
+
+
+def _wait_for_end(job_id: str, timeout: float):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = services().store.get(job_id)
+        if job.status.is_terminal:
+            return job
+        time.sleep(0.1)
+    return None
+
+
+@bp.route("/models/images/classification/classify_many", methods=["POST"])
+@bp.route("/models/images/classification/classify_many.json", methods=["POST"],
+          endpoint="classify_many_json")  # fmt: skip
+def classify_many():
+    """DIGITS' Classify Many, as a background job: `job_id`, `image_list` (or `image_archive`),
+    `image_folder`, `num_test_images`, `snapshot_epoch`. JSON callers wait for the answer."""
+    return _submit_many(top_n=False)
+
+
+@bp.route("/models/images/classification/top_n", methods=["POST"])
+@bp.route("/models/images/classification/top_n.json", methods=["POST"], endpoint="top_n_json")
+def top_n():
+    """DIGITS' Top N Predictions per Category: Classify Many's inputs and `top_n`."""
+    return _submit_many(top_n=True)

@@ -212,3 +212,67 @@ def test_example_py_gives_the_servers_numbers_from_weights_and_source(
                          *server_answers, "-l", folder / "labels.txt",
                          "-m", folder / "mean.npy")  # fmt: skip
     assert_same_predictions(parse_predictions(output), server_answers)
+
+
+MANY = "/models/images/classification/classify_many.json"
+
+
+def test_classify_many_with_labels_gives_the_accuracy_of_a_direct_evaluation(server, model):
+    labels = ["blue", "green", "red"]
+    paths = sorted(model["folder"].glob("*/*.png"))[::3]
+    lines = [f"{p.relative_to(server.data)} {labels.index(p.parent.name)}" for p in paths]
+    lines += ["colors/red/missing.png 2", "/etc/hostname 0", f"{paths[0]} 7"]
+    response = post(server, MANY, files={"image_list": ("list.txt", "\n".join(lines))},
+                    job_id=model["id"], image_folder=str(server.data))  # fmt: skip
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert len(answer["classifications"]) == len(paths)
+    assert [e["line"] for e in answer["errors"]] == [len(paths) + 1, len(paths) + 2, len(paths) + 3]
+    direct = [validation_scores(server, model, p)[0][0] == p.parent.name for p in paths]
+    assert answer["accuracy"]["top1"] == pytest.approx(100 * sum(direct) / len(paths))
+    assert answer["accuracy"]["labelled"] == len(paths)
+    assert sum(map(sum, answer["confusion"])) == len(paths)
+    first = str(paths[0].relative_to(server.data))
+    assert [label for label, _ in answer["classifications"][f"{server.data}/{first}"]] == [
+        label for label, _ in validation_scores(server, model, paths[0])]  # fmt: skip
+
+
+def test_an_archive_of_class_folders_is_labelled_by_its_folders(server, model, tmp_path):
+    bundle = tmp_path / "few.zip"
+    with zipfile.ZipFile(bundle, "w") as z:
+        for path in sorted(model["folder"].glob("*/00[0-3].png")):
+            z.write(path, f"few/{path.parent.name}/{path.name}")
+    with open(bundle, "rb") as f:
+        answer = post(server, MANY, files={"image_archive": ("few.zip", f)}, job_id=model["id"],
+                      num_test_images="10").json()  # fmt: skip
+    assert len(answer["classifications"]) == 10 and answer["accuracy"]["labelled"] == 10
+    assert set(answer["classifications"]) <= {f"{c}/00{n}.png" for c in ("blue", "green", "red")
+                                              for n in range(4)}  # fmt: skip
+
+
+def test_top_n_lists_each_classes_most_confident_images(server, model):
+    listing = "\n".join(str(p) for p in sorted(model["folder"].glob("*/*.png")))
+    response = post(server, "/models/images/classification/top_n.json", job_id=model["id"],
+                    files={"image_list": ("l.txt", listing)}, top_n="4")  # fmt: skip
+    assert response.status_code == 200, response.text
+    top = response.json()["top_n"]
+    assert sorted(top) == ["blue", "green", "red"]
+    for images in top.values():
+        percents = [percent for _, percent in images]
+        assert len(images) == 4 and percents == sorted(percents, reverse=True)
+    assert all("/red/" in path for path, _ in top["red"])
+
+
+@pytest.mark.parametrize(
+    ("files", "fields", "field"),
+    [
+        (None, {}, "image_list"),
+        ({"image_list": ("l.txt", "  \n")}, {}, "image_list"),
+        ({"image_archive": ("x.rar", b"rar")}, {}, "image_archive"),
+        ({"image_list": ("l.txt", "a.png")}, {"num_test_images": "0"}, "num_test_images"),
+        ({"image_list": ("l.txt", "a.png")}, {"snapshot_epoch": "99"}, "snapshot_epoch"),
+    ],
+)
+def test_classify_many_refuses_bad_input_before_any_job(server, model, files, fields, field):
+    response = post(server, MANY, files=files, job_id=model["id"], **fields)
+    assert response.status_code == 400 and field in response.json()["errors"], response.text

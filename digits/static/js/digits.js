@@ -696,5 +696,21 @@ const DIGITS = (() => {
     });
   }
 
-  return { home, job, datasetForm, classChart, modelForm, modelCharts, hardware, histograms };
+  // ---- A confusion matrix (Classify Many, the model page's validation) --------------------------
+  function confusionMatrix() {
+    document.querySelectorAll("[data-confusion]").forEach((holder) => {
+      const { labels, matrix } = JSON.parse(holder.textContent);
+      const chart = holder.parentElement.querySelector("[data-testid=confusion-matrix]");
+      if (!chart || !window.Plotly) return;
+      // Rows: the true class (top to bottom); columns: the predicted one.
+      Plotly.newPlot(chart, [{ type: "heatmap", z: matrix, x: labels, y: labels, colorscale: "Greens",
+        hovertemplate: "true %{y}, predicted %{x}: %{z}<extra></extra>" }], {
+        xaxis: { title: { text: "predicted" }, side: "top" }, yaxis: { title: { text: "true" }, autorange: "reversed" },
+        margin: { t: 60, r: 20, b: 20, l: 80 }, height: 320,
+      }, { displaylogo: false, responsive: true });
+      chart.dataset.cells = matrix.length * (matrix[0] || []).length;
+    });
+  }
+
+  return { home, job, datasetForm, classChart, modelForm, modelCharts, hardware, histograms, confusionMatrix };
 })();

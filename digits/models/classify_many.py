@@ -1,0 +1,200 @@
+"""Classify Many: many images through a model as a background job with a progress bar (DIGITS
+ran it inside the request and timed out, #479). With labels: top-1/top-5 accuracy, per-class
+accuracy and a confusion matrix; always: each class's most confident images (Top N).
+
+Input, staged in the job's folder by the web layer: `images.txt` (a path a line, optionally
+followed by a label: its index among the model's classes or its name; relative paths are under
+`image_folder`), or `upload/` (an archive of class folders, unpacked). Output: `results.json`.
+Runs as `python -m digits.models.classify_many <job id>` in a child of the worker.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digits.data_roots import PathNotAllowed, resolve_in_roots
+from digits.datasets import images
+from digits.datasets.archive import images_root
+from digits.datasets.parsing import class_folders, label_for_folder, list_images
+from digits.jobs.child import child_main
+from digits.jobs.runner import JobContext, JobError
+from digits.jobs.store import write_json_atomically
+from digits.models import inference
+from digits.models.classify import network_view
+from digits.models.visualize import png_data_uri
+
+LIST_FILE = "images.txt"
+UPLOAD_FOLDER = "upload"
+RESULTS_FILE = "results.json"
+BATCH = 64
+DEFAULT_TOP_N = 9
+
+
+@dataclass
+class Item:
+    shown: str  # the path as the user gave it
+    path: Path
+    label: int | None
+
+
+def read_list(ctx: JobContext, labels: list[str]) -> tuple[list[Item], list[dict]]:
+    """The list's images that may be read, and an error for each line that cannot."""
+    folder_text = ctx.parameters.get("image_folder", "").strip()
+    items, errors = [], []
+    lines = (ctx.folder / LIST_FILE).read_text(errors="replace").splitlines()
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        path_text, label, problem = _split_line(text, labels)
+        if problem:
+            errors.append({"line": number, "path": path_text, "reason": problem})
+            continue
+        if folder_text and not path_text.startswith("/"):
+            path_text = f"{folder_text.rstrip('/')}/{path_text}"
+        try:
+            real = resolve_in_roots(path_text, ctx.settings.data_roots)
+        except PathNotAllowed as exc:
+            errors.append({"line": number, "path": path_text, "reason": str(exc)})
+            continue
+        if not real.is_file():
+            errors.append({"line": number, "path": path_text, "reason": "no such file"})
+            continue
+        items.append(Item(path_text, real, label))
+    return items, errors
+
+
+def _split_line(text: str, labels: list[str]) -> tuple[str, int | None, str | None]:
+    """`path`, or `path label` (an index or a class name): (path, label, problem)."""
+    path, _, rest = text.rpartition(" ")
+    if not path:
+        return text, None, None
+    rest = rest.strip()
+    if rest.isdigit():
+        index = int(rest)
+        if index >= len(labels):
+            return path.strip(), None, f"label {index}: the model has {len(labels)} classes"
+        return path.strip(), index, None
+    if rest in labels:
+        return path.strip(), labels.index(rest), None
+    return text, None, None  # a path with a space in it, and no label
+
+
+def read_upload(ctx: JobContext, labels: list[str]) -> list[Item]:
+    """An archive's class folders: a folder named like a class labels its images."""
+    root = images_root(ctx.folder / UPLOAD_FOLDER)
+    items = []
+    for folder in class_folders(root):
+        name = label_for_folder(folder.name)
+        label = labels.index(name) if name in labels else None
+        for path in list_images(folder):
+            items.append(Item(str(Path(path).relative_to(root)), Path(path), label))
+    return items
+
+
+class Tally:
+    """What the results page shows, gathered batch by batch."""
+
+    def __init__(self, labels: list[str], top_n: int):
+        self.labels = labels
+        self.top_n = top_n
+        self.confusion = np.zeros((len(labels), len(labels)), dtype=np.int64)
+        self.top1 = self.top5 = self.labelled = 0
+        self.rows: list[dict[str, Any]] = []
+        # Per class, the top_n images most confidently put in it: (probability, order, item).
+        self.best: list[list[tuple[float, int, Item]]] = [[] for _ in labels]
+
+    def add(self, item: Item, probabilities: np.ndarray) -> None:
+        order = len(self.rows)
+        predictions = inference.top_predictions(probabilities, self.labels)
+        self.rows.append({"path": item.shown, "label": item.label, "predictions": predictions})
+        for index, best in enumerate(self.best):
+            entry = (float(probabilities[index]), -order, item)
+            if len(best) < self.top_n:
+                heapq.heappush(best, entry)
+            elif entry[:2] > best[0][:2]:
+                heapq.heapreplace(best, entry)
+        if item.label is not None:
+            ranked = np.argsort(-probabilities, kind="stable")
+            self.confusion[item.label, ranked[0]] += 1
+            self.top1 += int(ranked[0] == item.label)
+            self.top5 += int(item.label in ranked[: inference.TOP_K])
+            self.labelled += 1
+
+    def summary(self, model: inference.LoadedModel) -> dict[str, Any]:
+        per_class = [
+            {"label": label, "count": int(self.confusion[i].sum()),
+             "top1": 100.0 * self.confusion[i, i] / max(1, self.confusion[i].sum())}
+            for i, label in enumerate(self.labels)
+        ]  # fmt: skip
+        return {
+            "labels": self.labels,
+            "epoch": model.info.epoch,
+            "classified": len(self.rows),
+            "rows": self.rows,
+            "accuracy": {"labelled": self.labelled, "top1": 100.0 * self.top1 / self.labelled,
+                         "top5": 100.0 * self.top5 / self.labelled} if self.labelled else None,
+            "per_class": per_class if self.labelled else None,
+            "confusion": self.confusion.tolist() if self.labelled else None,
+            "top_n": self._top_n(model),
+        }  # fmt: skip
+
+    def _top_n(self, model: inference.LoadedModel) -> list[dict[str, Any]]:
+        """Each class's most confident images, best first, with the picture the network saw."""
+        grid = []
+        for label, best in zip(self.labels, self.best, strict=True):
+            images_of_class = []
+            for probability, _, item in sorted(best, key=lambda e: (-e[0], -e[1])):
+                view = network_view(model.prepare(item.path), model.info)
+                images_of_class.append({"path": item.shown, "percent": round(100 * probability, 2),
+                                        "image": png_data_uri(view)})  # fmt: skip
+            grid.append({"label": label, "images": images_of_class})
+        return grid
+
+
+def classify_many(ctx: JobContext) -> None:
+    params = ctx.parameters
+    epoch = float(params["snapshot_epoch"]) if params.get("snapshot_epoch") else None
+    try:
+        model = inference.load_model(ctx.events.store, params["job_id"], epoch)
+    except inference.ModelNotUsable as exc:
+        raise JobError(str(exc)) from exc
+    labels = model.info.labels
+    if (ctx.folder / LIST_FILE).exists():
+        items, errors = read_list(ctx, labels)
+    else:
+        items, errors = read_upload(ctx, labels), []
+    limit = int(params.get("num_test_images") or 0)
+    if limit:
+        items = items[:limit]
+    if not items:
+        raise JobError("no image of the list could be read: " + "; ".join(
+            f"line {e['line']}: {e['reason']}" for e in errors[:5]))  # fmt: skip
+    tally = Tally(labels, int(params.get("top_n") or DEFAULT_TOP_N))
+    ctx.log(f"classifying {len(items)} images with the snapshot of epoch {model.info.epoch:g}")
+    for start in range(0, len(items), BATCH):
+        ctx.check_abort()
+        batch, pixels = [], []
+        for item in items[start : start + BATCH]:
+            try:
+                pixels.append(model.prepare(item.path))
+                batch.append(item)
+            except images.BadImage as exc:
+                errors.append({"line": None, "path": item.shown, "reason": f"not an image: {exc}"})
+        if pixels:
+            for item, probabilities in zip(batch, model.classify(pixels), strict=True):
+                tally.add(item, probabilities)
+        done = min(len(items), start + BATCH)
+        ctx.progress(done / len(items), done=done, total=len(items))
+    write_json_atomically(ctx.folder / RESULTS_FILE, tally.summary(model) | {"errors": errors})
+    for error in errors[:20]:
+        ctx.log(f"skipped {error['path']}: {error['reason']}")
+
+
+if __name__ == "__main__":
+    child_main(classify_many)
