@@ -17,7 +17,7 @@ from digits.jobs.runner import JobContext
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound, read_json_lines
 from digits.jobs.types import JobType, register
-from digits.models.layout import METRICS_FILE, list_snapshots
+from digits.models.layout import METRICS_FILE, VAL_CONFUSION_FILE, list_snapshots
 from digits.models.options import DEFAULT_BATCH, split_list
 
 CLASSIFY_RESULTS = "results.json"  # written by digits.models.classify_many
@@ -69,7 +69,21 @@ def describe_model(job: Job, folder: Path) -> dict[str, Any]:
         "network": job.parameters.get("standard_networks") or job.parameters.get("method"),
         "latest": validations[-1] if validations else None,
         "best": best,
+        "validation_confusion": _validation_confusion(folder, (info or {}).get("labels", [])),
     }
+
+
+def _validation_confusion(folder: Path, labels: list[str]) -> dict[str, Any] | None:
+    """The validation set's confusion matrix and per-class accuracy at the best epoch."""
+    try:
+        data = json.loads((folder / VAL_CONFUSION_FILE).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    matrix = data["matrix"]
+    per_class = [{"label": label, "count": sum(row),
+                  "top1": 100.0 * row[i] / sum(row) if sum(row) else None}
+                 for i, (label, row) in enumerate(zip(labels, matrix, strict=False))]  # fmt: skip
+    return {"epoch": data["epoch"], "labels": labels, "matrix": matrix, "per_class": per_class}
 
 
 def _int(text: Any, default: int) -> int:

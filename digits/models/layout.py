@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 METRICS_FILE = "metrics.jsonl"  # one JSON object a line: training reports and validations
+VAL_CONFUSION_FILE = "val_confusion.json"  # the validation confusion matrix at the best epoch
 SNAPSHOT_PATTERN = re.compile(r"^snapshot_epoch_(\d+(?:\.\d+)?)\.pt$")
 
 

@@ -25,10 +25,13 @@ class TrainingState:
     best_val_loss: float | None = None
     best_epoch: float | None = None
 
-    def note_validation(self, row: dict) -> None:
+    def note_validation(self, row: dict) -> bool:
+        """Remember the validation if it is the best so far; whether it is."""
         if self.best_val_loss is None or row["val_loss"] < self.best_val_loss:
             self.best_val_loss = row["val_loss"]
             self.best_epoch = row["epoch"]
+            return True
+        return False
 
 
 @dataclass

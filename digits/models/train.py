@@ -27,9 +27,10 @@ from digits.datasets import layout
 from digits.datasets.reader import LmdbImageDataset
 from digits.jobs.child import child_main
 from digits.jobs.runner import JobAborted, JobContext, JobError
+from digits.jobs.store import write_json_atomically
 from digits.models import snapshots
 from digits.models.build import build_network
-from digits.models.layout import METRICS_FILE
+from digits.models.layout import METRICS_FILE, VAL_CONFUSION_FILE
 from digits.models.options import TrainingOptions, parse_training_options
 from digits.models.preprocessing import Preprocessing
 from digits.models.solvers import create_optimizer
@@ -120,11 +121,15 @@ def all_sum(values: list[float], env: Distributed) -> list[float]:
 
 
 @torch.no_grad()
-def evaluate(model, loader, preprocess: Preprocessing, env: Distributed, autocast) -> dict:
-    """Loss and top-1/top-5 accuracy over the whole validation set, summed across ranks."""
+def evaluate(
+    model, loader, preprocess: Preprocessing, env: Distributed, autocast, num_classes: int
+) -> tuple[dict, list[list[int]]]:
+    """Loss and top-1/top-5 accuracy over the whole validation set, summed across ranks, and
+    its confusion matrix (rows: true class, columns: predicted)."""
     model.eval()
     loss_sum = top1 = top5 = count = 0.0
     criterion = nn.CrossEntropyLoss(reduction="sum")
+    confusion = torch.zeros(num_classes * num_classes, dtype=torch.float64, device=env.device)
     for images, labels in loader:
         images = preprocess(images.to(env.device, non_blocking=True))
         labels = labels.to(env.device, non_blocking=True)
@@ -135,10 +140,16 @@ def evaluate(model, loader, preprocess: Preprocessing, env: Distributed, autocas
         top1 += float((best[:, 0] == labels).sum())
         top5 += float((best == labels[:, None]).any(dim=1).sum())
         count += len(labels)
+        cells = labels * num_classes + best[:, 0]
+        confusion += torch.bincount(cells, minlength=num_classes * num_classes).double()
     loss_sum, top1, top5, count = all_sum([loss_sum, top1, top5, count], env)
+    if env.world_size > 1:
+        dist.all_reduce(confusion)
     model.train()
-    return {"val_loss": loss_sum / count, "val_top1": 100 * top1 / count,
-            "val_top5": 100 * top5 / count}  # fmt: skip
+    row = {"val_loss": loss_sum / count, "val_top1": 100 * top1 / count,
+           "val_top5": 100 * top5 / count}  # fmt: skip
+    matrix = confusion.view(num_classes, num_classes).long().tolist()
+    return row, matrix
 
 
 class Reporter:
@@ -156,6 +167,12 @@ class Reporter:
         with open(self.ctx.folder / METRICS_FILE, "a") as f:
             f.write(json.dumps(row) + "\n")
         self.ctx.events.publish(self.ctx.job.id, "metrics", **row)
+
+    def best_confusion(self, epoch: float, matrix: list[list[int]]) -> None:
+        """The validation set's confusion matrix at the best epoch so far, for the model page."""
+        if self.ctx is not None:
+            write_json_atomically(self.ctx.folder / VAL_CONFUSION_FILE,
+                                  {"epoch": epoch, "matrix": matrix})  # fmt: skip
 
     def progress(self, step: int, images: int) -> None:
         self.images += images
@@ -200,6 +217,7 @@ class Trainer:
     stop: StopSignal
     snapshot_context: snapshots.SnapshotContext
     seed: int
+    num_classes: int
     state: snapshots.TrainingState = field(default_factory=snapshots.TrainingState)
 
     def __post_init__(self):
@@ -266,11 +284,12 @@ class Trainer:
         """Validate, snapshot and stop when their time has come."""
         step, last = self.state.step, self.state.step == self.total_steps
         if self.val_loader is not None and (step % self.val_every == 0 or last):
-            row = {"epoch": round(step / self.epoch_steps, 4),
-                   **evaluate(self.wrapped, self.val_loader, self.preprocess, self.env,
-                              self.autocast)}  # fmt: skip
+            figures, confusion = evaluate(self.wrapped, self.val_loader, self.preprocess,
+                                          self.env, self.autocast, self.num_classes)  # fmt: skip
+            row = {"epoch": round(step / self.epoch_steps, 4), **figures}
             self.reporter.metrics(row)
-            self.state.note_validation(row)
+            if self.state.note_validation(row):
+                self.reporter.best_confusion(row["epoch"], confusion)
         if step % self.snapshot_every == 0 or last:
             self.save_snapshot()
         # Every few steps only: across ranks the check is a collective, a sync of the GPUs.
@@ -320,6 +339,7 @@ def train(ctx: JobContext) -> None:
             ctx.folder, ctx.parameters, labels, options, env.is_main
         ),  # fmt: skip
         seed=seed,
+        num_classes=len(labels),
     )
     trainer.run()
     if env.world_size > 1:

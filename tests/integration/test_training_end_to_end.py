@@ -53,6 +53,14 @@ def test_a_small_network_learns_the_dataset(server, trained):
     assert job["framework"] == "pytorch" and job["labels"] == ["blue", "green", "red"]
     assert job["image dimensions"] == [28, 28, 3]
     assert job["best"]["val_top1"] >= 95.0
+    # The validation set's confusion matrix at the best epoch agrees with its accuracy.
+    confusion = job["validation_confusion"]
+    assert confusion["epoch"] == job["best"]["epoch"] and confusion["labels"] == job["labels"]
+    matrix = confusion["matrix"]
+    assert sum(map(sum, matrix)) == 24  # 20% of 120 images
+    correct = sum(matrix[i][i] for i in range(3))
+    assert 100 * correct / 24 == pytest.approx(job["best"]["val_top1"])
+    assert [row["count"] for row in confusion["per_class"]] == [sum(row) for row in matrix]
     lines = (server.jobs_dir / trained / "metrics.jsonl").read_text().splitlines()
     rows = [json.loads(line) for line in lines]
     losses = [r["train_loss"] for r in rows if "train_loss" in r]
