@@ -11,6 +11,7 @@ from processes import Server, data_roots_of, wait_until
 def server_with_dataset(jobs_dir):
     train = make_class_folders(data_roots_of(jobs_dir) / "colors", per_class=30, size=(28, 28))
     running = Server(jobs_dir)
+    running.data = data_roots_of(jobs_dir)
     try:
         response = requests.post(running.url + "/datasets/images/classification.json", data={
             "username": "fred", "method": "folder", "folder_train": str(train),
@@ -55,4 +56,23 @@ def test_create_a_model_and_watch_the_chart_grow(page, server_with_dataset, tmp_
     expect(page.get_by_test_id("status")).to_have_text("Done", timeout=90000)
     expect(page.get_by_test_id("snapshots")).to_contain_text("epoch 6")
     expect(chart.locator(".main-svg").first).to_be_visible()
+    expect(page.get_by_test_id("confusion-matrix").locator(".main-svg").first).to_be_visible()
     page.screenshot(path=str(tmp_path / "model-page.png"), full_page=True)
+
+    # Classify One with the finished model, looking inside the network.
+    image = server.data / "colors" / "green" / "004.png"
+    form = page.get_by_test_id("classify-one-form")
+    form.get_by_label("Upload an image").set_input_files(str(image))
+    form.get_by_label("Show visualizations and statistics").check()
+    page.get_by_test_id("classify-one").click()
+    predictions = page.get_by_test_id("predictions").locator("tbody tr")
+    expect(predictions).to_have_count(3)
+    expect(predictions.first.locator("td").first).to_have_text("green")
+    layers = page.get_by_test_id("layer")
+    expect(layers).to_have_count(8)  # LeNet's leaf layers
+    expect(layers.first).to_contain_text("Conv2d")
+    expect(layers.first.get_by_test_id("weights").locator("img")).to_be_visible()
+    expect(layers.first.locator("[data-histogram] .main-svg").first).to_be_visible()
+    assert page.get_by_test_id("network-view").evaluate("img => img.naturalWidth") == 28
+    expect(page.get_by_test_id("saliency")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "classify-one.png"), full_page=True)
