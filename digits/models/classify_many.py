@@ -11,6 +11,8 @@ Runs as `python -m digits.models.classify_many <job id>` in a child of the worke
 from __future__ import annotations
 
 import heapq
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,6 +159,13 @@ class Tally:
         return grid
 
 
+def _prepare(model: inference.LoadedModel, item: Item) -> np.ndarray | None:
+    try:
+        return model.prepare(item.path)
+    except images.BadImage:
+        return None
+
+
 def classify_many(ctx: JobContext) -> None:
     params = ctx.parameters
     epoch = float(params["snapshot_epoch"]) if params.get("snapshot_epoch") else None
@@ -177,20 +186,31 @@ def classify_many(ctx: JobContext) -> None:
             f"line {e['line']}: {e['reason']}" for e in errors[:5]))  # fmt: skip
     tally = Tally(labels, int(params.get("top_n") or DEFAULT_TOP_N))
     ctx.log(f"classifying {len(items)} images with the snapshot of epoch {model.info.epoch:g}")
-    for start in range(0, len(items), BATCH):
-        ctx.check_abort()
-        batch, pixels = [], []
-        for item in items[start : start + BATCH]:
-            try:
-                pixels.append(model.prepare(item.path))
-                batch.append(item)
-            except images.BadImage as exc:
-                errors.append({"line": None, "path": item.shown, "reason": f"not an image: {exc}"})
-        if pixels:
-            for item, probabilities in zip(batch, model.classify(pixels), strict=True):
-                tally.add(item, probabilities)
-        done = min(len(items), start + BATCH)
-        ctx.progress(done / len(items), done=done, total=len(items))
+    # Decoding and resizing release the GIL: threads prepare the next batch, its images in
+    # parallel, while torch classifies this one. One batch ahead, so memory stays bounded.
+    batches = [items[start : start + BATCH] for start in range(0, len(items), BATCH)]
+    with ThreadPoolExecutor(os.cpu_count() or 1) as threads, ThreadPoolExecutor(1) as ahead:
+
+        def prepare(batch: list[Item]) -> list[np.ndarray | None]:
+            return list(threads.map(lambda item: _prepare(model, item), batch))
+
+        pending = ahead.submit(prepare, batches[0])
+        done = 0
+        for number, batch in enumerate(batches):
+            pixels = pending.result()
+            if number + 1 < len(batches):
+                pending = ahead.submit(prepare, batches[number + 1])
+            ctx.check_abort()
+            good = [(item, p) for item, p in zip(batch, pixels, strict=True) if p is not None]
+            for item, p in zip(batch, pixels, strict=True):
+                if p is None:
+                    errors.append({"line": None, "path": item.shown, "reason": "not an image"})
+            if good:
+                scores = model.classify([p for _, p in good])
+                for (item, _), probabilities in zip(good, scores, strict=True):
+                    tally.add(item, probabilities)
+            done += len(batch)
+            ctx.progress(done / len(items), done=done, total=len(items))
     write_json_atomically(ctx.folder / RESULTS_FILE, tally.summary(model) | {"errors": errors})
     for error in errors[:20]:
         ctx.log(f"skipped {error['path']}: {error['reason']}")

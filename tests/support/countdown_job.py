@@ -5,12 +5,14 @@ It is not part of the package; the real dataset and training jobs replace it in 
 
 from __future__ import annotations
 
+import os
 import time
 
 from flask import Blueprint, jsonify, request
 
 from digits.config import CPU_QUEUE, GPU_QUEUE
 from digits.hardware.leases import GpuRequest
+from digits.jobs.requests import RequestContext, RequestFailed, register_handler
 from digits.jobs.types import JobType, register
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.services import services
@@ -60,6 +62,17 @@ def create():
         TYPES[kind], request.form.get("name", "countdown"), current_user(), parameters
     )
     return jsonify({"id": job.id, "name": job.name, "status": job.status.label})
+
+
+def echo(ctx: RequestContext) -> dict:
+    """A request handler for the tests: the payload back, with the sizes of the files sent."""
+    if ctx.payload.get("refuse"):
+        raise RequestFailed(f"refused: {ctx.payload['refuse']}")
+    files = {p.name: p.stat().st_size for p in ctx.folder.iterdir() if p.name != "request.json"}
+    return {"payload": ctx.payload, "files": files, "pid": os.getpid()}
+
+
+register_handler("test-echo", echo)
 
 
 def init_app(app) -> None:
