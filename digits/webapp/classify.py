@@ -30,9 +30,15 @@ CLASSIFY_TIMEOUT = 120.0  # seconds: a first request loads the model (a big one 
 
 
 class BadRequest(Exception):
+    """Input refused where the user gave it: a 400 naming the fields."""
+
     def __init__(self, errors: dict[str, list[str]]):
         super().__init__(errors)
         self.errors = errors
+
+
+class ServiceUnavailable(Exception):
+    """No worker to answer (none serving queue infer, or all busy past the timeout): a 503."""
 
 
 def _errors(field: str, message: str) -> BadRequest:
@@ -96,10 +102,6 @@ def ask_worker(kind: str, payload: dict, files: dict[str, bytes], field: str) ->
         raise _errors(field, str(exc)) from None
     except RequestTimedOut as exc:
         raise ServiceUnavailable(f"{exc}: the workers of queue {INFER_QUEUE} are busy") from None
-
-
-class ServiceUnavailable(Exception):
-    pass
 
 
 @bp.errorhandler(BadRequest)

@@ -5,7 +5,6 @@ It is not part of the package; the real dataset and training jobs replace it in 
 
 from __future__ import annotations
 
-import os
 import time
 
 from flask import Blueprint, jsonify, request
@@ -69,7 +68,7 @@ def echo(ctx: RequestContext) -> dict:
     if ctx.payload.get("refuse"):
         raise RequestFailed(f"refused: {ctx.payload['refuse']}")
     files = {p.name: p.stat().st_size for p in ctx.folder.iterdir() if p.name != "request.json"}
-    return {"payload": ctx.payload, "files": files, "pid": os.getpid()}
+    return {"payload": ctx.payload, "files": files}
 
 
 register_handler("test-echo", echo)
