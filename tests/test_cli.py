@@ -33,9 +33,9 @@ def test_worker_refuses_unknown_queues():
 
 
 def test_serve_starts_its_workers_and_stops_cleanly_with_them(jobs_dir):
-    server = Server(jobs_dir)  # waits for the page and both workers' heartbeats
+    server = Server(jobs_dir)  # waits for the page and its workers' heartbeats
     beats = [json.loads(p.read_text()) for p in heartbeat_files(jobs_dir)]
-    assert sorted(b["queues"] for b in beats) == [["cpu"], ["gpu"]]
+    assert sorted(b["queues"] for b in beats) == [["cpu"], ["gpu"], ["infer"]]
     page = requests.get(server.url + "/")
     assert page.status_code == 200 and "Datasets" in page.text and "Models" in page.text
     assert server.stop(signal.SIGTERM) == 0
