@@ -33,6 +33,8 @@ class Settings:
     # How often the embedded broker looks for new messages: low enough to start a task in
     # well under 100 ms, high enough not to spin a core.
     broker_polling_interval: float = 0.02
+    # Automatic restarts of a job whose worker or process died under it, before it ends Error.
+    max_restarts: int = 2
 
     @property
     def embedded_broker(self) -> bool:
@@ -59,6 +61,7 @@ class Settings:
             "DIGITS_DATA_ROOTS": os.pathsep.join(str(p) for p in self.data_roots),
             "DIGITS_SECRET_KEY": self.secret_key,
             "DIGITS_PLUGINS": ",".join(self.plugins),
+            "DIGITS_MAX_RESTARTS": str(self.max_restarts),
         }
 
 
@@ -79,6 +82,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         ),
         "secret_key": env.get("DIGITS_SECRET_KEY", ""),
         "plugins": tuple(_split_list(env.get("DIGITS_PLUGINS"), ",")),
+        "max_restarts": int(env.get("DIGITS_MAX_RESTARTS", "2")),
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     if isinstance(values["jobs_dir"], str):

@@ -49,6 +49,12 @@ def describe_dataset(job: Job, folder: Path) -> dict[str, Any]:
     }
 
 
+def start_again(job: Job, folder: Path) -> str:
+    """A dataset builds again from the start: it builds aside (`.build/`) and swaps in at the
+    end, so an interrupted build leaves nothing half-made to be used."""
+    return "the start"
+
+
 IMAGE_CLASSIFICATION_DATASET = register(
     JobType(
         name="image-classification-dataset",
@@ -59,5 +65,6 @@ IMAGE_CLASSIFICATION_DATASET = register(
         form_endpoint="datasets.new_classification",
         describe=describe_dataset,
         page_template="datasets/sections.html",
+        resume_point=start_again,
     )
 )

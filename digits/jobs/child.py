@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from digits.config import load_settings
 from digits.hardware.monitor import JobMonitor
 from digits.jobs.guard import guarded
-from digits.jobs.runner import JobAborted, JobContext, JobError, worker_events
+from digits.jobs.runner import JobAborted, JobContext, JobError, JobLost, worker_events
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,10 @@ def run_in_child(
             code = _watch(child, ctx, stop_grace, monitor)
         if code == ABORTED_EXIT or ctx.abort_requested():
             raise JobAborted()  # an abort request wins, whatever way the child stopped
-        if code != 0:
+        if code != 0 and (ctx.folder / ERROR_FILE).exists():
             raise JobError(_failure_reason(ctx, code))
+        if code != 0:  # died without a word: killed, out of memory, a crash in native code
+            raise JobLost(_failure_reason(ctx, code))
 
     return run
 
@@ -122,13 +125,18 @@ def _failure_reason(ctx: JobContext, code: int) -> str:
     error_file = ctx.folder / ERROR_FILE
     if error_file.exists():
         return error_file.read_text().strip()
-    output = (ctx.folder / OUTPUT_FILE).read_text(errors="replace").strip()
-    for line in output.splitlines()[-20:]:
+    # The file keeps every run's output (a resumed job has several): its end is this run's.
+    tail = (ctx.folder / OUTPUT_FILE).read_text(errors="replace").strip().splitlines()[-20:]
+    for line in tail:
         ctx.log(line)
-    if code < 0:
-        name = signal.Signals(-code).name
-        hint = " (out of memory?)" if -code == signal.SIGKILL else ""
-        return f"the job's process was killed by {name}{hint}"
+    # torchrun reports a rank that died of a signal as "exitcode : -9", then exits with 1.
+    rank = re.search(r"exitcode\s*:\s*-(\d+)", "\n".join(tail))
+    if code < 0 or rank:
+        number = -code if code < 0 else int(rank.group(1))
+        name = signal.Signals(number).name
+        hint = " (out of memory?)" if number == signal.SIGKILL else ""
+        who = "the job's process" if code < 0 else "a training process"
+        return f"{who} was killed by {name}{hint}"
     return f"the job's process exited with code {code}"
 
 

@@ -60,6 +60,7 @@ class Job:
     task_id: str | None = None
     worker: str | None = None
     gpus: list[int] = field(default_factory=list)  # the GPUs its current run holds
+    restarts: int = 0  # automatic restarts after lost workers, since the last start by a user
 
     @property
     def status(self) -> Status:

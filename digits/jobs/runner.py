@@ -32,6 +32,11 @@ class JobError(Exception):
     """A failure explained for the user: its message becomes the job's error as it is."""
 
 
+class JobLost(Exception):
+    """The job's process died without explaining itself (killed, out of memory, a crash in
+    native code): the job may go on from where it got to (see digits.jobs.recovery)."""
+
+
 def request_abort(folder: Path) -> None:
     """Ask a running job to stop; the job sees it at its next check."""
     (folder / ABORT_FILE).touch()
@@ -101,14 +106,14 @@ def run_job(task, job_id: str) -> None:
         return
     try:
         if _start(events, job_id, hostname, lease):
-            _run(events, settings, job_id, hostname, lease)
+            _run(task, events, settings, job_id, hostname, lease)
     finally:
         if lease:
             lease.release()
 
 
 def _run(
-    events: JobEvents, settings: Settings, job_id: str, hostname: str, lease: Lease | None
+    task, events: JobEvents, settings: Settings, job_id: str, hostname: str, lease: Lease | None
 ) -> None:
     try:
         job = events.store.get(job_id)
@@ -122,6 +127,8 @@ def _run(
         log.info("job %s was deleted while it ran", job_id)
     except JobError as exc:
         _finish(events, job_id, Status.ERROR, str(exc))
+    except JobLost as exc:
+        _recover(task, events, job_id, str(exc))
     except Exception as exc:
         _log_traceback(events, job_id)
         _finish(events, job_id, Status.ERROR, f"{type(exc).__name__}: {exc}")
@@ -215,6 +222,19 @@ def _start(events: JobEvents, job_id: str, hostname: str, lease: Lease | None) -
     """Mark the job Running on this worker, unless it ended (aborted, deleted) while queued."""
     return events.move(job_id, Status.RUN, only_from=frozenset({Status.INIT, Status.WAIT}),
                        worker=hostname, gpus=list(lease.gpus) if lease else [])  # fmt: skip
+
+
+def _recover(task, events: JobEvents, job_id: str, what_happened: str) -> None:
+    from digits.jobs import recovery  # it needs this module's names: imported when used
+
+    try:
+        job = events.store.get(job_id)
+        recovery.recover(
+            events, task.app, job, what_happened, task.app.digits_settings.max_restarts
+        )
+    except Exception:
+        log.exception("could not recover job %s", job_id)
+        _finish(events, job_id, Status.ERROR, what_happened)
 
 
 def _finish(events: JobEvents, job_id: str, status: Status, reason: str | None = None) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import Celery
 
-from digits.jobs import types
+from digits.jobs import recovery, types
 from digits.jobs.celery_app import RUN_JOB_TASK
 from digits.jobs.events import JobEvents
 from digits.jobs.job import Job, new_job_id
@@ -132,15 +132,19 @@ class JobScheduler:
         self.store.delete(job_id)
         self.events.announce_deleted(job_id)
 
-    def fail_orphaned_jobs(self) -> list[str]:
-        """End Running jobs whose worker has gone silent, so none shows Running with no runner."""
+    def resume(self, job_id: str) -> Job:
+        """Resume an Aborted or Error job from where it got to (CannotResume otherwise)."""
+        return recovery.resume(self.events, self.celery, job_id)
+
+    def recover_orphaned_jobs(self) -> list[str]:
+        """Running jobs whose worker went silent: run again from where they got to, or (nothing
+        to go on from, too many restarts) end Error. Never left showing Running."""
         workers = live_workers(self.settings)
-        failed = []
+        handled = []
         for job in self.store.list():
             if is_orphaned(job, workers):
-                reason = f"worker {job.worker} stopped while the job ran"
-                if self.events.move(
-                    job.id, Status.ERROR, reason, only_from=frozenset({Status.RUN})
-                ):
-                    failed.append(job.id)
-        return failed
+                what_happened = f"worker {job.worker} stopped while the job ran"
+                recovery.recover(self.events, self.celery, job, what_happened,
+                                 self.settings.max_restarts)  # fmt: skip
+                handled.append(job.id)
+        return handled

@@ -36,6 +36,9 @@ class JobType:
     waiting_on: Callable[[Job, Any], tuple[str | None, str | None] | None] | None = None
     # The GPUs a job leases before it starts: gpu_request(job) -> GpuRequest. None: no GPUs.
     gpu_request: Callable[[Job], GpuRequest] | None = None
+    # Where a new run of a stopped job would start (resume_point(job, folder) -> "epoch 3",
+    # say), or None if it cannot go on: what Resume and recovery after a lost worker use.
+    resume_point: Callable[[Job, Path], str | None] | None = None
 
 
 _registry: dict[str, JobType] = {}

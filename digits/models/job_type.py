@@ -107,6 +107,12 @@ def dataset_ready(job: Job, store) -> tuple[str | None, str | None] | None:
     return f"waiting for dataset {dataset.name} to be Done", None
 
 
+def snapshot_to_resume(job: Job, folder: Path) -> str | None:
+    """A model goes on from its latest snapshot (the trainer loads it when it starts)."""
+    epochs = list_snapshots(folder)
+    return f"the snapshot of epoch {epochs[-1]:g}" if epochs else None
+
+
 IMAGE_CLASSIFICATION_MODEL = register(
     JobType(
         name="image-classification-model",
@@ -119,6 +125,7 @@ IMAGE_CLASSIFICATION_MODEL = register(
         page_template="models/sections.html",
         waiting_on=dataset_ready,
         gpu_request=gpu_request,
+        resume_point=snapshot_to_resume,
     )
 )
 

@@ -7,7 +7,6 @@ states, the job's parameters and the labels; it loads with `torch.load(weights_o
 from __future__ import annotations
 
 import os
-import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -44,9 +43,18 @@ class SnapshotContext:
 
 
 def save(
-    context: SnapshotContext, model, optimizer, state: TrainingState, epoch_steps: int
+    context: SnapshotContext,
+    model,
+    optimizer,
+    state: TrainingState,
+    epoch_steps: int,
+    rng: list[dict[str, torch.Tensor]],
 ) -> None:
-    """Rank 0 writes; to a temporary file first, then renamed over the target."""
+    """Rank 0 writes; to a temporary file first, then renamed over the target.
+
+    `rng` holds every rank's random states (see `rank_rng_state`), so that a resumed training
+    draws the same augmentations and dropout as an uninterrupted one would have.
+    """
     if not context.is_main:
         return
     epoch = round(state.step / epoch_steps, 4)
@@ -56,7 +64,7 @@ def save(
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "state": asdict(state),
-        "rng": {"torch": torch.get_rng_state(), "python": list(random.getstate()[1])},
+        "rng": rng,
         "parameters": context.parameters,
         "labels": context.labels,
     }
@@ -66,6 +74,21 @@ def save(
     os.replace(tmp, target)
     if context.options.keep_snapshots:
         prune(context.folder, context.options.keep_snapshots, state.best_epoch)
+
+
+def rank_rng_state(generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """This rank's random states: torch's global ones (dropout) and the augmentation one."""
+    state = {"torch": torch.get_rng_state(), "augmentation": generator.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def restore_rng_state(saved: dict[str, torch.Tensor], generator: torch.Generator) -> None:
+    torch.set_rng_state(saved["torch"])
+    generator.set_state(saved["augmentation"])
+    if "cuda" in saved and torch.cuda.is_available():
+        torch.cuda.set_rng_state(saved["cuda"])
 
 
 def prune(folder: Path, keep: int, best_epoch: float | None) -> None:

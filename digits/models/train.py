@@ -30,7 +30,7 @@ from digits.jobs.runner import JobAborted, JobContext, JobError
 from digits.jobs.store import write_json_atomically
 from digits.models import snapshots
 from digits.models.build import build_network
-from digits.models.layout import METRICS_FILE, VAL_CONFUSION_FILE
+from digits.models.layout import METRICS_FILE, VAL_CONFUSION_FILE, list_snapshots
 from digits.models.options import TrainingOptions, parse_training_options
 from digits.models.preprocessing import Preprocessing
 from digits.models.solvers import create_optimizer
@@ -75,6 +75,18 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+class ResumableSampler(DistributedSampler):
+    """DistributedSampler that can start its next epoch `skip` indices in: a resumed training
+    goes on where its snapshot was taken, through the same order of images."""
+
+    skip = 0
+
+    def __iter__(self):
+        indices = list(super().__iter__())
+        skip, self.skip = self.skip, 0
+        return iter(indices[skip:])
+
+
 class ShardSampler(Sampler[int]):
     """Every index exactly once across ranks (rank, rank + world, ...): no padded duplicates."""
 
@@ -95,10 +107,13 @@ def load_data(dataset_folder: Path, options: TrainingOptions, env: Distributed):
                        "GPUs: choose a multiple of the GPU count")  # fmt: skip
     per_rank = options.batch_size // env.world_size
     workers = min(8, max(1, (os.cpu_count() or 2) // (2 * env.world_size)))
+    # Their own generator: loaders must not draw from the global RNG (dropout's), or a resumed
+    # training would draw differently from an uninterrupted one.
     common = {"num_workers": workers, "pin_memory": env.device.type == "cuda",
-              "persistent_workers": True}  # fmt: skip
-    sampler = DistributedSampler(train_set, env.world_size, env.rank, shuffle=options.shuffle,
-                                 seed=options.seed or 0)  # fmt: skip
+              "persistent_workers": True,
+              "generator": torch.Generator().manual_seed(options.seed or 0)}  # fmt: skip
+    sampler = ResumableSampler(train_set, env.world_size, env.rank, shuffle=options.shuffle,
+                               seed=options.seed or 0)  # fmt: skip
     # A last batch of one image cannot train BatchNorm layers: leave that image for the next
     # epoch's shuffle rather than fail (a dataset of 225 images in batches of 32, say).
     lone_last = len(sampler) % per_rank == 1 and len(sampler) > 1
@@ -209,7 +224,7 @@ class Trainer:
     optimizer: torch.optim.Optimizer
     train_loader: DataLoader
     val_loader: DataLoader | None
-    sampler: DistributedSampler
+    sampler: ResumableSampler
     preprocess: Preprocessing
     options: TrainingOptions
     env: Distributed
@@ -237,17 +252,30 @@ class Trainer:
         return torch.autocast(self.env.device.type, dtype=torch.bfloat16, enabled=enabled)
 
     def run(self) -> None:
+        """Train to the last epoch, from where `state` says (0, or a snapshot's step)."""
         self.wrapped.train()
-        for epoch in range(self.state.step // self.epoch_steps, self.options.epochs):
+        first_epoch, steps_done = divmod(self.state.step, self.epoch_steps)
+        for epoch in range(first_epoch, self.options.epochs):
             self.sampler.set_epoch(epoch)
-            self.train_one_epoch()
+            done = steps_done * self.options.batch_accumulation if epoch == first_epoch else 0
+            self.sampler.skip = done * self.train_loader.batch_size
+            self.train_one_epoch(first_batch=done)
 
-    def train_one_epoch(self) -> None:
+    def resume_from(self, snapshot: dict) -> None:
+        """Continue a snapshot's training: weights, optimizer, position and random states."""
+        self.model.load_state_dict(snapshot["model"])
+        self.optimizer.load_state_dict(snapshot["optimizer"])
+        self.state = snapshots.TrainingState(**snapshot["state"])
+        rng = snapshot.get("rng")
+        if isinstance(rng, list) and len(rng) == self.env.world_size:
+            snapshots.restore_rng_state(rng[self.env.rank], self.generator)
+
+    def train_one_epoch(self, first_batch: int = 0) -> None:
         # The loss stays on the device until a report: reading it each step would make the
         # CPU wait for the GPU every step.
         running, batches = torch.zeros((), device=self.env.device), 0
         accumulation = self.options.batch_accumulation
-        for micro, (images, labels) in enumerate(self.train_loader):
+        for micro, (images, labels) in enumerate(self.train_loader, start=first_batch):
             running += self.forward_backward(images, labels)
             batches += 1
             if (micro + 1) % accumulation and micro + 1 != len(self.train_loader):
@@ -298,8 +326,13 @@ class Trainer:
             raise JobAborted()
 
     def save_snapshot(self) -> None:
+        rng = snapshots.rank_rng_state(self.generator)
+        states = [rng]
+        if self.env.world_size > 1:  # every rank's, gathered to rank 0 (a collective)
+            states = [None] * self.env.world_size
+            dist.all_gather_object(states, rng)
         snapshots.save(self.snapshot_context, self.model, self.optimizer, self.state,
-                       self.epoch_steps)  # fmt: skip
+                       self.epoch_steps, states)  # fmt: skip
 
 
 def train(ctx: JobContext) -> None:
@@ -341,6 +374,11 @@ def train(ctx: JobContext) -> None:
         seed=seed,
         num_classes=len(labels),
     )
+    latest = list_snapshots(ctx.folder)
+    if latest:  # resumed (by the user, or after a lost worker): go on from the last snapshot
+        trainer.resume_from(snapshots.load(ctx.folder, latest[-1]))
+        if env.is_main:
+            ctx.log(f"resuming from the snapshot of epoch {latest[-1]:g}")
     trainer.run()
     if env.world_size > 1:
         dist.destroy_process_group()

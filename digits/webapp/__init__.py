@@ -81,7 +81,7 @@ def _start_housekeeping(scheduler: JobScheduler) -> None:
         stop = threading.Event()
         while not stop.wait(HOUSEKEEPING_INTERVAL):
             try:
-                for job_id in scheduler.fail_orphaned_jobs():
+                for job_id in scheduler.recover_orphaned_jobs():
                     log.warning("job %s: its worker stopped while it ran", job_id)
                 prune_processed_messages(scheduler.settings)
                 prune_stale_requests(scheduler.settings)

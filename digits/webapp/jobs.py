@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 
 from digits.jobs import types
 from digits.jobs.events import read_events
+from digits.jobs.recovery import CannotResume
 from digits.jobs.scheduler import JobFinished, JobInUse, UnknownJobType
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.http import error_response, json_errors, wants_json
@@ -102,6 +103,20 @@ def abort(job_id: str):
     try:
         job = services().scheduler.abort(job_id)
     except JobFinished as exc:
+        return error_response(str(exc), 400, field="job_id")
+    if wants_json():
+        return jsonify(services().detail(job))
+    return redirect(url_for(f"jobs.show_{job.kind}s", job_id=job_id))
+
+
+@_route("/<job_id>/resume", methods=["POST"])
+@login_required
+def resume(job_id: str):
+    """Beyond DIGITS (its most asked-for feature, #24): an Aborted or Error job goes on from
+    where it got to, a model from its latest snapshot with its optimizer and random states."""
+    try:
+        job = services().scheduler.resume(job_id)
+    except CannotResume as exc:
         return error_response(str(exc), 400, field="job_id")
     if wants_json():
         return jsonify(services().detail(job))

@@ -11,7 +11,9 @@ from digits.config import Settings
 from digits.jobs import types
 from digits.jobs.events import JobEvents, last_seq
 from digits.jobs.job import Job, JobFormatError
+from digits.jobs.recovery import resume_point
 from digits.jobs.scheduler import JobScheduler
+from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound, JobStore
 from digits.jobs.workers import live_workers, waiting_reason
 
@@ -43,6 +45,10 @@ class Services:
                 "queue": job.queue,
                 "worker": job.worker,
                 "gpus": job.gpus,
+                "restarts": job.restarts,
+                "resume_point": resume_point(job, self.events)
+                if job.status in (Status.ABORT, Status.ERROR)
+                else None,
                 "error": job.error,
                 "parameters": job.parameters,
                 "status_history": [change.to_dict() for change in job.status_history],

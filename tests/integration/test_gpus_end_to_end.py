@@ -152,7 +152,8 @@ def processes_of(job_id: str) -> list[int]:
 
 
 def test_training_stops_and_frees_its_gpu_when_its_worker_is_killed(tmp_path):
-    """The trainer runs in a session of its own: SIGKILL of the worker must still stop it."""
+    """The trainer runs in a session of its own: SIGKILL of the worker must still stop it; the
+    job then goes on from its snapshot on a worker that can serve it."""
     jobs_dir = tmp_path / "jobs"
     data = data_roots_of(jobs_dir)
     env = {FAKE: str(write_fake_gpus(tmp_path / "gpus.json", count=1))}
@@ -169,7 +170,7 @@ def test_training_stops_and_frees_its_gpu_when_its_worker_is_killed(tmp_path):
         model = post_json(server, "/models/images/classification.json", method="standard",
                           standard_networks="lenet", train_epochs="10000", dataset=dataset,
                           model_name="endless", batch_size="4")  # fmt: skip
-        wait_until(lambda: job(server, model)["progress"] > 0, timeout=60)
+        wait_until(lambda: job(server, model)["snapshots"], timeout=60)
         assert job(server, model)["gpus"] == [0]
         assert processes_of(model), "the trainer's command line names its job"
 
@@ -182,7 +183,15 @@ def test_training_stops_and_frees_its_gpu_when_its_worker_is_killed(tmp_path):
         lease = wait_until(lambda: isinstance(got := pool.try_lease(GpuRequest((0,)), {}), Lease)
                            and got, timeout=5)  # fmt: skip
         lease.release()
-        assert status(server, model, "Error", timeout=30)["error"].startswith("worker gpu@node1")
+        # Noticed by the heartbeat, then queued to go on from its snapshot on any worker (the
+        # page says that none serves queue gpu just now; the history says what happened).
+        waiting = status(server, model, "Waiting", timeout=30)["status_history"][-1]["reason"]
+        expected = "worker gpu@node1 stopped while the job ran; resumed from the snapshot of epoch"
+        assert waiting.startswith(expected) and waiting.endswith("(restart 1 of 2)")
+        worker = start_worker(jobs_dir, node="node1", env=env)
+        assert status(server, model, "Running", timeout=30)["gpus"] == [0]
+        abort(server, model)
+        assert status(server, model, "Aborted", timeout=60)["restarts"] == 1
     finally:
         server.stop()
         worker.stop()

@@ -174,6 +174,8 @@ const DIGITS = (() => {
         row.append(cell(event.status), time, cell(event.reason || ""));
         statusCard.querySelector("tbody").append(row);
         document.querySelector("[data-action=abort]").disabled = TERMINAL.includes(event.status);
+        // A stopped job may go on (the server says so if it has nothing to go on from).
+        document.querySelector("[data-action=resume]").hidden = !["Aborted", "Error"].includes(event.status);
         if (event.status === "Error") {
           errorBox.textContent = event.reason || "";
           errorBox.hidden = false;
@@ -261,6 +263,9 @@ const DIGITS = (() => {
 
     document.querySelector("[data-action=abort]").addEventListener("click", () => {
       act("POST", `/${kind}s/${jobId}/abort.json`);
+    });
+    document.querySelector("[data-action=resume]").addEventListener("click", () => {
+      act("POST", `/${kind}s/${jobId}/resume.json`);
     });
     document.querySelector("[data-action=delete]").addEventListener("click", async () => {
       if (!window.confirm("Delete this job and its files?")) return;
