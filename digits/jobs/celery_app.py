@@ -22,9 +22,14 @@ def create_celery(settings: Settings, gpu_pool: GpuPool | None = None) -> Celery
         task_ignore_result=True,
         task_default_queue=CPU_QUEUE,
         # Acknowledge when a job has ended, and hold no task a worker cannot start yet: a job
-        # waits in the queue where any free worker can take it, not behind a busy one.
+        # waits in the queue where any free worker can take it, not behind a busy one, and a
+        # message taken by a worker that dies before starting it is delivered again (Redis).
         task_acks_late=True,
         worker_prefetch_multiplier=1,
+        # A task whose worker process died is not run again blindly by Celery: the job's folder
+        # says how far it got, and digits.jobs.recovery resumes it from there, a bounded number
+        # of times (the worker's heartbeat notices a dead process, the server a dead worker).
+        task_reject_on_worker_lost=False,
         worker_send_task_events=False,
         worker_hijack_root_logger=False,
     )

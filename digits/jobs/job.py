@@ -61,6 +61,7 @@ class Job:
     worker: str | None = None
     gpus: list[int] = field(default_factory=list)  # the GPUs its current run holds
     restarts: int = 0  # automatic restarts after lost workers, since the last start by a user
+    runner_pid: int | None = None  # the worker process running it, on the worker's host
 
     @property
     def status(self) -> Status:

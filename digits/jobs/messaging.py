@@ -20,9 +20,17 @@ SOCKETIO_CHANNEL = "digits-socketio"
 PROCESSED_MAX_AGE = 60.0
 
 
+# Redis hands a message not yet acknowledged to another worker after this long. With late
+# acknowledgement a training holds its message for hours or days, so such deliveries will
+# happen; the runner drops them (the job is already Running, or a newer task replaced it). A
+# short timeout keeps the cost of a dead worker low: the messages it held (a job it had taken,
+# waiting jobs' rechecks) are back in the queue within 10 minutes.
+REDIS_VISIBILITY_TIMEOUT = 600
+
+
 def broker_transport_options(settings: Settings) -> dict[str, Any]:
     if not settings.embedded_broker:
-        return {}
+        return {"visibility_timeout": REDIS_VISIBILITY_TIMEOUT}
     queue_dir = settings.broker_dir / "queue"
     control_dir = settings.broker_dir / "control"
     processed_dir = settings.broker_dir / "processed"

@@ -9,6 +9,7 @@ kills its worker every time ends Error instead of looping.
 
 from __future__ import annotations
 
+import os
 import uuid
 
 from celery import Celery
@@ -94,3 +95,23 @@ def recover(
         what_happened += f" (after {job.restarts} automatic restarts)"
     events.move(job.id, Status.ERROR, what_happened, only_from=frozenset({Status.RUN}))
     return False
+
+
+def recover_dead_runners(events: JobEvents, celery: Celery, hostname: str, max_restarts: int):
+    """Jobs this worker runs whose process died (a pool process killed, say) while the worker
+    lives on: its heartbeat stays fresh, so only the worker itself can notice. On its host."""
+    for job in events.store.list():
+        if job.status is Status.RUN and job.worker == hostname and job.runner_pid:
+            if not _alive(job.runner_pid):
+                what = f"the process of worker {hostname} that ran it (pid {job.runner_pid}) died"
+                recover(events, celery, job, what, max_restarts)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

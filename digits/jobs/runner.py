@@ -99,6 +99,8 @@ def run_job(task, job_id: str) -> None:
     settings: Settings = task.app.digits_settings
     events = worker_events(settings)
     hostname = task.request.hostname or "worker"
+    if _stale(events, job_id, task.request.id):
+        return
     if _still_waiting(task, events, job_id):
         return
     lease = _lease_gpus(task, events, job_id, hostname)
@@ -218,10 +220,23 @@ def _gpu_requests_ahead(job: Job, store: JobStore) -> list[tuple[str, GpuRequest
     return ahead
 
 
+def _stale(events: JobEvents, job_id: str, task_id: str | None) -> bool:
+    """A message for a job that is not waiting to start, or that a newer task superseded: one
+    redelivered after a lost worker or Redis's visibility timeout (see celery_app). Dropped."""
+    try:
+        job = events.store.get(job_id)
+    except JobNotFound:
+        return True
+    if task_id and job.task_id and task_id != job.task_id:
+        return True
+    return job.status not in (Status.INIT, Status.WAIT)
+
+
 def _start(events: JobEvents, job_id: str, hostname: str, lease: Lease | None) -> bool:
     """Mark the job Running on this worker, unless it ended (aborted, deleted) while queued."""
     return events.move(job_id, Status.RUN, only_from=frozenset({Status.INIT, Status.WAIT}),
-                       worker=hostname, gpus=list(lease.gpus) if lease else [])  # fmt: skip
+                       worker=hostname, runner_pid=os.getpid(),
+                       gpus=list(lease.gpus) if lease else [])  # fmt: skip
 
 
 def _recover(task, events: JobEvents, job_id: str, what_happened: str) -> None:

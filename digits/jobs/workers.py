@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,9 +45,17 @@ class Heartbeat:
     A worker that offers GPUs adds their figures and holders: the Hardware page's inventory.
     """
 
-    def __init__(self, settings: Settings, hostname: str, queues: list[str], pool: GpuPool):
+    def __init__(
+        self,
+        settings: Settings,
+        hostname: str,
+        queues: list[str],
+        pool: GpuPool,
+        on_beat: Callable[[], None] | None = None,
+    ):
         self.path = heartbeat_path(settings, hostname)
         self.pool = pool
+        self.on_beat = on_beat
         self.info = {
             "hostname": hostname,
             "host": socket.gethostname(),
@@ -77,6 +86,11 @@ class Heartbeat:
                 self._write()
             except OSError:
                 log.exception("could not write the heartbeat file %s", self.path)
+            try:
+                if self.on_beat:
+                    self.on_beat()
+            except Exception:
+                log.exception("the heartbeat's check of running jobs failed")
 
 
 def live_workers(settings: Settings, max_age: float = STALE_AFTER) -> list[dict[str, Any]]:
@@ -132,7 +146,14 @@ def run_worker(
     load_plugins(settings.plugins)
     pool = GpuPool(settings.jobs_dir, gpus, host=node_of(hostname))
     app = create_celery(settings, pool)
-    heartbeat = Heartbeat(settings, hostname, [queue], pool)
+
+    def check_running_jobs() -> None:
+        from digits.jobs.recovery import recover_dead_runners
+        from digits.jobs.runner import worker_events
+
+        recover_dead_runners(worker_events(settings), app, hostname, settings.max_restarts)
+
+    heartbeat = Heartbeat(settings, hostname, [queue], pool, on_beat=check_running_jobs)
     signals.worker_ready.connect(lambda **_: heartbeat.start(), weak=False)
     signals.worker_shutdown.connect(lambda **_: heartbeat.stop(), weak=False)
     app.worker_main(

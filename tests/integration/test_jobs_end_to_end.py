@@ -133,3 +133,13 @@ def test_a_job_whose_worker_dies_is_not_left_running(tmp_path):
         assert detail["error"] == "worker cpu@tests stopped while the job ran"
     finally:
         teardown_stack(stack)
+
+
+def test_a_job_whose_worker_process_dies_is_noticed_by_its_living_worker(stack):
+    job_id = stack.submit(steps="400", delay="0.05")
+    stack.wait_for_status(job_id, "Running")
+    runner = json.loads((stack.jobs_dir / job_id / "job.json").read_text())["runner_pid"]
+    os.kill(runner, signal.SIGKILL)  # one pool process; the worker and its heartbeat live on
+    detail = stack.wait_for_status(job_id, "Error", timeout=20)
+    assert detail["error"] == f"the process of worker cpu@tests that ran it (pid {runner}) died"
+    assert stack.wait_for_status(stack.submit(steps="2", delay="0"), "Done")  # still serving
