@@ -35,6 +35,8 @@ class Settings:
     broker_polling_interval: float = 0.02
     # Automatic restarts of a job whose worker or process died under it, before it ends Error.
     max_restarts: int = 2
+    # The largest request body (an upload) the web server takes, in megabytes; larger: a 413.
+    max_upload_mb: int = 1024
 
     @property
     def embedded_broker(self) -> bool:
@@ -62,6 +64,7 @@ class Settings:
             "DIGITS_SECRET_KEY": self.secret_key,
             "DIGITS_PLUGINS": ",".join(self.plugins),
             "DIGITS_MAX_RESTARTS": str(self.max_restarts),
+            "DIGITS_MAX_UPLOAD_MB": str(self.max_upload_mb),
         }
 
 
@@ -83,6 +86,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         "secret_key": env.get("DIGITS_SECRET_KEY", ""),
         "plugins": tuple(_split_list(env.get("DIGITS_PLUGINS"), ",")),
         "max_restarts": int(env.get("DIGITS_MAX_RESTARTS", "2")),
+        "max_upload_mb": int(env.get("DIGITS_MAX_UPLOAD_MB", "1024")),
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     if isinstance(values["jobs_dir"], str):

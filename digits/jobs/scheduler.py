@@ -16,12 +16,14 @@ from digits.jobs.events import JobEvents
 from digits.jobs.job import Job, new_job_id
 from digits.jobs.runner import ABORT_FILE, request_abort
 from digits.jobs.status import Status
+from digits.jobs.store import JobIdTaken
 from digits.jobs.types import JobType
 from digits.jobs.workers import is_orphaned, live_workers
 
 log = logging.getLogger(__name__)
 
 QUEUED = frozenset({Status.INIT, Status.WAIT})
+ID_ATTEMPTS = 20
 
 
 class JobInUse(Exception):
@@ -75,7 +77,7 @@ class JobScheduler:
             task_id=str(uuid.uuid4()),
         )
         job.set_status(Status.INIT)
-        folder = self.store.create(job)
+        folder = self._create_with_a_free_id(job)
         if prepare:
             try:
                 prepare(folder)
@@ -86,6 +88,16 @@ class JobScheduler:
         self.events.move(job.id, Status.WAIT)
         self.celery.send_task(RUN_JOB_TASK, args=[job.id], queue=job.queue, task_id=job.task_id)
         return self.store.get(job.id)
+
+    def _create_with_a_free_id(self, job: Job) -> Path:
+        """DIGITS' ids have 4 random hex digits a second: jobs submitted together may draw the
+        same one, so draw again (the folder's atomic creation says who was first)."""
+        for _ in range(ID_ATTEMPTS):
+            try:
+                return self.store.create(job)
+            except JobIdTaken:
+                job.id = new_job_id()
+        raise RuntimeError(f"no free job id after {ID_ATTEMPTS} attempts")
 
     def rerun(self, job_id: str, change: Callable[[Job], None], reason: str) -> Job:
         """Run a Done job again after `change` (an "Add images" request, say), as one step."""

@@ -7,6 +7,7 @@ writers never lose each other's changes.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import logging
@@ -56,6 +57,10 @@ def read_last_json_lines(path: Path, count: int, line_size: int = 2048) -> list:
         except json.JSONDecodeError:
             continue  # the first, cut by the seek, or one cut short by a crash
     return rows
+
+
+class JobIdTaken(FileExistsError):
+    """Another job has this id (two made in the same second drew the same suffix)."""
 
 
 class JobNotFound(LookupError):
@@ -109,8 +114,10 @@ class JobStore:
         target = self.folder(job.id)
         try:
             os.rename(staging, target)  # fails if a job of that id exists: ids are never reused
-        except OSError:
+        except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                raise JobIdTaken(job.id) from None
             raise
         return target
 

@@ -44,7 +44,7 @@ def create_app(
         SECRET_KEY=settings.secret_key,
         DIGITS_SETTINGS=settings,
         DIGITS_VERSION=__version__,
-        MAX_CONTENT_LENGTH=1024**3,
+        MAX_CONTENT_LENGTH=settings.max_upload_mb * 1024**2,
         HOUSEKEEPING=True,
     )
     if test_config:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from digits.jobs.store import JobNotFound
 from digits.webapp.http import error_response
@@ -13,6 +13,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(JobNotFound)
     def job_not_found(exc: JobNotFound):
         return error_response(f"job {exc.args[0]} not found", 404, field="job_id")
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc: RequestEntityTooLarge):
+        limit = app.config["MAX_CONTENT_LENGTH"] // 1024**2
+        return error_response(f"the upload is larger than this server takes ({limit} MB; "
+                              "DIGITS_MAX_UPLOAD_MB sets it)", 413)  # fmt: skip
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

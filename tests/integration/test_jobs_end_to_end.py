@@ -143,3 +143,16 @@ def test_a_job_whose_worker_process_dies_is_noticed_by_its_living_worker(stack):
     detail = stack.wait_for_status(job_id, "Error", timeout=20)
     assert detail["error"] == f"the process of worker cpu@tests that ran it (pid {runner}) died"
     assert stack.wait_for_status(stack.submit(steps="2", delay="0"), "Done")  # still serving
+
+
+def test_fifty_jobs_submitted_at_once_all_appear_with_distinct_ids_and_finish(stack):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(16) as threads:
+        ids = list(threads.map(lambda n: stack.submit(steps="1", delay="0", name=f"n{n}"),
+                               range(50)))  # fmt: skip
+    assert len(set(ids)) == 50
+    listed = {job["id"] for job in stack.session.get(stack.url + "/index.json").json()["datasets"]}
+    assert set(ids) <= listed
+    for job_id in ids:
+        assert stack.wait_for_status(job_id, "Done", timeout=120)

@@ -147,3 +147,17 @@ def test_delete_removes_the_folder(jobs_dir):
 def test_from_dict_rejects_non_objects():
     with pytest.raises(JobFormatError):
         Job.from_dict([1, 2])
+
+
+def test_a_second_job_with_the_same_id_is_refused_and_the_first_kept(jobs_dir):
+    from digits.jobs.store import JobIdTaken
+
+    store = JobStore(jobs_dir)
+    first = make_job()
+    store.create(first)
+    twin = make_job()
+    twin.id, twin.name = first.id, "twin"
+    with pytest.raises(JobIdTaken):
+        store.create(twin)
+    assert store.get(first.id).name == first.name
+    assert [p.name for p in jobs_dir.iterdir()] == [first.id]  # no staging folder left

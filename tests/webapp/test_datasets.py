@@ -177,3 +177,19 @@ def test_clone_opens_the_form_prefilled(fred, data_dir):
     job_id = fred.post(FORM, data=mnist_call(train, resize_width="31")).get_json()["id"]
     form = fred.get(f"/clone/{job_id}", follow_redirects=True).get_data(as_text=True)
     assert 'value="mnist (clone)"' in form and 'value="31"' in form
+
+
+def test_an_upload_over_the_limit_is_a_413_saying_so(settings):
+    import io
+
+    from digits.webapp import create_app
+
+    app = create_app(
+        settings.with_changes(max_upload_mb=1), {"TESTING": True, "HOUSEKEEPING": False}
+    )
+    client = app.test_client()
+    big = {"upload_archive": (io.BytesIO(b"x" * (2 * 1024**2)), "big.zip"), "method": "upload",
+           "username": "fred"}  # fmt: skip
+    response = client.post("/datasets/images/classification.json", data=big)
+    assert response.status_code == 413
+    assert "larger than this server takes (1 MB" in response.get_json()["errors"]["error"][0]
