@@ -1,10 +1,11 @@
-"""The `digits` command: `digits serve` and `digits worker`."""
+"""The `digits` command: `digits serve`, `digits worker` and `digits user`."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import re
 import signal
 import socket
 from pathlib import Path
@@ -12,6 +13,9 @@ from pathlib import Path
 from digits import __version__
 from digits.config import GPU_QUEUE, INFER_QUEUE, QUEUES, ensure_secret_key, load_settings
 from digits.server import ServeOptions, serve
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+USERNAME = re.compile(r"^[a-z][a-z0-9._-]*$")
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -142,16 +146,69 @@ def build_parser() -> argparse.ArgumentParser:
     worker_parser.add_argument(
         "--hostname", default=None, help="this worker's name (default: <queues>@<host>)"
     )
+
+    user_parser = commands.add_parser(
+        "user",
+        help="manage accounts (with one, logging in needs a password and the API a token)",
+        description="Accounts of this DIGITS install, kept hashed in <jobs dir>/.users.json.",
+    )
+    user_parser.add_argument("--jobs-dir", help="the jobs folder (env DIGITS_JOBS_DIR)")
+    actions = user_parser.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="add a user (asks for the password)")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true", help="may change every user's jobs")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from standard input")  # fmt: skip
+    actions.add_parser("remove", help="remove a user").add_argument("name")
+    actions.add_parser("token", help="print a new API token for a user").add_argument("name")
+    actions.add_parser("list", help="list the users")
     return parser
+
+
+def _user(args: argparse.Namespace) -> int:
+    import getpass
+    import sys
+
+    from digits.accounts import AccountError, Accounts
+
+    settings = load_settings(jobs_dir=args.jobs_dir)
+    accounts = Accounts(settings.jobs_dir)
+    try:
+        if args.action == "add":
+            if not USERNAME.match(args.name):
+                raise AccountError("a username starts with a lowercase letter, then lowercase "
+                                   "letters, digits, . _ or -")  # fmt: skip
+            if args.password_stdin:
+                password = sys.stdin.readline().rstrip("\n")
+            else:
+                password = getpass.getpass(f"Password for {args.name}: ")
+                if getpass.getpass("Again: ") != password:
+                    raise AccountError("the passwords differ")
+            accounts.add(args.name, password, admin=args.admin)
+            print(f"user {args.name} added{' (admin)' if args.admin else ''}")
+        elif args.action == "remove":
+            accounts.remove(args.name)
+            print(f"user {args.name} removed")
+        elif args.action == "token":
+            print(accounts.new_token(args.name))
+        else:
+            for name in accounts.names():
+                print(name + (" (admin)" if accounts.get(name).admin else ""))
+    except AccountError as exc:
+        print(f"digits user: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+        level=getattr(args, "log_level", "INFO").upper(),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
     if args.command == "serve":
         settings = ensure_secret_key(_settings(args, secret_key=args.secret_key))
+        _warn_if_open(args.host, settings)
         start_workers = settings.embedded_broker if args.workers is None else args.workers
         options = ServeOptions(
             host=args.host,
@@ -164,6 +221,18 @@ def main(argv: list[str] | None = None) -> None:
         serve(settings, options)
     elif args.command == "worker":
         raise SystemExit(_worker(args))
+    elif args.command == "user":
+        raise SystemExit(_user(args))
+
+
+def _warn_if_open(host: str, settings) -> None:
+    from digits.accounts import Accounts
+
+    if host not in LOCAL_HOSTS and not Accounts(settings.jobs_dir).enabled:
+        logging.getLogger("digits").warning(
+            "listening on %s with no accounts: anyone who can reach this server can submit "
+            "custom networks, which run as Python on the workers; add a user with "
+            "`digits user add NAME`", host)  # fmt: skip
 
 
 def _worker(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 from digits import __version__
+from digits.accounts import Accounts
 from digits.config import Settings, ensure_secret_key, load_settings
 from digits.jobs.celery_app import create_celery
 from digits.jobs.events import JobEvents
@@ -55,7 +56,9 @@ def create_app(
     store = JobStore(settings.jobs_dir)
     events = JobEvents(store, realtime.emit_to_room)
     scheduler = JobScheduler(events, create_celery(settings))
-    app.extensions["digits"] = Services(settings, store, events, scheduler)
+    app.extensions["digits"] = Services(
+        settings, store, events, scheduler, Accounts(settings.jobs_dir)
+    )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)

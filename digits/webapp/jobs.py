@@ -5,13 +5,15 @@ DIGITS answered these under /jobs, /datasets and /models alike; so do we.
 
 from __future__ import annotations
 
+import functools
+
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from digits.jobs import types
 from digits.jobs.events import read_events
 from digits.jobs.recovery import CannotResume
 from digits.jobs.scheduler import JobFinished, JobInUse, UnknownJobType
-from digits.webapp.auth import current_user, login_required
+from digits.webapp.auth import current_user, login_required, may_change
 from digits.webapp.http import error_response, json_errors, wants_json
 from digits.webapp.services import services
 
@@ -19,6 +21,21 @@ bp = Blueprint("jobs", __name__)
 
 PREFIXES = ("/jobs", "/datasets", "/models")
 LOG_TAIL = 500
+
+
+def owner_only(view):
+    """Only the job's owner or an admin may change it (anyone, on a server without accounts):
+    a 403 for others. A job that does not exist is a 404 first."""
+
+    @functools.wraps(view)
+    def wrapped(job_id: str, *args, **kwargs):
+        job = services().store.get(job_id)
+        if not may_change(job.owner):
+            return error_response(f"only the job's owner ({job.owner}) or an admin may do this",
+                                  403, field="job_id")  # fmt: skip
+        return view(job_id, *args, **kwargs)
+
+    return wrapped
 
 
 def _route(rule: str, **options):
@@ -75,6 +92,7 @@ def status(job_id: str):
 
 @_route("/<job_id>", methods=["PUT"])
 @login_required
+@owner_only
 def edit(job_id: str):
     name = request.form.get("job_name")
     notes = request.form.get("job_notes")
@@ -89,6 +107,7 @@ def edit(job_id: str):
 
 @_route("/<job_id>", methods=["DELETE"])
 @login_required
+@owner_only
 def delete(job_id: str):
     try:
         services().scheduler.delete(job_id)
@@ -99,6 +118,7 @@ def delete(job_id: str):
 
 @_route("/<job_id>/abort", methods=["POST"])
 @login_required
+@owner_only
 def abort(job_id: str):
     try:
         job = services().scheduler.abort(job_id)
@@ -111,6 +131,7 @@ def abort(job_id: str):
 
 @_route("/<job_id>/resume", methods=["POST"])
 @login_required
+@owner_only
 def resume(job_id: str):
     """Beyond DIGITS (its most asked-for feature, #24): an Aborted or Error job goes on from
     where it got to, a model from its latest snapshot with its optimizer and random states."""

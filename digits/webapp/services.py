@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import current_app
 
+from digits.accounts import Accounts
 from digits.config import Settings
 from digits.jobs import types
 from digits.jobs.events import JobEvents, last_seq
@@ -24,6 +25,7 @@ class Services:
     store: JobStore
     events: JobEvents
     scheduler: JobScheduler
+    accounts: Accounts
 
     def describe(self, job: Job, workers: list[dict[str, Any]]) -> dict[str, Any]:
         """A job's summary, with the honest reason a waiting job is not running."""

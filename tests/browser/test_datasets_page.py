@@ -42,3 +42,33 @@ def test_create_a_dataset_through_the_form_and_see_chart_and_mean(page, server, 
     assert page.evaluate("(img) => img.naturalWidth", mean.element_handle()) == 16
     expect(page.get_by_test_id("db-train").locator(".count")).to_have_text("18")
     page.screenshot(path=str(tmp_path / "dataset-page.png"), full_page=True)
+
+
+def test_with_accounts_a_person_logs_in_with_a_password_and_the_page_works(page, jobs_dir):
+    """Forms carry their CSRF token and page scripts send it: create a dataset, then delete it."""
+    from digits.accounts import Accounts
+
+    Accounts(jobs_dir).add("fred", "fred's password")
+    train = make_class_folders(data_roots_of(jobs_dir) / "colors", per_class=4)
+    running = Server(jobs_dir)
+    try:
+        page.goto(running.url + "/login")
+        page.get_by_label("Username").fill("fred")
+        page.get_by_label("Password").fill("wrong password")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_test_id("login-error")).to_have_text("wrong username or password")
+        page.get_by_label("Username").fill("fred")
+        page.get_by_label("Password").fill("fred's password")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_test_id("username")).to_have_text("fred")
+        page.get_by_role("link", name="Images → Classification").click()
+        page.get_by_label("Training images").fill(str(train))
+        page.get_by_label("Dataset name").fill("colors")
+        page.get_by_test_id("create").click()
+        expect(page.get_by_test_id("status")).to_have_text("Done", timeout=30000)
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_test_id("delete").click()
+        expect(page.get_by_test_id("datasets-table")).to_be_attached()
+        expect(page.get_by_text("No datasets yet.")).to_be_visible()
+    finally:
+        running.stop()

@@ -8,6 +8,8 @@
 const DIGITS = (() => {
   const TERMINAL = ["Done", "Aborted", "Error"];
   const metricsListeners = [];
+  // With accounts, every change a page asks for carries its session's CSRF token.
+  const CSRF = { "X-CSRF-Token": document.querySelector("meta[name=csrf-token]")?.content || "" };
   const usageListeners = [];
 
   function formatDuration(seconds) {
@@ -244,7 +246,7 @@ const DIGITS = (() => {
     }
 
     async function act(method, url) {
-      const response = await fetch(url, { method, headers: { Accept: "application/json" } });
+      const response = await fetch(url, { method, headers: { Accept: "application/json", ...CSRF } });
       if (response.status === 401) {
         window.location = `/login?next=${encodeURIComponent(window.location.pathname)}`;
         return null;
@@ -300,7 +302,7 @@ const DIGITS = (() => {
         body.append(name, form.elements[name].value);
       }
       body.append("image_file", exampleFile.files[0]);
-      const response = await fetch("/datasets/images/resize-example.json", { method: "POST", body });
+      const response = await fetch("/datasets/images/resize-example.json", { method: "POST", body, headers: CSRF });
       const answer = await response.json();
       if (!response.ok) {
         examples.textContent = Object.values(answer.errors).flat().join(" ");
@@ -367,7 +369,7 @@ const DIGITS = (() => {
     };
     async function previewRate() {
       policyFields();
-      const response = await fetch("/models/visualize-lr.json", { method: "POST", body: new FormData(form) });
+      const response = await fetch("/models/visualize-lr.json", { method: "POST", body: new FormData(form), headers: CSRF });
       if (!response.ok || !window.Plotly) return;
       const curve = await response.json();
       Plotly.react(form.querySelector("[data-testid=lr-preview]"), [{ x: curve.x, y: curve.y, mode: "lines" }],
@@ -380,7 +382,7 @@ const DIGITS = (() => {
     form.querySelector("[data-action=customize]").addEventListener("click", async () => {
       const body = new FormData();
       body.append("network", form.querySelector("input[name=standard_networks]:checked").value);
-      const response = await fetch("/models/customize.json", { method: "POST", body });
+      const response = await fetch("/models/customize.json", { method: "POST", body, headers: CSRF });
       code.set((await response.json()).network);
       form.querySelector("input[name=method][value=custom]").checked = true;
       showMethod();
@@ -393,7 +395,7 @@ const DIGITS = (() => {
       const method = form.querySelector("input[name=method]:checked").value;
       if (method === "custom") body.append("custom_network", code.get());
       else body.append("standard_networks", form.querySelector("input[name=standard_networks]:checked").value);
-      const response = await fetch("/models/visualize-network.json", { method: "POST", body });
+      const response = await fetch("/models/visualize-network.json", { method: "POST", body, headers: CSRF });
       const answer = await response.json();
       const box = form.querySelector("[data-testid=visualization]");
       if (editor && markedLine !== null) editor.removeLineClass(markedLine, "background", "error-line");

@@ -1,0 +1,44 @@
+"""Accounts kept in the jobs folder: hashed passwords and tokens, and `digits user`."""
+
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from digits.accounts import AccountError, Accounts
+
+
+def test_passwords_and_tokens_are_kept_hashed_and_checked(jobs_dir):
+    accounts = Accounts(jobs_dir)
+    assert not accounts.enabled
+    accounts.add("fred", "a long secret", admin=True)
+    token = accounts.new_token("fred")
+    text = (jobs_dir / ".users.json").read_text()
+    assert "a long secret" not in text and token not in text
+    assert stat.S_IMODE(os.stat(jobs_dir / ".users.json").st_mode) == 0o600
+    again = Accounts(jobs_dir)  # another process's view
+    assert again.enabled and again.check_password("fred", "a long secret")
+    assert not again.check_password("fred", "a long secreT") and not again.check_password("x", "")
+    assert again.user_for_token(token).name == "fred" and again.get("fred").admin
+    assert again.user_for_token(token[:-1] + "x") is None
+    with pytest.raises(AccountError, match="at least 8"):
+        again.add("ann", "short")
+    with pytest.raises(AccountError, match="exists"):
+        again.add("fred", "another long one")
+
+
+def test_the_user_command_adds_lists_and_makes_tokens(jobs_dir):
+    def digits_user(*args, stdin=""):
+        return subprocess.run([sys.executable, "-m", "digits", "user", "--jobs-dir",
+                               str(jobs_dir), *args], input=stdin, capture_output=True,
+                              text=True)  # fmt: skip
+
+    assert digits_user("add", "ann", "--admin", "--password-stdin", stdin="pass word 1\n").stdout \
+        == "user ann added (admin)\n"  # fmt: skip
+    assert digits_user("list").stdout == "ann (admin)\n"
+    token = digits_user("token", "ann").stdout.strip()
+    assert Accounts(jobs_dir).user_for_token(token).name == "ann"
+    refused = digits_user("add", "Bad Name", "--password-stdin", stdin="whatever long\n")
+    assert refused.returncode == 1 and "lowercase letter" in refused.stderr
