@@ -6,6 +6,7 @@ states, the job's parameters and the labels; it loads with `torch.load(weights_o
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import torch
 
+from digits.jobs.runner import JobError
 from digits.models.layout import list_snapshots, snapshot_name
 
 FORMAT = 1
@@ -70,7 +72,16 @@ def save(
     }
     target = context.folder / snapshot_name(epoch)
     tmp = target.with_name(f".{target.name}.tmp")
-    torch.save(data, tmp)
+    try:
+        torch.save(data, tmp)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)  # the earlier snapshots were never touched
+        if exc.errno != errno.ENOSPC:
+            raise
+        kept = list_snapshots(context.folder)
+        intact = f"; the snapshot of epoch {kept[-1]:g} is intact" if kept else ""
+        raise JobError(f"no space left on the device for the snapshot of epoch {epoch:g}"
+                       f"{intact}") from exc  # fmt: skip
     os.replace(tmp, target)
     if context.options.keep_snapshots:
         prune(context.folder, context.options.keep_snapshots, state.best_epoch)
