@@ -145,11 +145,11 @@ class Server(Process):
 
 
 class RedisServer(Process):
-    def __init__(self, tmp_dir: Path):
+    def __init__(self, tmp_dir: Path, port: int | None = None):
         binary = shutil.which("redis-server")
         if binary is None:
             skip_or_fail("redis-server is not installed")
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "no", "--dir", str(tmp_dir)]  # fmt: skip

@@ -1,0 +1,62 @@
+"""Restarting `digits serve` and the Redis server while a model trains: the training goes on,
+its metrics stay complete, and its page is live again once they are back."""
+
+import json
+
+import pytest
+import requests
+from imagesets import make_class_folders
+from processes import RedisServer, Server, data_roots_of, start_worker, wait_until
+
+from tests.integration.conftest import EventRecorder, finished, login
+
+
+@pytest.mark.redis
+def test_training_survives_restarts_of_the_server_and_redis(tmp_path):
+    (tmp_path / "redis-1").mkdir()
+    redis = RedisServer(tmp_path / "redis-1")
+    url = redis.url
+    jobs_dir = tmp_path / "jobs"
+    worker = start_worker(jobs_dir, url, node="trainer")
+    server = Server(jobs_dir, url, workers=False)
+    try:
+        session = login(server.url)
+        folder = make_class_folders(data_roots_of(jobs_dir) / "colors", per_class=20, size=(28, 28))
+        dataset = session.post(server.url + "/datasets/images/classification.json", data={
+            "method": "folder", "folder_train": str(folder), "resize_width": "28",
+            "resize_height": "28", "dataset_name": "colors"}).json()["id"]  # fmt: skip
+        assert finished(server, dataset)["status"] == "Done"
+        model = session.post(server.url + "/models/images/classification.json", data={
+            "method": "standard", "standard_networks": "lenet", "train_epochs": "150",
+            "batch_size": "4", "dataset": dataset, "model_name": "long"}).json()["id"]  # fmt: skip
+        metrics = jobs_dir / model / "metrics.jsonl"
+        wait_until(lambda: metrics.exists() and metrics.read_text(), 60)
+
+        server.stop()
+        redis.stop()
+        epoch_while_down = json.loads(metrics.read_text().splitlines()[-1])["epoch"]
+        wait_until(lambda: json.loads(metrics.read_text().splitlines()[-1])["epoch"]
+                   > epoch_while_down + 1, 60)  # fmt: skip  # it trains on, unwatched
+        (tmp_path / "redis-2").mkdir()
+        redis = RedisServer(tmp_path / "redis-2", port=redis.port)
+        server = Server(jobs_dir, url, workers=False, port=server.port)
+
+        recorder = EventRecorder(server.url)
+        recorder.join(model)
+        wait_until(lambda: any(e["update"] == "metrics" for e in recorder.for_job(model)), 60)
+        job = finished(server, model, timeout=300)
+        recorder.close()
+        assert job["status"] == "Done"
+        rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+        epochs = [row["epoch"] for row in rows if "train_loss" in row]
+        assert epochs == sorted(epochs) and epochs[-1] == 150
+        steps_per_report = {round(b - a, 4) for a, b in zip(epochs, epochs[1:], strict=False)}
+        assert len(steps_per_report) <= 2  # no report missing while the others were down
+        seqs = [json.loads(line)["seq"] for line in
+                (jobs_dir / model / "events.jsonl").read_text().splitlines()]  # fmt: skip
+        assert seqs == list(range(len(seqs)))
+        assert requests.get(f"{server.url}/models/{model}").status_code == 200
+    finally:
+        server.stop()
+        worker.stop()
+        redis.stop()
