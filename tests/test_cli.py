@@ -47,3 +47,17 @@ def test_serve_starts_its_workers_and_stops_cleanly_with_them(jobs_dir):
 def test_serve_on_ctrl_c(jobs_dir):
     server = Server(jobs_dir, workers=False)
     assert server.stop(signal.SIGINT) == 0
+
+
+def test_serve_warns_when_it_listens_publicly_with_no_accounts(jobs_dir):
+    from processes import Process, digits_env, free_port, wait_until
+
+    port = free_port()
+    args = [sys.executable, "-m", "digits", "serve", "--host", "0.0.0.0", "--port", str(port),
+            "--no-workers"]  # fmt: skip
+    server = Process(args, digits_env(jobs_dir), jobs_dir.parent / "public.log")
+    try:
+        wait_until(lambda: "listening on 0.0.0.0 with no accounts" in server.output(), 20)
+        assert "digits user add NAME" in server.output()
+    finally:
+        server.stop()
