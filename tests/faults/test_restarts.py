@@ -11,6 +11,10 @@ from processes import RedisServer, Server, data_roots_of, start_worker, wait_unt
 from tests.integration.conftest import EventRecorder, finished, login
 
 
+def statuses(events):
+    return [e["status"] for e in events if e["update"] == "status"]
+
+
 @pytest.mark.redis
 def test_training_survives_restarts_of_the_server_and_redis(tmp_path):
     (tmp_path / "redis-1").mkdir()
@@ -60,3 +64,17 @@ def test_training_survives_restarts_of_the_server_and_redis(tmp_path):
         server.stop()
         worker.stop()
         redis.stop()
+
+
+def test_restarting_the_server_leaves_the_job_running(stack, recorder_factory):
+    job_id = stack.submit(steps="300", delay="0.05")  # 15 s: outlasts the restart
+    stack.wait_for_status(job_id, "Running")
+    stack.restart_server()
+    assert stack.job(job_id)["status"] == "Running"
+    recorder = recorder_factory(stack.url)
+    history = recorder.join(job_id)["events"]
+    stack.wait_for_status(job_id, "Done", timeout=60)
+    wait_until(lambda: "Done" in statuses(recorder.for_job(job_id)))
+    assert statuses(history + recorder.for_job(job_id)) == [
+        "Initialized", "Waiting", "Running", "Done"
+    ]  # fmt: skip

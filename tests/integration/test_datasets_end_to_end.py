@@ -154,39 +154,3 @@ def test_adding_images_and_a_new_class_to_a_done_dataset(server):
     missing = {"username": "fred", "folder_train": str(server.data / "nope")}
     again = requests.post(f"{server.url}/datasets/{job_id}/append.json", data=missing)
     assert again.status_code == 400 and "folder_train" in again.json()["errors"]
-
-
-def test_a_dataset_build_killed_midway_starts_again_cleanly(server):
-    """Its decoding processes and all: the job goes back to Waiting and builds from the start."""
-    import os
-    import signal
-    from pathlib import Path
-
-    folder = make_class_folders(server.data / "many", per_class=700, size=(64, 64))
-    response = requests.post(server.url + "/datasets/images/classification.json", data={
-        "username": "fred", "method": "folder", "folder_train": str(folder),
-        "resize_width": "32", "resize_height": "32", "dataset_name": "killed"})  # fmt: skip
-    job_id = response.json()["id"]
-
-    def builders():
-        found = []
-        for entry in Path("/proc").iterdir():
-            try:
-                words = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"digits.datasets.build" in words and job_id.encode() in words:
-                found.append(int(entry.name))
-        return found
-
-    wait_until(lambda: requests.get(f"{server.url}/datasets/{job_id}.json").json()["progress"]
-               > 0.1, 60, interval=0.05)  # fmt: skip
-    for pid in builders():
-        os.kill(pid, signal.SIGKILL)
-    job = finished(server, job_id, timeout=120)
-    assert job["status"] == "Done" and job["restarts"] == 1
-    reasons = [change["reason"] or "" for change in job["status_history"]]
-    assert any(r.endswith("resumed from the start (restart 1 of 2)") for r in reasons), reasons
-    assert job["ParseFolderTasks"][0]["train_count"] + job["ParseFolderTasks"][0]["val_count"] \
-        == 2100  # fmt: skip
-    assert not (server.jobs_dir / job_id / ".build").exists()

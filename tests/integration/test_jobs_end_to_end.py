@@ -1,8 +1,5 @@
 """Jobs submitted through the API run on a real worker, over the embedded broker and Redis."""
 
-import json
-import os
-import signal
 import time
 
 from processes import start_worker, wait_until
@@ -85,20 +82,6 @@ def test_cpu_jobs_are_not_blocked_by_a_long_gpu_job(stack):
         stack.wait_for_status(job_id, "Aborted")
 
 
-def test_restarting_the_server_leaves_the_job_running(stack, recorder_factory):
-    job_id = stack.submit(steps="300", delay="0.05")  # 15 s: outlasts the restart
-    stack.wait_for_status(job_id, "Running")
-    stack.restart_server()
-    assert stack.job(job_id)["status"] == "Running"
-    recorder = recorder_factory(stack.url)
-    history = recorder.join(job_id)["events"]
-    stack.wait_for_status(job_id, "Done", timeout=60)
-    wait_until(lambda: "Done" in statuses(recorder.for_job(job_id)))
-    assert statuses(history + recorder.for_job(job_id)) == [
-        "Initialized", "Waiting", "Running", "Done"
-    ]  # fmt: skip
-
-
 def test_a_job_aborted_while_queued_never_runs(tmp_path, broker_url, recorder_factory):
     from .conftest import build_stack, teardown_stack
 
@@ -118,41 +101,3 @@ def test_a_job_aborted_while_queued_never_runs(tmp_path, broker_url, recorder_fa
         assert history == ["Initialized", "Waiting", "Aborted"]
     finally:
         teardown_stack(stack)
-
-
-def test_a_job_whose_worker_dies_is_not_left_running(tmp_path):
-    from .conftest import build_stack, teardown_stack
-
-    stack = build_stack(tmp_path, None, own_workers=False)
-    try:
-        job_id = stack.submit(steps="400", delay="0.05")
-        stack.wait_for_status(job_id, "Running")
-        beat = json.loads((stack.jobs_dir / ".workers" / "cpu@tests.json").read_text())
-        os.killpg(beat["pid"], signal.SIGKILL)  # the worker and its pool, as the OOM killer would
-        detail = stack.wait_for_status(job_id, "Error", timeout=30)
-        assert detail["error"] == "worker cpu@tests stopped while the job ran"
-    finally:
-        teardown_stack(stack)
-
-
-def test_a_job_whose_worker_process_dies_is_noticed_by_its_living_worker(stack):
-    job_id = stack.submit(steps="400", delay="0.05")
-    stack.wait_for_status(job_id, "Running")
-    runner = json.loads((stack.jobs_dir / job_id / "job.json").read_text())["runner_pid"]
-    os.kill(runner, signal.SIGKILL)  # one pool process; the worker and its heartbeat live on
-    detail = stack.wait_for_status(job_id, "Error", timeout=20)
-    assert detail["error"] == f"the process of worker cpu@tests that ran it (pid {runner}) died"
-    assert stack.wait_for_status(stack.submit(steps="2", delay="0"), "Done")  # still serving
-
-
-def test_fifty_jobs_submitted_at_once_all_appear_with_distinct_ids_and_finish(stack):
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(16) as threads:
-        ids = list(threads.map(lambda n: stack.submit(steps="1", delay="0", name=f"n{n}"),
-                               range(50)))  # fmt: skip
-    assert len(set(ids)) == 50
-    listed = {job["id"] for job in stack.session.get(stack.url + "/index.json").json()["datasets"]}
-    assert set(ids) <= listed
-    for job_id in ids:
-        assert stack.wait_for_status(job_id, "Done", timeout=120)

@@ -1,10 +1,7 @@
 """Training through the real job path: `digits serve`, its workers, torchrun, real steps."""
 
 import json
-import os
-import signal
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -163,63 +160,3 @@ def test_an_exploding_loss_stops_the_job_with_advice(server, colors):
     job = finished(server, job_id)
     assert job["status"] == "Error"
     assert "try a lower learning rate" in job["error"]
-
-
-def test_resume_after_abort_ends_with_the_weights_of_an_uninterrupted_run(server):
-    """Abort in the second epoch, Resume: the same weights as 4 epochs straight (CPU, seeded)."""
-    folder = make_class_folders(server.data / "resume", per_class=40, size=(28, 28))
-    dataset = post(server, "/datasets/images/classification.json", method="folder",
-                   folder_train=str(folder), folder_pct_val="20", resize_width="28",
-                   resize_height="28", dataset_name="resume").json()["id"]  # fmt: skip
-    common = {"train_epochs": "4", "batch_size": "32", "learning_rate": "0.05",
-              "random_seed": "3", "aug_flip": "fliplr", "solver_type": "ADAM"}  # fmt: skip
-    resumed = train(server, dataset, model_name="aborted, resumed", **common)
-    # It waits for its dataset; a user's Abort is already there when it starts, so the trainer
-    # stops at its first look (step 5 of 12, in the second epoch) and writes a snapshot there.
-    (server.jobs_dir / resumed / "abort").touch()
-    assert finished(server, dataset)["status"] == "Done"
-    aborted = finished(server, resumed)
-    assert aborted["status"] == "Aborted" and aborted["snapshots"] == [1.0, 1.6667]
-    assert aborted["resume_point"] == "the snapshot of epoch 1.6667"
-
-    straight = train(server, dataset, model_name="straight", **common)
-    assert post(server, f"/models/{resumed}/resume.json").status_code == 200
-    for job_id in (straight, resumed):
-        assert finished(server, job_id)["status"] == "Done"
-    weights = [torch.load(server.jobs_dir / j / "snapshot_epoch_4.pt", weights_only=True)["model"]
-               for j in (straight, resumed)]  # fmt: skip
-    for name, tensor in weights[0].items():
-        assert torch.allclose(tensor, weights[1][name], atol=1e-6), name
-    epochs = [json.loads(line)["epoch"] for line in
-              (server.jobs_dir / resumed / "metrics.jsonl").read_text().splitlines()]  # fmt: skip
-    assert epochs == sorted(epochs) and epochs[-1] == 4  # the chart goes on where it stopped
-    again = post(server, f"/models/{resumed}/resume.json")
-    assert again.status_code == 400 and "only an Aborted or Error job" in again.text
-
-
-def training_ranks(job_id: str) -> list[int]:
-    """The trainer's rank processes (`python -u -m digits.models.train <job id>`)."""
-    ranks = []
-    for entry in Path("/proc").iterdir():
-        try:
-            words = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if job_id.encode() in words and b"digits.models.train" in words and b"-u" in words:
-            ranks.append(int(entry.name))
-    return ranks
-
-
-def test_a_killed_training_process_is_resumed_automatically(server, colors):
-    job_id = train(server, colors, train_epochs="60", batch_size="4", model_name="killed")
-    wait_until(lambda: requests.get(f"{server.url}/models/{job_id}.json").json()["snapshots"],
-               60, interval=0.1)  # fmt: skip
-    for pid in training_ranks(job_id):
-        os.kill(pid, signal.SIGKILL)
-    job = finished(server, job_id, timeout=180)
-    assert job["status"] == "Done" and job["restarts"] == 1
-    reasons = [change["reason"] or "" for change in job["status_history"]]
-    assert any(r.startswith("a training process was killed by SIGKILL (out of memory?); resumed "
-                            "from the snapshot of epoch") and r.endswith("(restart 1 of 2)")
-               for r in reasons), reasons  # fmt: skip
-    assert job["snapshots"][-1] == 60
