@@ -66,6 +66,9 @@ def test_with_accounts_a_person_logs_in_with_a_password_and_the_page_works(page,
         page.get_by_label("Dataset name").fill("colors")
         page.get_by_test_id("create").click()
         expect(page.get_by_test_id("status")).to_have_text("Done", timeout=30000)
+        # Reloaded with its results, and the page's scripts have run (they draw the chart).
+        expect(page.get_by_test_id("class-chart").locator(".main-svg").first).to_be_visible()
+        expect(page.get_by_test_id("resume")).to_be_hidden()  # nothing to resume when Done
         page.once("dialog", lambda dialog: dialog.accept())
         page.get_by_test_id("delete").click()
         expect(page.get_by_test_id("datasets-table")).to_be_attached()
