@@ -29,16 +29,9 @@ JOB_FILE = "job.json"
 def read_json_lines(path: Path) -> list:
     """Each line of a JSON-lines file that parses; a line cut short by a crash is skipped."""
     try:
-        lines = path.read_text().splitlines()
+        return _parse_lines(path.read_bytes().splitlines())
     except FileNotFoundError:
         return []
-    rows = []
-    for line in lines:
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
 
 
 def read_last_json_lines(path: Path, count: int, line_size: int = 2048) -> list:
@@ -47,15 +40,19 @@ def read_last_json_lines(path: Path, count: int, line_size: int = 2048) -> list:
         with open(path, "rb") as f:
             f.seek(0, 2)
             f.seek(max(0, f.tell() - count * line_size))
-            lines = f.read().splitlines()[-count:]
+            # The first line may be cut by the seek: it fails to parse and is skipped.
+            return _parse_lines(f.read().splitlines()[-count:])
     except FileNotFoundError:
         return []
+
+
+def _parse_lines(lines: list[bytes]) -> list:
     rows = []
     for line in lines:
         try:
             rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # the first, cut by the seek, or one cut short by a crash
+        except ValueError:  # not JSON, or cut inside a multi-byte character
+            continue
     return rows
 
 
