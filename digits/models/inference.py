@@ -20,7 +20,7 @@ from torch import nn
 from digits.datasets import images, layout
 from digits.models import snapshots
 from digits.models.build import architecture
-from digits.models.layout import list_snapshots, snapshot_name
+from digits.models.layout import NoSuchSnapshot, resolve_epoch, snapshot_name
 from digits.models.options import parse_training_options
 from digits.models.preprocessing import InputTransform, mean_tensor
 
@@ -111,14 +111,10 @@ _cache_lock = threading.Lock()
 def load_model(store, model_id: str, epoch: float | None = None) -> LoadedModel:
     """A model's snapshot (the latest by default), ready to classify; kept warm per process."""
     folder = store.folder(model_id)
-    epochs = list_snapshots(folder)
-    if not epochs:
-        raise ModelNotUsable("this model has no snapshot yet")
-    if epoch is None:
-        epoch = epochs[-1]
-    if epoch not in epochs:
-        listed = ", ".join(f"{e:g}" for e in epochs)
-        raise ModelNotUsable(f"no snapshot at epoch {epoch:g}; this model has {listed}")
+    try:
+        epoch = resolve_epoch(folder, epoch)
+    except NoSuchSnapshot as exc:
+        raise ModelNotUsable(str(exc)) from exc
     path = folder / snapshot_name(epoch)
     key = (str(path), path.stat().st_mtime_ns)
     with _cache_lock:

@@ -21,3 +21,20 @@ def list_snapshots(folder: Path) -> list[float]:
         if match:
             epochs.append(float(match.group(1)))
     return sorted(epochs)
+
+
+class NoSuchSnapshot(FileNotFoundError):
+    """A snapshot asked for that the model does not have; the message says what it has."""
+
+
+def resolve_epoch(folder: Path, epoch: float | None = None) -> float:
+    """The epoch of the snapshot asked for: `epoch` if the model has it, else its latest."""
+    epochs = list_snapshots(folder)
+    if not epochs:
+        raise NoSuchSnapshot("this model has no snapshot yet")
+    if epoch is None:
+        return epochs[-1]
+    if epoch not in epochs:
+        listed = ", ".join(f"{e:g}" for e in epochs)
+        raise NoSuchSnapshot(f"no snapshot at epoch {epoch:g}; this model has {listed}")
+    return epoch

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from digits.jobs.runner import JobError
-from digits.models.layout import list_snapshots, snapshot_name
+from digits.models.layout import list_snapshots, resolve_epoch, snapshot_name
 
 FORMAT = 1
 
@@ -111,15 +111,9 @@ def prune(folder: Path, keep: int, best_epoch: float | None) -> None:
 
 
 def load(folder: Path, epoch: float | None = None) -> dict[str, Any]:
-    """A snapshot (the latest if no epoch), on the CPU."""
-    epochs = list_snapshots(folder)
-    if not epochs:
-        raise FileNotFoundError("this model has no snapshot yet")
-    if epoch is None:
-        epoch = epochs[-1]
-    if epoch not in epochs:
-        raise FileNotFoundError(f"no snapshot at epoch {epoch:g}; there are {epochs}")
-    return torch.load(folder / snapshot_name(epoch), map_location="cpu", weights_only=True)
+    """A snapshot (the latest if no epoch), on the CPU; NoSuchSnapshot if there is none."""
+    path = folder / snapshot_name(resolve_epoch(folder, epoch))
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def read_header(folder: Path, epoch: float | None = None) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
 from digits.jobs.workers import live_workers
 from digits.models.archive import archive_path, build_archive, export_folder
-from digits.models.layout import list_snapshots
+from digits.models.layout import NoSuchSnapshot, list_snapshots, resolve_epoch
 from digits.webapp.auth import current_user, user_required_with_accounts
 from digits.webapp.http import error_response, json_errors, wants_json
 from digits.webapp.services import services
@@ -54,20 +54,17 @@ def model_and_epoch(form) -> tuple[Any, float | None]:
         raise _errors("job_id", f"no model {job_id!r}") from None
     if job.kind != "model":
         raise _errors("job_id", f"job {job_id} is not a model")
-    epochs = list_snapshots(services().store.folder(job.id))
-    if not epochs:
+    if not list_snapshots(services().store.folder(job.id)):
         raise _errors("job_id", "this model has no snapshot yet: wait for its first epoch")
     text = form.get("snapshot_epoch", "").strip()
     if not text:
         return job, None
     try:
-        epoch = float(text)
+        return job, resolve_epoch(services().store.folder(job.id), float(text))
     except ValueError:
         raise _errors("snapshot_epoch", f"{text!r} is not an epoch number") from None
-    if epoch not in epochs:
-        listed = ", ".join(f"{e:g}" for e in epochs)
-        raise _errors("snapshot_epoch", f"no snapshot at epoch {epoch:g}; there are {listed}")
-    return job, epoch
+    except NoSuchSnapshot as exc:
+        raise _errors("snapshot_epoch", str(exc)) from None
 
 
 def image_source(files, form) -> tuple[dict[str, Any], dict[str, bytes], str]:
