@@ -1,5 +1,5 @@
-"""Running a job again from where it got to: Resume (a user's, on an Aborted or Error job) and
-recovery (automatic, when the job's worker or process died under it).
+"""Running a job again: Resume (a user's, on an Aborted or Error job), recovery (automatic, when
+the job's worker or process died under it), and a Done job's rerun (a dataset's "Add images").
 
 A job type says where a new run would start (`JobType.resume_point`: a model's latest snapshot,
 a dataset's beginning); the job goes back to Waiting with a new task, and the run picks up from
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 
 from celery import Celery
 
@@ -40,26 +41,31 @@ def requeue(
     allowed_from: frozenset[Status],
     reason: str,
     restarted: bool,
+    change: Callable[[Job], None] | None = None,
 ) -> Job | None:
-    """Move the job to Waiting with a new task (under its lock), then send that task.
+    """Move the job to Waiting with a new task (under its lock, after `change`, if given),
+    then send that task.
 
     None if the job was not in `allowed_from` any more (another process got there first).
     """
 
-    def change(job: Job) -> Job | None:
+    def update(job: Job) -> Job | None:
         if job.status not in allowed_from:
             return None
+        if change:
+            change(job)
         job.restarts = job.restarts + 1 if restarted else 0
         job.set_status(Status.WAIT, reason)
         job.task_id = str(uuid.uuid4())
         job.worker = None
         return job
 
-    job = events.store.update(job_id, change)
+    job = events.store.update(job_id, update)
     if job is None:
         return None
     (events.store.folder(job_id) / ABORT_FILE).unlink(missing_ok=True)
-    events.publish(job_id, "status", status=Status.WAIT.label, reason=reason)
+    events.publish(job_id, "status", status=Status.WAIT.label, reason=reason,
+                   progress=job.progress)  # fmt: skip
     celery.send_task(RUN_JOB_TASK, args=[job_id], queue=job.queue, task_id=job.task_id)
     return job
 

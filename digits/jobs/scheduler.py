@@ -14,7 +14,7 @@ from digits.jobs import recovery, types
 from digits.jobs.celery_app import RUN_JOB_TASK
 from digits.jobs.events import JobEvents
 from digits.jobs.job import Job, new_job_id
-from digits.jobs.runner import ABORT_FILE, request_abort
+from digits.jobs.runner import request_abort
 from digits.jobs.status import Status
 from digits.jobs.store import JobIdTaken
 from digits.jobs.types import JobType
@@ -102,19 +102,15 @@ class JobScheduler:
     def rerun(self, job_id: str, change: Callable[[Job], None], reason: str) -> Job:
         """Run a Done job again after `change` (an "Add images" request, say), as one step."""
 
-        def requeue(job: Job) -> Job:
-            if job.status is not Status.DONE:
-                raise JobNotDone(f"job {job_id} is {job.status.label}; only a Done job can do this")
+        def again(job: Job) -> None:
             change(job)
             job.progress = 0.0
-            job.set_status(Status.WAIT, reason)
-            job.task_id = str(uuid.uuid4())
-            return job
 
-        job = self.store.update(job_id, requeue)
-        (self.store.folder(job_id) / ABORT_FILE).unlink(missing_ok=True)
-        self.events.publish(job_id, "status", status=Status.WAIT.label, reason=reason, progress=0)
-        self.celery.send_task(RUN_JOB_TASK, args=[job_id], queue=job.queue, task_id=job.task_id)
+        job = recovery.requeue(self.events, self.celery, job_id, frozenset({Status.DONE}),
+                               reason, restarted=False, change=again)  # fmt: skip
+        if job is None:
+            status = self.store.get(job_id).status.label
+            raise JobNotDone(f"job {job_id} is {status}; only a Done job can do this")
         return job
 
     def clone(self, job_id: str, owner: str) -> Job:
