@@ -99,11 +99,13 @@ def run_job(task, job_id: str) -> None:
     settings: Settings = task.app.digits_settings
     events = worker_events(settings)
     hostname = task.request.hostname or "worker"
-    if _stale(events, job_id, task.request.id):
+    try:
+        job = events.store.get(job_id)  # as queued; _start checks again under the job's lock
+    except JobNotFound:
+        return  # deleted while queued
+    if _stale(job, task.request.id) or _still_waiting(task, events, job):
         return
-    if _still_waiting(task, events, job_id):
-        return
-    lease = _lease_gpus(task, events, job_id, hostname)
+    lease = _lease_gpus(task, events, job, hostname)
     if isinstance(lease, Waiting):
         return
     try:
@@ -143,21 +145,17 @@ GPU_RECHECK = 1.0  # GPUs free up when a job ends: look again soon
 HAND_ON = 0.2  # seconds before a job this host cannot serve goes back to the queue
 
 
-def _still_waiting(task, events: JobEvents, job_id: str) -> bool:
+def _still_waiting(task, events: JobEvents, job: Job) -> bool:
     """A job whose prerequisite (a model's dataset) is not Done waits, or fails with it."""
-    try:
-        job = events.store.get(job_id)
-    except JobNotFound:
-        return True
     job_type = types.get(job.type)
-    if job.status.is_terminal or job_type is None or job_type.waiting_on is None:
+    if job_type is None or job_type.waiting_on is None:
         return False
     verdict = job_type.waiting_on(job, events.store)
     if verdict is None:
         return False
     wait_reason, fail_reason = verdict
     if fail_reason:
-        events.move(job_id, Status.ERROR, fail_reason, only_from=frozenset({Status.WAIT}))
+        events.move(job.id, Status.ERROR, fail_reason, only_from=frozenset({Status.WAIT}))
         return True
     _wait_again(task, events, job, wait_reason, WAIT_RECHECK)
     return True
@@ -171,18 +169,14 @@ def _wait_again(task, events: JobEvents, job: Job, reason: str | None, delay: fl
                        task_id=job.task_id)  # fmt: skip
 
 
-def _lease_gpus(task, events: JobEvents, job_id: str, hostname: str) -> Lease | Waiting | None:
+def _lease_gpus(task, events: JobEvents, job: Job, hostname: str) -> Lease | Waiting | None:
     """Lease the GPUs the job asks for on this host, or leave it Waiting with the reason.
 
     None: the job wants no GPU, or this host has none (its ranks then run on the CPU).
     """
-    try:
-        job = events.store.get(job_id)
-    except JobNotFound:
-        return Waiting("deleted")
     job_type = types.get(job.type)
     pool: GpuPool = task.app.digits_gpu_pool
-    if job.status.is_terminal or job_type is None or job_type.gpu_request is None:
+    if job_type is None or job_type.gpu_request is None:
         return None
     request = job_type.gpu_request(job)
     if not pool.offered and not request.indexes and not _gpus_offered_elsewhere(task):
@@ -220,13 +214,9 @@ def _gpu_requests_ahead(job: Job, store: JobStore) -> list[tuple[str, GpuRequest
     return ahead
 
 
-def _stale(events: JobEvents, job_id: str, task_id: str | None) -> bool:
+def _stale(job: Job, task_id: str | None) -> bool:
     """A message for a job that is not waiting to start, or that a newer task superseded: one
     redelivered after a lost worker or Redis's visibility timeout (see celery_app). Dropped."""
-    try:
-        job = events.store.get(job_id)
-    except JobNotFound:
-        return True
     if task_id and job.task_id and task_id != job.task_id:
         return True
     return job.status not in (Status.INIT, Status.WAIT)
