@@ -27,11 +27,11 @@ def classify_one(ctx: RequestContext) -> dict[str, Any]:
     except images.BadImage as exc:
         raise RequestFailed(f"not an image this server can read: {exc}") from exc
     probabilities = model.classify([pixels])[0]
+    # Full precision, best first: what the exported model and scripts must reproduce.
+    scores = inference.top_scores(probabilities, model.info.labels)
     answer: dict[str, Any] = {
-        "predictions": inference.top_predictions(probabilities, model.info.labels),
-        # Full precision, best first: what the exported model and scripts must reproduce.
-        "scores": [[model.info.labels[i], float(probabilities[i])]
-                   for i in np.argsort(-probabilities, kind="stable")[: inference.TOP_K]],
+        "predictions": inference.as_percentages(scores),
+        "scores": scores,
         "epoch": model.info.epoch,
         "image": visualize.png_data_uri(network_view(pixels, model.info)),
     }  # fmt: skip

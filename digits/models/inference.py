@@ -98,10 +98,20 @@ def prepare_image(source: str | Path | bytes, info: ModelInfo) -> np.ndarray:
     return images.resize_image(image, info.width, info.height, info.resize_mode, rng)
 
 
-def top_predictions(probabilities: np.ndarray, labels: list[str], k: int = TOP_K) -> list:
-    """DIGITS' [[label, percent], ...], best first, percent with 2 decimals."""
+def top_scores(probabilities: np.ndarray, labels: list[str], k: int = TOP_K) -> list:
+    """[[label, probability], ...], best first (ties in label order), full precision."""
     order = np.argsort(-probabilities, kind="stable")[:k]
-    return [[labels[i], round(float(probabilities[i]) * 100, 2)] for i in order]
+    return [[labels[i], float(probabilities[i])] for i in order]
+
+
+def as_percentages(scores: list) -> list:
+    """DIGITS' [[label, percent], ...], percent with 2 decimals."""
+    return [[label, round(probability * 100, 2)] for label, probability in scores]
+
+
+def top_predictions(probabilities: np.ndarray, labels: list[str], k: int = TOP_K) -> list:
+    """DIGITS' [[label, percent], ...], best first."""
+    return as_percentages(top_scores(probabilities, labels, k))
 
 
 _cache: OrderedDict[tuple, LoadedModel] = OrderedDict()

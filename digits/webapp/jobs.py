@@ -116,6 +116,13 @@ def delete(job_id: str):
     return "Job deleted.", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
+def _changed(job):
+    """A changed job, as its JSON for the API or its page for a browser."""
+    if wants_json():
+        return jsonify(services().detail(job))
+    return redirect(url_for(f"jobs.show_{job.kind}s", job_id=job.id))
+
+
 @_route("/<job_id>/abort", methods=["POST"])
 @login_required
 @owner_only
@@ -124,9 +131,7 @@ def abort(job_id: str):
         job = services().scheduler.abort(job_id)
     except JobFinished as exc:
         return error_response(str(exc), 400, field="job_id")
-    if wants_json():
-        return jsonify(services().detail(job))
-    return redirect(url_for(f"jobs.show_{job.kind}s", job_id=job_id))
+    return _changed(job)
 
 
 @_route("/<job_id>/resume", methods=["POST"])
@@ -139,9 +144,7 @@ def resume(job_id: str):
         job = services().scheduler.resume(job_id)
     except CannotResume as exc:
         return error_response(str(exc), 400, field="job_id")
-    if wants_json():
-        return jsonify(services().detail(job))
-    return redirect(url_for(f"jobs.show_{job.kind}s", job_id=job_id))
+    return _changed(job)
 
 
 def clone_values(name_field: str) -> dict:
