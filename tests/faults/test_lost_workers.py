@@ -4,12 +4,11 @@ where it got to (a model's snapshot, a dataset's start) up to DIGITS_MAX_RESTART
 import json
 import os
 import signal
-from pathlib import Path
 
 import pytest
 import requests
 from imagesets import make_class_folders
-from processes import wait_until
+from processes import processes_named, wait_until
 
 from tests.integration.conftest import build_stack, finished, teardown_stack
 
@@ -23,19 +22,6 @@ def colors(server) -> str:
     dataset = build_dataset(server, folder, "colors")
     assert finished(server, dataset)["status"] == "Done"
     return dataset
-
-
-def processes_named(*words: bytes) -> list[int]:
-    """Live processes whose command line holds all of `words` (a job's name them: `ps`)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            parts = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if all(word in parts for word in words):
-            found.append(int(entry.name))
-    return found
 
 
 def test_a_job_whose_worker_dies_is_not_left_running(tmp_path):

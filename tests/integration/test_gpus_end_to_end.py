@@ -4,13 +4,12 @@ GPUs (NVML's seam), countdown jobs that lease them, the Hardware page's JSON."""
 import json
 import os
 import signal
-from pathlib import Path
 
 import pytest
 import requests
 from fake_gpus import write_fake_gpus
 from imagesets import make_class_folders
-from processes import Server, data_roots_of, start_worker, wait_until
+from processes import Server, data_roots_of, processes_named, start_worker, wait_until
 
 from digits.hardware.leases import GpuPool, GpuRequest, Lease
 
@@ -139,18 +138,6 @@ def post_json(server, path, **fields) -> str:
     return response.json()["id"]
 
 
-def processes_of(job_id: str) -> list[int]:
-    """Live processes whose command line names the job (the trainer's ranks name it)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and job_id.encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
-
-
 def test_training_stops_and_frees_its_gpu_when_its_worker_is_killed(tmp_path):
     """The trainer runs in a session of its own: SIGKILL of the worker must still stop it; the
     job then goes on from its snapshot on a worker that can serve it."""
@@ -172,12 +159,12 @@ def test_training_stops_and_frees_its_gpu_when_its_worker_is_killed(tmp_path):
                           model_name="endless", batch_size="4")  # fmt: skip
         wait_until(lambda: job(server, model)["snapshots"], timeout=60)
         assert job(server, model)["gpus"] == [0]
-        assert processes_of(model), "the trainer's command line names its job"
+        assert processes_named(model.encode()), "the trainer's command line names its job"
 
         # The GPU queue's Celery worker (main process and pool) dies at once.
         beat = json.loads((jobs_dir / ".workers" / "gpu@node1.json").read_text())
         os.killpg(beat["pid"], signal.SIGKILL)
-        wait_until(lambda: not processes_of(model), timeout=30)
+        wait_until(lambda: not processes_named(model.encode()), timeout=30)
         pool = GpuPool(jobs_dir, [0], host="node1")
         # Free once the last process has closed its files, a moment after its command line goes.
         lease = wait_until(lambda: isinstance(got := pool.try_lease(GpuRequest((0,)), {}), Lease)
@@ -195,7 +182,9 @@ def test_training_stops_and_frees_its_gpu_when_its_worker_is_killed(tmp_path):
     finally:
         server.stop()
         worker.stop()
-        for pid in processes_of(model) if model else ():  # the test failed: leave nothing behind
+        for pid in (
+            processes_named(model.encode()) if model else ()
+        ):  # the test failed: leave nothing behind
             os.kill(pid, signal.SIGKILL)
 
 

@@ -163,3 +163,19 @@ class RedisServer(Process):
                 return s.recv(16).startswith(b"+PONG")
         except OSError:
             return False
+
+
+def processes_named(*words: bytes) -> list[int]:
+    """Live processes whose command line has each of `words` as an argument (a job's
+    processes carry its id: what an operator finds with `ps`)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parts = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if all(word in parts for word in words):
+            found.append(int(entry.name))
+    return found
