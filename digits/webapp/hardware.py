@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, render_template
 
+from digits.jobs.events import last_seq
 from digits.jobs.status import Status
 from digits.jobs.workers import live_workers, node_of
 from digits.webapp.http import wants_json
@@ -42,14 +43,17 @@ def gpu_hosts(workers: list[dict[str, Any]]) -> dict[str, set[int]]:
 def show():
     svc = services()
     workers = live_workers(svc.settings)
-    active = (Status.RUN.label, Status.WAIT.label)
-    summaries = sorted((s for s in svc.summaries() if s["status"] in active),
-                       key=lambda s: s["submitted"])  # fmt: skip
-    running, waiting = [], []  # oldest first: the order in which jobs are served
-    for summary in summaries:
-        job = svc.store.get(summary["id"])
-        row = summary | {"worker": job.worker, "gpus": job.gpus, "queue": job.queue}
-        (running if summary["status"] == Status.RUN.label else waiting).append(row)
+    # Only the active jobs, oldest first (the order in which they are served): the page asks
+    # every few seconds, and finished jobs, most of them, need not be read for it.
+    active = sorted((j for j in svc.store.list() if j.status in (Status.RUN, Status.WAIT)),
+                    key=lambda j: j.created)  # fmt: skip
+    running, waiting = [], []
+    for job in active:
+        row = svc.describe(job, workers) | {
+            "kind": job.kind, "seq": last_seq(svc.store.folder(job.id)),
+            "worker": job.worker, "gpus": job.gpus, "queue": job.queue,
+        }  # fmt: skip
+        (running if job.status is Status.RUN else waiting).append(row)
     report = {"hosts": hosts_report(workers), "running": running, "waiting": waiting}
     if wants_json():
         return jsonify(report)
