@@ -8,12 +8,17 @@ job's owner or an admin may abort, delete, rename or resume it.
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,6 +28,20 @@ from digits.jobs.store import write_json_atomically
 
 USERS_FILE = ".users.json"
 TOKEN_PREFIX = "dgt_"
+USERNAME_PATTERN = re.compile(r"[a-z][a-z0-9._-]*")
+USERNAME_RULE = (
+    "a username starts with a lowercase letter, then lowercase letters, digits, . _ or -"
+)
+
+
+def valid_username(name: str) -> bool:
+    return bool(USERNAME_PATTERN.fullmatch(name))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the user is unknown, so that a login takes as long either way."""
+    return generate_password_hash(secrets.token_hex(16))
 
 
 class AccountError(ValueError):
@@ -61,10 +80,22 @@ class Accounts:
                 self._cache = (stamp, {u["name"]: User(**u) for u in data.get("users", [])})
             return self._cache[1]
 
-    def _save(self, users: dict[str, User]) -> None:
+    @contextmanager
+    def _changing(self) -> Iterator[dict[str, User]]:
+        """The users, to change and save under an exclusive lock (`digits user` and the server
+        may change the file at once: neither loses the other's change)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomically(self.path, {"users": [asdict(u) for u in users.values()]})
-        os.chmod(self.path, 0o600)  # password and token hashes: for the server's user only
+        fd = os.open(self.path.with_name(USERS_FILE + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with self._lock:
+                self._cache = None  # read what is on disk now, under the lock
+            users = dict(self._users())
+            yield users
+            write_json_atomically(self.path, {"users": [asdict(u) for u in users.values()]})
+            os.chmod(self.path, 0o600)  # password and token hashes: for the server's user only
+        finally:
+            os.close(fd)
 
     @property
     def enabled(self) -> bool:
@@ -77,33 +108,52 @@ class Accounts:
         return self._users().get(name)
 
     def add(self, name: str, password: str, admin: bool = False) -> None:
+        if not valid_username(name):
+            raise AccountError(USERNAME_RULE)
         if len(password) < 8:
             raise AccountError("a password has at least 8 characters")
-        users = dict(self._users())
-        if name in users:
-            raise AccountError(f"user {name} exists; remove it first to change it")
-        users[name] = User(name, generate_password_hash(password), admin)
-        self._save(users)
+        with self._changing() as users:
+            if name in users:
+                raise AccountError(f"user {name} exists; remove it first to change it")
+            users[name] = User(name, generate_password_hash(password), admin)
 
     def remove(self, name: str) -> None:
-        users = dict(self._users())
-        if users.pop(name, None) is None:
-            raise AccountError(f"no user {name}")
-        self._save(users)
+        with self._changing() as users:
+            if users.pop(name, None) is None:
+                raise AccountError(f"no user {name}")
 
     def check_password(self, name: str, password: str) -> bool:
+        """Takes as long for an unknown user as for a known one: timing tells no names."""
         user = self.get(name)
-        return bool(user and password and check_password_hash(user.password_hash, password))
+        known = check_password_hash(user.password_hash if user else _dummy_hash(), password)
+        return bool(user and password and known)
 
     def new_token(self, name: str) -> str:
         """A new API token for the user (shown once; only its hash is kept)."""
-        users = dict(self._users())
-        if name not in users:
-            raise AccountError(f"no user {name}")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        users[name].token_hashes.append(_token_hash(token))
-        self._save(users)
+        with self._changing() as users:
+            if name not in users:
+                raise AccountError(f"no user {name}")
+            users[name].token_hashes.append(_token_hash(token))
         return token
+
+    def revoke_token(self, name: str, token: str) -> None:
+        """Revoke one of a user's tokens."""
+        with self._changing() as users:
+            if name not in users:
+                raise AccountError(f"no user {name}")
+            if _token_hash(token) not in users[name].token_hashes:
+                raise AccountError(f"that is not a token of {name}'s")
+            users[name].token_hashes.remove(_token_hash(token))
+
+    def revoke_all_tokens(self, name: str) -> int:
+        """Revoke every token of a user; returns how many there were."""
+        with self._changing() as users:
+            if name not in users:
+                raise AccountError(f"no user {name}")
+            count = len(users[name].token_hashes)
+            users[name].token_hashes.clear()
+        return count
 
     def user_for_token(self, token: str) -> User | None:
         if not token.startswith(TOKEN_PREFIX):

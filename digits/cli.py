@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import signal
 import socket
 from pathlib import Path
@@ -15,7 +14,6 @@ from digits.config import GPU_QUEUE, INFER_QUEUE, QUEUES, ensure_secret_key, loa
 from digits.server import ServeOptions, serve
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-USERNAME = re.compile(r"^[a-z][a-z0-9._-]*$")
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -160,7 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from standard input")  # fmt: skip
     actions.add_parser("remove", help="remove a user").add_argument("name")
-    actions.add_parser("token", help="print a new API token for a user").add_argument("name")
+    token = actions.add_parser(
+        "token", help="print a new API token for a user, or revoke tokens",
+        description="Print a new API token for NAME (only its hash is kept), or revoke one.",
+    )  # fmt: skip
+    token.add_argument("name")
+    revoke = token.add_mutually_exclusive_group()
+    revoke.add_argument("--revoke", metavar="TOKEN", help="revoke this token of NAME's")
+    revoke.add_argument("--revoke-all", action="store_true", help="revoke every token of NAME's")
     actions.add_parser("list", help="list the users")
     return parser
 
@@ -175,9 +180,6 @@ def _user(args: argparse.Namespace) -> int:
     accounts = Accounts(settings.jobs_dir)
     try:
         if args.action == "add":
-            if not USERNAME.match(args.name):
-                raise AccountError("a username starts with a lowercase letter, then lowercase "
-                                   "letters, digits, . _ or -")  # fmt: skip
             if args.password_stdin:
                 password = sys.stdin.readline().rstrip("\n")
             else:
@@ -190,7 +192,7 @@ def _user(args: argparse.Namespace) -> int:
             accounts.remove(args.name)
             print(f"user {args.name} removed")
         elif args.action == "token":
-            print(accounts.new_token(args.name))
+            _token(accounts, args)
         else:
             for name in accounts.names():
                 print(name + (" (admin)" if accounts.get(name).admin else ""))
@@ -198,6 +200,16 @@ def _user(args: argparse.Namespace) -> int:
         print(f"digits user: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _token(accounts, args: argparse.Namespace) -> None:
+    if args.revoke:
+        accounts.revoke_token(args.name, args.revoke)
+        print(f"token of {args.name} revoked")
+    elif args.revoke_all:
+        print(f"{accounts.revoke_all_tokens(args.name)} token(s) of {args.name} revoked")
+    else:
+        print(accounts.new_token(args.name))
 
 
 def main(argv: list[str] | None = None) -> None:

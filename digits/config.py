@@ -17,6 +17,8 @@ CPU_QUEUE = "cpu"
 GPU_QUEUE = "gpu"
 INFER_QUEUE = "infer"
 QUEUES = (CPU_QUEUE, GPU_QUEUE, INFER_QUEUE)
+# Variables that sign sessions or make accounts: the web server's alone.
+WEB_SERVER_SECRETS = ("DIGITS_SECRET_KEY", "DIGITS_ADMIN_PASSWORD")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,19 @@ class Settings:
     max_restarts: int = 2
     # The largest request body (an upload) the web server takes, in megabytes; larger: a 413.
     max_upload_mb: int = 1024
+    # Names this server answers to besides loopback ones (`*`: any; `serve` sets it when it
+    # listens beyond loopback), and origins trusted to post to it (a proxy's public address).
+    allowed_hosts: tuple[str, ...] = ()
+    trusted_origins: tuple[str, ...] = ()
+    # With accounts: may anonymous visitors read pages and job JSON (never change anything)?
+    public_reads: bool = False
+    # Bounds on what one request may make the server do (see digits.datasets.limits).
+    max_image_pixels: int = 90_000_000
+    max_unpacked_mb: int = 20 * 1024
+    max_dataset_mb: int = 100 * 1024
+    # Network code tried before training (Visualize, the fit check): time and memory it gets.
+    network_check_seconds: float = 30.0
+    network_check_memory_mb: int = 8 * 1024
 
     @property
     def embedded_broker(self) -> bool:
@@ -55,16 +70,29 @@ class Settings:
     def with_changes(self, **changes) -> Settings:
         return replace(self, **changes)
 
+    def child_environment(self) -> dict[str, str]:
+        """The environment of a process we start (worker, trainer): ours and these settings,
+        without secrets that only the web server needs (custom code runs in trainers)."""
+        inherited = {k: v for k, v in os.environ.items() if k not in WEB_SERVER_SECRETS}
+        return inherited | self.to_environment()
+
     def to_environment(self) -> dict[str, str]:
         """The DIGITS_* variables that hand these settings to a child process."""
         return {
             "DIGITS_JOBS_DIR": str(self.jobs_dir),
             "DIGITS_BROKER_URL": self.broker_url,
             "DIGITS_DATA_ROOTS": os.pathsep.join(str(p) for p in self.data_roots),
-            "DIGITS_SECRET_KEY": self.secret_key,
             "DIGITS_PLUGINS": ",".join(self.plugins),
             "DIGITS_MAX_RESTARTS": str(self.max_restarts),
             "DIGITS_MAX_UPLOAD_MB": str(self.max_upload_mb),
+            "DIGITS_ALLOWED_HOSTS": ",".join(self.allowed_hosts),
+            "DIGITS_TRUSTED_ORIGINS": ",".join(self.trusted_origins),
+            "DIGITS_PUBLIC_READS": "1" if self.public_reads else "",
+            "DIGITS_MAX_IMAGE_PIXELS": str(self.max_image_pixels),
+            "DIGITS_MAX_UNPACKED_MB": str(self.max_unpacked_mb),
+            "DIGITS_MAX_DATASET_MB": str(self.max_dataset_mb),
+            "DIGITS_NETWORK_CHECK_SECONDS": str(self.network_check_seconds),
+            "DIGITS_NETWORK_CHECK_MEMORY_MB": str(self.network_check_memory_mb),
         }
 
 
@@ -87,6 +115,14 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         "plugins": tuple(_split_list(env.get("DIGITS_PLUGINS"), ",")),
         "max_restarts": int(env.get("DIGITS_MAX_RESTARTS", "2")),
         "max_upload_mb": int(env.get("DIGITS_MAX_UPLOAD_MB", "1024")),
+        "allowed_hosts": tuple(_split_list(env.get("DIGITS_ALLOWED_HOSTS"), ",")),
+        "trusted_origins": tuple(_split_list(env.get("DIGITS_TRUSTED_ORIGINS"), ",")),
+        "public_reads": env.get("DIGITS_PUBLIC_READS", "").lower() in ("1", "true", "yes"),
+        "max_image_pixels": int(env.get("DIGITS_MAX_IMAGE_PIXELS", "90000000")),
+        "max_unpacked_mb": int(env.get("DIGITS_MAX_UNPACKED_MB", str(20 * 1024))),
+        "max_dataset_mb": int(env.get("DIGITS_MAX_DATASET_MB", str(100 * 1024))),
+        "network_check_seconds": float(env.get("DIGITS_NETWORK_CHECK_SECONDS", "30")),
+        "network_check_memory_mb": int(env.get("DIGITS_NETWORK_CHECK_MEMORY_MB", "8192")),
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     if isinstance(values["jobs_dir"], str):
@@ -102,8 +138,10 @@ def ensure_secret_key(settings: Settings) -> Settings:
     if not key_file.exists():
         settings.jobs_dir.mkdir(parents=True, exist_ok=True)
         tmp = key_file.with_name(f".secret_key.{os.getpid()}")
-        tmp.write_text(secrets.token_hex(32))
-        os.chmod(tmp, 0o600)
+        # Created 0600 from the start: never readable by others, not even for a moment.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
         try:
             os.link(tmp, key_file)  # atomic and exclusive: a concurrent first start keeps one key
         except FileExistsError:

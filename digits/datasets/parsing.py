@@ -137,7 +137,9 @@ def parse_list_file(text: str, field_name: str, prefix: str, labels: list[str]) 
             continue
         path, _, label_text = line.rpartition(" ")
         if not path or not label_text.lstrip("-").isdigit():
-            raise ParseError(field_name, f"line {number}: expected 'path label', got {line!r}")
+            # The line itself is not echoed: a server file read this way would leak its lines.
+            raise ParseError(field_name, f"line {number}: expected 'path label' (a path, a "
+                                         "space, the class index)")  # fmt: skip
         label = int(label_text)
         if not 0 <= label < len(labels):
             raise ParseError(

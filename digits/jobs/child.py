@@ -63,8 +63,7 @@ def run_in_child(
         (ctx.folder / ERROR_FILE).unlink(missing_ok=True)
         command, extra_env = launch(ctx)
         # NVML numbers GPUs in PCI bus order; so must CUDA, or a job's GPU 0 is another card.
-        env = {**os.environ, **ctx.settings.to_environment(), "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
-               **extra_env}  # fmt: skip
+        env = {**ctx.settings.child_environment(), "CUDA_DEVICE_ORDER": "PCI_BUS_ID", **extra_env}
         with open(ctx.folder / OUTPUT_FILE, "ab") as output:
             child = subprocess.Popen(guarded(command), env=env, start_new_session=True,
                                      stdout=output, stderr=subprocess.STDOUT,

@@ -26,7 +26,7 @@ def new_job_id(now: float | None = None) -> str:
 
 
 def is_job_id(text: str) -> bool:
-    return bool(JOB_ID_PATTERN.match(text))
+    return bool(JOB_ID_PATTERN.fullmatch(text))
 
 
 @dataclass

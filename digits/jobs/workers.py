@@ -223,7 +223,7 @@ class WorkerGroup:
     def __init__(self, settings: Settings, plans: list[QueueWorker], loglevel: str = "INFO"):
         self.plans = plans
         self.loglevel = loglevel
-        self.env = {**os.environ, **settings.to_environment()}
+        self.env = settings.child_environment()
         self.processes: list[subprocess.Popen] = []
 
     def start(self) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from digits.models import networks, snapshots
+from digits.models import catalog, networks, snapshots
 from digits.models.options import TrainingOptions, parse_training_options
 
 CUSTOM_FILENAME = "custom_network.py"
@@ -115,7 +115,7 @@ def network_source(options: TrainingOptions, store) -> str:
             store.folder(options.previous_networks), options.previous_epoch
         )
         return network_source(parse_training_options(earlier["parameters"]), store)
-    return networks.standalone_source(options.network)
+    return catalog.standalone_source(options.network)
 
 
 def _resize_last_linear(model: nn.Module, num_classes: int) -> None:

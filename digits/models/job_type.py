@@ -18,6 +18,7 @@ from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound, read_json_lines
 from digits.jobs.types import JobType, register
 from digits.models.layout import METRICS_FILE, VAL_CONFUSION_FILE, list_snapshots
+from digits.models.network_check import CHECK_NETWORK_REQUEST, check_network
 from digits.models.options import DEFAULT_BATCH, split_list
 
 CLASSIFY_RESULTS = "results.json"  # written by digits.models.classify_many
@@ -181,3 +182,4 @@ def export_snapshot(ctx):
 
 register_handler("classify_one", classify_one)
 register_handler("export", export_snapshot)
+register_handler(CHECK_NETWORK_REQUEST, check_network)

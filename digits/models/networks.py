@@ -6,9 +6,6 @@ signature a custom network's code defines, so standard and custom networks train
 
 from __future__ import annotations
 
-import ast
-import inspect
-import sys
 from collections.abc import Callable
 
 import torch
@@ -17,15 +14,17 @@ from torch import nn
 NetworkFactory = Callable[[int, int, int, int], nn.Module]
 
 _registry: dict[str, NetworkFactory] = {}
-_titles: dict[str, str] = {}
 
 
 def register(name: str, title: str):
-    """Register a network under `name`; its title names the input size it was designed for."""
+    """Register a network under `name`; its title names the input size it was designed for.
+
+    digits.models.catalog reads these decorators from this file's source (the web server
+    lists and checks networks without importing torch): keep both arguments literal strings.
+    """
 
     def decorator(factory: NetworkFactory) -> NetworkFactory:
         _registry[name] = factory
-        _titles[name] = title
         return factory
 
     return decorator
@@ -39,38 +38,6 @@ def create(name: str, num_classes: int, channels: int, height: int, width: int) 
 
 def names() -> list[str]:
     return list(_registry)
-
-
-def title(name: str) -> str:
-    return _titles[name]
-
-
-def standalone_source(name: str) -> str:
-    """A standard network as self-contained code that defines `network(num_classes, channels,
-    height, width)` and needs only torch: what Customize starts from, and the network source
-    in a downloaded archive. The factory comes with the helpers of this module it uses."""
-    code = inspect.getsource(sys.modules[__name__])
-    tree = ast.parse(code)
-    definitions = {
-        node.name: node for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef)
-    }
-    factory = _registry[name].__name__
-    needed, todo = set(), [factory]
-    while todo:
-        current = todo.pop()
-        if current in needed:
-            continue
-        needed.add(current)
-        todo += [n.id for n in ast.walk(definitions[current]) if isinstance(n, ast.Name)
-                 and n.id in definitions and n.id != "register"]  # fmt: skip
-    parts = ["import torch\nfrom torch import nn"]
-    for node in tree.body:  # in the module's order, so each helper comes before its users
-        if getattr(node, "name", None) in needed:
-            part = ast.get_source_segment(code, node)  # without decorators
-            if node.name == factory:
-                part = part.replace(f"def {factory}(", "def network(", 1)
-            parts.append(part)
-    return "\n\n\n".join(parts) + "\n"
 
 
 def flat_size(features: nn.Module, channels: int, height: int, width: int) -> int:

@@ -19,6 +19,7 @@ from digits.forms import (
     int_field,
     text_field,
 )
+from digits.models import catalog
 from digits.models.lr_policy import POLICIES, LRPolicy
 
 # The choices the form offers (kept here, free of torch, so the web server need not load it).
@@ -124,12 +125,10 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
 
 
 def _network_fields(form, options: TrainingOptions, errors: Errors) -> None:
-    from digits.models import networks  # torch: only where a network is named
-
     if options.method == "standard":
         options.network = text_field(form, "standard_networks", "lenet").lower()
-        if options.network not in networks.names():
-            add_error(errors, "standard_networks", f"one of {', '.join(networks.names())}")
+        if options.network not in catalog.names():
+            add_error(errors, "standard_networks", f"one of {', '.join(catalog.names())}")
     elif options.method == "custom":
         options.custom_network = str(form.get("custom_network", "") or "")
         if "def network" not in options.custom_network:

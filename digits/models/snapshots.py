@@ -73,7 +73,10 @@ def save(
     target = context.folder / snapshot_name(epoch)
     tmp = target.with_name(f".{target.name}.tmp")
     try:
-        torch.save(data, tmp)
+        with open(tmp, "wb") as out:
+            torch.save(data, out)
+            out.flush()
+            os.fsync(out.fileno())  # on disk before the rename: a crash leaves old or new
     except OSError as exc:
         tmp.unlink(missing_ok=True)  # the earlier snapshots were never touched
         if exc.errno != errno.ENOSPC:

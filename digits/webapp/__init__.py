@@ -26,9 +26,11 @@ from digits.webapp import (
     errors,
     hardware,
     home,
+    infer,
     jobs,
     models,
     realtime,
+    security,
 )
 from digits.webapp.services import Services
 
@@ -53,6 +55,7 @@ def create_app(
 
     plugins = load_plugins(settings.plugins)
     realtime.init_app(app)
+    security.init_app(app)  # after realtime: its checks wrap Socket.IO too
     store = JobStore(settings.jobs_dir)
     events = JobEvents(store, realtime.emit_to_room)
     scheduler = JobScheduler(events, create_celery(settings))
@@ -69,6 +72,7 @@ def create_app(
     app.register_blueprint(classify.bp)
     app.register_blueprint(assets.bp)
     errors.init_app(app)
+    infer.init_app(app)
     for plugin in plugins:
         if hasattr(plugin, "init_app"):
             plugin.init_app(app)

@@ -9,23 +9,70 @@ from __future__ import annotations
 
 import functools
 import hmac
-import re
 import secrets
+import threading
+import time
+from collections import defaultdict, deque
 from collections.abc import Callable
 
-from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
+from digits.accounts import USERNAME_RULE, valid_username
 from digits.webapp.http import error_response, json_errors, wants_json
 from digits.webapp.services import services
 
-USERNAME_PATTERN = re.compile(r"^[a-z][a-z0-9._-]*$")
-USERNAME_RULE = (
-    "a username starts with a lowercase letter, then lowercase letters, digits, . _ or -"
-)
 BAD_LOGIN = "wrong username or password"
 UNSAFE_METHODS = ("POST", "PUT", "DELETE", "PATCH")
+# What an anonymous visitor may reach with accounts on: the login page and what it loads.
+PUBLIC_ENDPOINTS = ("auth.login", "auth.login_json", "static", "assets.plotly_js")
+# Failed logins allowed per username and per client address in a window, then a 429.
+LOGIN_FAILURES = 10
+LOGIN_WINDOW = 300.0
 
 bp = Blueprint("auth", __name__)
+
+
+class LoginThrottle:
+    """Recent failed logins, per username and per client address (this process's memory)."""
+
+    def __init__(self, limit: int = LOGIN_FAILURES, window: float = LOGIN_WINDOW):
+        self.limit, self.window = limit, window
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        times = self._failures[key]
+        while times and now - times[0] > self.window:
+            times.popleft()
+        return times
+
+    def retry_after(self, keys: list[str]) -> int:
+        """Seconds until another try is allowed (0: now)."""
+        now = time.monotonic()
+        with self._lock:
+            waits = [self.window - (now - t[0]) for k in keys
+                     if len(t := self._recent(k, now)) >= self.limit]  # fmt: skip
+        return int(max(waits, default=0)) + (1 if waits else 0)
+
+    def failed(self, keys: list[str]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for key in keys:
+                self._recent(key, now).append(now)
+
+
+@bp.record_once
+def _create_throttle(state) -> None:
+    state.app.extensions["digits.login_throttle"] = LoginThrottle()
 
 
 def _accounts():
@@ -46,7 +93,7 @@ def current_user() -> str | None:
         if session.get("username"):
             return session["username"]
         username = request.form.get("username") or request.args.get("username")
-        return username if username and USERNAME_PATTERN.match(username) else None
+        return username if username and valid_username(username) else None
     token = _request_token()
     if token:
         user = accounts.user_for_token(token)
@@ -71,6 +118,23 @@ def csrf_token() -> str:
     return session["csrf"]
 
 
+@bp.before_app_request
+def require_a_user():
+    """With accounts, an anonymous visitor sees the login page and nothing else (reads are
+    public only where DIGITS_PUBLIC_READS says so; changes never are)."""
+    if not _accounts().enabled or request.endpoint in PUBLIC_ENDPOINTS or current_user():
+        return None
+    if services().settings.public_reads and request.method in ("GET", "HEAD"):
+        return None
+    return _ask_to_log_in()
+
+
+def _ask_to_log_in():
+    if wants_json() or request.method not in ("GET", "POST"):
+        return json_errors({"username": ["log in first: this needs a user"]}, 401)
+    return redirect(url_for("auth.login", next=request.full_path))
+
+
 @bp.app_context_processor
 def auth_helpers():
     return {"csrf_token": csrf_token, "accounts_enabled": _accounts().enabled}
@@ -85,7 +149,8 @@ def check_csrf():
     if _request_token() or not session.get("username"):
         return None  # no cookie-borne identity to abuse
     sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
-    if not hmac.compare_digest(sent, session.get("csrf", "")):
+    expected = session.get("csrf", "")
+    if not (sent and expected and hmac.compare_digest(sent, expected)):
         return error_response("missing or wrong CSRF token: reload the page", 400,
                               field="csrf_token")  # fmt: skip
     return None
@@ -95,9 +160,7 @@ def login_required(view: Callable) -> Callable:
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
         if current_user() is None:
-            if wants_json() or request.method not in ("GET", "POST"):
-                return json_errors({"username": ["log in first: this needs a user"]}, 401)
-            return redirect(url_for("auth.login", next=request.full_path))
+            return _ask_to_log_in()
         return view(*args, **kwargs)
 
     return wrapped
@@ -127,26 +190,41 @@ def login():
     if request.method == "GET":
         return render_template("login.html", next=request.args.get("next", ""))
     username = (request.form.get("username") or "").strip()
-    error, status = None, 400
-    if not USERNAME_PATTERN.match(username):
-        error = USERNAME_RULE
-    elif _accounts().enabled and not _accounts().check_password(
-        username, request.form.get("password", "")
-    ):
-        error, status = BAD_LOGIN, 401
+    error, status, headers = _login_error(username)
     if error:
         if wants_json():
-            return json_errors({"username": [error]}, status)
-        return render_template("login.html", error=error, next=request.form.get("next")), status
+            return json_errors({"username": [error]}, status)[0], status, headers
+        page = render_template("login.html", error=error, next=request.form.get("next"))
+        return page, status, headers
     session.clear()
     session["username"] = username
+    session["csrf"] = secrets.token_urlsafe(32)  # a new session, a new token: never empty
     if wants_json():
-        return jsonify({"username": username})
+        return jsonify({"username": username, "csrf_token": session["csrf"]})
     return redirect(_safe_next(request.form.get("next") or request.args.get("next")))
 
 
-@bp.route("/logout", methods=["GET", "POST"])
+def _login_error(username: str) -> tuple[str | None, int, dict[str, str]]:
+    """Why this login fails, its status and headers; or None."""
+    if not valid_username(username):
+        return USERNAME_RULE, 400, {}
+    if not _accounts().enabled:
+        return None, 200, {}
+    throttle: LoginThrottle = current_app.extensions["digits.login_throttle"]
+    keys = [f"user:{username}", f"address:{request.remote_addr}"]
+    wait = throttle.retry_after(keys)
+    if wait:
+        return f"too many failed logins: try again in {wait} s", 429, {"Retry-After": str(wait)}
+    if not _accounts().check_password(username, request.form.get("password", "")):
+        throttle.failed(keys)
+        return BAD_LOGIN, 401, {}
+    return None, 200, {}
+
+
+@bp.route("/logout", methods=["POST"])
+@bp.route("/logout.json", methods=["POST"], endpoint="logout_json")
 def logout():
+    """POST only: a link or image on another site cannot log a user out."""
     session.clear()
     if wants_json():
         return jsonify({"username": None})

@@ -12,37 +12,18 @@ from typing import Any
 
 from flask import Blueprint, jsonify, redirect, render_template, request, send_file, url_for
 
-from digits.config import INFER_QUEUE
 from digits.data_roots import PathNotAllowed, resolve_in_roots
 from digits.datasets import archive
-from digits.jobs.requests import RequestFailed, RequestTimedOut, ask
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
-from digits.jobs.workers import live_workers
 from digits.models.archive import archive_path, build_archive, export_folder
 from digits.models.layout import NoSuchSnapshot, list_snapshots, resolve_epoch
 from digits.webapp.auth import current_user, user_required_with_accounts
 from digits.webapp.http import error_response, json_errors, wants_json
+from digits.webapp.infer import ask_worker, field_error
 from digits.webapp.services import services
 
 bp = Blueprint("classify", __name__)
-CLASSIFY_TIMEOUT = 120.0  # seconds: a first request loads the model (a big one takes a while)
-
-
-class BadRequest(Exception):
-    """Input refused where the user gave it: a 400 naming the fields."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__(errors)
-        self.errors = errors
-
-
-class ServiceUnavailable(Exception):
-    """No worker to answer (none serving queue infer, or all busy past the timeout): a 503."""
-
-
-def _errors(field: str, message: str) -> BadRequest:
-    return BadRequest({field: [message]})
 
 
 def model_and_epoch(form) -> tuple[Any, float | None]:
@@ -51,20 +32,20 @@ def model_and_epoch(form) -> tuple[Any, float | None]:
     try:
         job = services().store.get(job_id)
     except JobNotFound:
-        raise _errors("job_id", f"no model {job_id!r}") from None
+        raise field_error("job_id", f"no model {job_id!r}") from None
     if job.kind != "model":
-        raise _errors("job_id", f"job {job_id} is not a model")
+        raise field_error("job_id", f"job {job_id} is not a model")
     if not list_snapshots(services().store.folder(job.id)):
-        raise _errors("job_id", "this model has no snapshot yet: wait for its first epoch")
+        raise field_error("job_id", "this model has no snapshot yet: wait for its first epoch")
     text = form.get("snapshot_epoch", "").strip()
     if not text:
         return job, None
     try:
         return job, resolve_epoch(services().store.folder(job.id), float(text))
     except ValueError:
-        raise _errors("snapshot_epoch", f"{text!r} is not an epoch number") from None
+        raise field_error("snapshot_epoch", f"{text!r} is not an epoch number") from None
     except NoSuchSnapshot as exc:
-        raise _errors("snapshot_epoch", str(exc)) from None
+        raise field_error("snapshot_epoch", str(exc)) from None
 
 
 def image_source(files, form) -> tuple[dict[str, Any], dict[str, bytes], str]:
@@ -73,45 +54,18 @@ def image_source(files, form) -> tuple[dict[str, Any], dict[str, bytes], str]:
     if upload and upload.filename:
         data = upload.read()
         if not data:
-            raise _errors("image_file", "the uploaded file is empty")
+            raise field_error("image_file", "the uploaded file is empty")
         return {"image_file": "image"}, {"image": data}, "image_file"
     path = form.get("image_path", "").strip()
     if not path:
-        raise _errors("image_file", "upload an image (image_file) or give image_path")
+        raise field_error("image_file", "upload an image (image_file) or give image_path")
     try:
         real = resolve_in_roots(path, services().settings.data_roots)
     except PathNotAllowed as exc:
-        raise _errors("image_path", str(exc)) from None
+        raise field_error("image_path", str(exc)) from None
     if not real.is_file():
-        raise _errors("image_path", f"{path} is not a file")
+        raise field_error("image_path", f"{path} is not a file")
     return {"path": str(real)}, {}, "image_path"
-
-
-def ask_worker(kind: str, payload: dict, files: dict[str, bytes], field: str) -> dict:
-    """A request to a worker of queue `infer`; its refusal becomes an error on `field`."""
-    settings = services().settings
-    if not any(INFER_QUEUE in w.get("queues", ()) for w in live_workers(settings)):
-        raise ServiceUnavailable(f"no worker is serving queue {INFER_QUEUE}: start `digits "
-                                 f"worker --queues {INFER_QUEUE}` (or `digits serve`)")  # fmt: skip
-    try:
-        return ask(settings, services().scheduler.celery, kind, payload, files, CLASSIFY_TIMEOUT)
-    except RequestFailed as exc:
-        raise _errors(field, str(exc)) from None
-    except RequestTimedOut as exc:
-        raise ServiceUnavailable(f"{exc}: the workers of queue {INFER_QUEUE} are busy") from None
-
-
-@bp.errorhandler(BadRequest)
-def bad_request(exc: BadRequest):
-    if wants_json():
-        return json_errors(exc.errors)
-    message = "; ".join(f"{field}: {m}" for field, ms in exc.errors.items() for m in ms)
-    return error_response(message, 400)
-
-
-@bp.errorhandler(ServiceUnavailable)
-def unavailable(exc: ServiceUnavailable):
-    return error_response(str(exc), 503)
 
 
 @bp.route("/models/images/classification/classify_one", methods=["POST"])
@@ -179,21 +133,21 @@ def _many_inputs(form, files) -> dict[str, bytes | Path]:
     if listing and listing.filename:
         data = listing.read()
         if not data.strip():
-            raise _errors("image_list", "the list is empty")
+            raise field_error("image_list", "the list is empty")
         return {"images.txt": data}
     upload = files.get("image_archive")
     if upload and upload.filename:
         if not archive.is_archive_name(upload.filename):
-            raise _errors("image_archive", "must be a .zip, .tar, .tar.gz or .tgz file")
+            raise field_error("image_archive", "must be a .zip, .tar, .tar.gz or .tgz file")
         tmp = Path(tempfile.mkdtemp(prefix=".upload-", dir=services().settings.jobs_dir))
         upload.save(tmp / "archive")
         try:
             archive.check_archive(tmp / "archive")
         except archive.UnsafeArchive as exc:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise _errors("image_archive", str(exc)) from None
+            raise field_error("image_archive", str(exc)) from None
         return {"archive": tmp}
-    raise _errors("image_list", "upload a list of images (image_list) or an archive of class "
+    raise field_error("image_list", "upload a list of images (image_list) or an archive of class "
                                 "folders (image_archive)")  # fmt: skip
 
 
@@ -219,7 +173,7 @@ def _submit_many(top_n: bool):
     for field in ("num_test_images", "top_n"):
         text = form.get(field, "").strip()
         if text and (not text.isdigit() or int(text) < 1):
-            raise _errors(field, "a whole number above 0")
+            raise field_error(field, "a whole number above 0")
         numbers[field] = text
     inputs = _many_inputs(form, request.files)
     parameters = {"job_id": model.id, "snapshot_epoch": "" if epoch is None else f"{epoch:g}",

@@ -20,8 +20,8 @@ from digits.datasets.options import OptionErrors, parse_image_settings, parse_op
 from digits.datasets.parsing import SPLITS, ParseError, parse_labels_file, parse_list_file
 from digits.jobs.scheduler import JobNotDone
 from digits.webapp.auth import current_user, login_required
-from digits.webapp.http import error_response, json_errors, wants_json
-from digits.webapp.jobs import clone_values
+from digits.webapp.http import error_response, job_parameters, json_errors, wants_json
+from digits.webapp.jobs import clone_values, owner_only
 from digits.webapp.services import services
 
 bp = Blueprint("datasets", __name__)
@@ -39,7 +39,7 @@ def new_classification():
 @bp.route("/datasets/images/classification.json", methods=["POST"], endpoint="create_json")
 @login_required
 def create_classification():
-    form = {k: v for k, v in request.form.items() if k != "username"}
+    form = job_parameters(request.form)
     errors: dict[str, list[str]] = {}
     staged: dict[str, object] = {}
     try:
@@ -184,11 +184,16 @@ def _discard(staged: dict) -> None:
 @bp.route("/datasets/<job_id>/append", methods=["POST"])
 @bp.route("/datasets/<job_id>/append.json", methods=["POST"])
 @login_required
+@owner_only
 def append(job_id: str):
-    """Beyond DIGITS: add images (new ones, or new classes) to a Done dataset."""
+    """Beyond DIGITS: add images (new ones, or new classes) to a Done dataset (its owner's or
+    an admin's)."""
     svc = services()
     original = svc.store.get(job_id)
-    request_form = {k: v for k, v in request.form.items() if k != "username"}
+    if original.kind != "dataset":
+        return error_response(f"job {job_id} is not a dataset: images are added to datasets",
+                              400, field="job_id")  # fmt: skip
+    request_form = job_parameters(request.form)
     method = request_form.get("method", "folder")
     # The new images take the dataset's own image settings; only where they come from differs.
     form = {**original.parameters, **request_form, "method": method}

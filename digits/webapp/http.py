@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import jsonify, render_template, request
+
+# Fields a request carries that are about the request, not the job: never stored with it
+# (a stored CSRF token would be shown on the job's page and copied by Clone).
+REQUEST_ONLY_FIELDS = frozenset({"username", "password", "csrf_token", "next"})
+
+
+def job_parameters(form: Mapping[str, Any]) -> dict[str, Any]:
+    """A submitted form's fields as a job keeps them, without the request's own."""
+    return {k: v for k, v in form.items() if k not in REQUEST_ONLY_FIELDS}
 
 
 def wants_json() -> bool:

@@ -14,7 +14,7 @@ from digits.jobs.events import read_events
 from digits.jobs.recovery import CannotResume
 from digits.jobs.scheduler import JobFinished, JobInUse, UnknownJobType
 from digits.webapp.auth import current_user, login_required, may_change
-from digits.webapp.http import error_response, json_errors, wants_json
+from digits.webapp.http import error_response, job_parameters, json_errors, wants_json
 from digits.webapp.services import services
 
 bp = Blueprint("jobs", __name__)
@@ -151,7 +151,7 @@ def clone_values(name_field: str) -> dict:
     """A creation form's values when it opens as a Clone (`?clone=<id>`): the job's own."""
     if not request.args.get("clone"):
         return {}
-    values = dict(services().store.get(request.args["clone"]).parameters)
+    values = job_parameters(services().store.get(request.args["clone"]).parameters)
     values[name_field] = f"{values.get(name_field, '')} (clone)"
     return values
 

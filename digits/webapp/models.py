@@ -12,13 +12,16 @@ from digits.jobs.events import USAGE_FILE
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound, read_last_json_lines
 from digits.jobs.workers import live_workers
+from digits.models import catalog
 from digits.models.job_type import IMAGE_CLASSIFICATION_MODEL, read_metrics
 from digits.models.layout import list_snapshots
 from digits.models.lr_policy import curve
+from digits.models.network_check import CHECK_NETWORK_REQUEST
 from digits.models.options import parse_training_options, split_list
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.hardware import gpu_hosts, hosts_report
-from digits.webapp.http import json_errors, wants_json
+from digits.webapp.http import job_parameters, json_errors, wants_json
+from digits.webapp.infer import ask_worker, infer_worker_running
 from digits.webapp.jobs import clone_values
 from digits.webapp.services import services
 
@@ -35,8 +38,6 @@ def new_classification():
 
 
 def _form_choices() -> dict:
-    from digits.models import networks
-
     store = services().store
     jobs = store.list()
     gpus = _gpu_choices(live_workers(services().settings))
@@ -45,7 +46,7 @@ def _form_choices() -> dict:
             j for j in jobs if j.kind == "dataset" and j.type == "image-classification-dataset"
         ],
         "previous": [j for j in jobs if j.kind == "model" and list_snapshots(store.folder(j.id))],
-        "networks": [(name, networks.title(name)) for name in networks.names()],
+        "networks": [(name, catalog.title(name)) for name in catalog.names()],
         "gpus": gpus,
     }
 
@@ -73,12 +74,13 @@ def _gpu_choices(workers: list[dict]) -> list[tuple[int, str]]:
 @bp.route("/models/images/classification.json", methods=["POST"], endpoint="create_json")
 @login_required
 def create_classification():
-    form = {k: v for k, v in request.form.items() if k != "username"}
+    form = job_parameters(request.form)
     if request.form.getlist("select_gpus"):
         form["select_gpus"] = ",".join(request.form.getlist("select_gpus"))
     combinations, errors = _sweep(form)
-    for combination in combinations:
-        errors.update(_check(combination))
+    for index, combination in enumerate(combinations):
+        # A sweep varies only the learning rate and batch size: one fit check is enough.
+        errors.update(_check(combination, check_fit=index == 0))
     if errors:
         if wants_json():
             return json_errors(errors)
@@ -117,7 +119,7 @@ def _sweep(form: dict) -> tuple[list[dict], dict]:
     return result, errors
 
 
-def _check(form: dict) -> dict:
+def _check(form: dict, check_fit: bool = True) -> dict:
     """Everything that can be known before training: fields, dataset, network, GPUs."""
     try:
         options = parse_training_options(form)
@@ -138,7 +140,7 @@ def _check(form: dict) -> dict:
         height, width = info["image"]["height"], info["image"]["width"]
         if options.crop_size and options.crop_size > min(height, width):
             add_error(errors, "crop_size", f"larger than the dataset's {width}x{height} images")
-        if options.method in ("custom", "standard") and not errors:
+        if options.method in ("custom", "standard") and check_fit and not errors:
             _check_fit(options, info, errors)
     if options.method == "previous" and not list_snapshots(store.folder(options.previous_networks)):
         add_error(errors, "previous_networks", "that model has no snapshot to start from")
@@ -166,59 +168,52 @@ def _check_gpus(options, errors: dict) -> None:
 
 
 def _check_fit(options, info: dict, errors: dict) -> None:
-    """Build the network for the dataset's images and try it, before any job exists."""
-    from digits.models import networks
-    from digits.models.build import NetworkError, checked_network, custom_factory
+    """Build the network for the dataset's images and try it, before any job exists.
 
+    A worker of queue infer tries it (custom code in a child with limits). With no such
+    worker the model is taken unchecked: its training tries it again and fails the same way.
+    """
+    if not infer_worker_running():
+        return
     image = info["image"]
     crop = options.crop_size
-    size = (crop, crop) if crop else (image["height"], image["width"])
+    height, width = (crop, crop) if crop else (image["height"], image["width"])
     field = "custom_network" if options.method == "custom" else "standard_networks"
-    try:
-        if options.method == "custom":
-            factory = custom_factory(options.custom_network)
-        else:
-            factory = lambda *shape: networks.create(options.network, *shape)  # noqa: E731
-        checked_network(factory, len(info["labels"]), image["channels"], *size)
-    except NetworkError as exc:
-        where = f"line {exc.line}: " if exc.line else ""
-        add_error(errors, field, where + str(exc))
+    answer = _try_network(
+        options.method, options.network, options.custom_network, field,
+        (len(info["labels"]), image["channels"], height, width), summary=False,
+    )  # fmt: skip
+    if "error" in answer:
+        where = f"line {answer['line']}: " if answer.get("line") else ""
+        add_error(errors, field, where + answer["error"])
+
+
+def _try_network(method, network, code, field, shape, summary: bool) -> dict:
+    """A worker's try of the network: {"summary": ...} or {"error", "line"}."""
+    num_classes, channels, height, width = shape
+    payload = {"method": method, "network": network, "custom_network": code,
+               "num_classes": num_classes, "channels": channels, "height": height,
+               "width": width, "summary": summary}  # fmt: skip
+    return ask_worker(CHECK_NETWORK_REQUEST, payload, {}, field)
 
 
 @bp.route("/models/visualize-network", methods=["POST"])
 @bp.route("/models/visualize-network.json", methods=["POST"])
+@login_required
 def visualize_network():
     """Each layer's output shape and parameter count, or the error and its line."""
-    from digits.models import networks
-    from digits.models.build import (
-        NetworkError,
-        checked_network,
-        custom_factory,
-        layer_graph,
-        summarize,
-    )
-
     form = request.form
-    num_classes, channels, height, width = _shape_from(form)
-    field = "custom_network" if form.get("custom_network") else "standard_networks"
-    try:
-        if field == "custom_network":
-            factory = custom_factory(form["custom_network"])
-        else:
-            name = form.get("standard_networks", "lenet")
-            if name not in networks.names():
-                return json_errors({field: [f"one of {', '.join(networks.names())}"]})
-            factory = lambda *shape: networks.create(name, *shape)  # noqa: E731
-        model = checked_network(factory, num_classes, channels, height, width)
-    except NetworkError as exc:
-        return jsonify({"errors": {field: [str(exc)]}, "line": exc.line}), 400
-    layers = summarize(model, channels, height, width)
-    return jsonify({
-        "input": [channels, height, width],
-        "layers": [vars(layer) for layer in layers],
-        "graph": layer_graph(model, channels, height, width),
-        "total_parameters": sum(p.numel() for p in model.parameters()),
-    })  # fmt: skip
+    shape = _shape_from(form)
+    code = form.get("custom_network", "")
+    field = "custom_network" if code else "standard_networks"
+    name = form.get("standard_networks", "lenet")
+    if not code and name not in catalog.names():
+        return json_errors({field: [f"one of {', '.join(catalog.names())}"]})
+    method = "custom" if code else "standard"
+    answer = _try_network(method, name, code, field, shape, summary=True)
+    if "error" in answer:
+        return jsonify({"errors": {field: [answer["error"]]}, "line": answer["line"]}), 400
+    return jsonify(answer["summary"])
 
 
 def _shape_from(form) -> tuple[int, int, int, int]:
@@ -251,11 +246,9 @@ def _shape_from(form) -> tuple[int, int, int, int]:
 @bp.route("/models/customize.json", methods=["POST"])
 def customize():
     """DIGITS' Customize: a standard network's (or an earlier model's) code, to edit."""
-    from digits.models import networks
-
     name = request.form.get("network", "")
-    if name in networks.names():
-        return jsonify({"network": networks.standalone_source(name)})
+    if name in catalog.names():
+        return jsonify({"network": catalog.standalone_source(name)})
     try:
         job = services().store.get(name)
     except JobNotFound:
@@ -264,7 +257,7 @@ def customize():
     if params.get("method") == "custom":
         return jsonify({"network": params.get("custom_network", "")})
     standard = params.get("standard_networks", "lenet")
-    return jsonify({"network": networks.standalone_source(standard)})
+    return jsonify({"network": catalog.standalone_source(standard)})
 
 
 @bp.route("/models/visualize-lr", methods=["POST"])

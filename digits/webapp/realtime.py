@@ -12,18 +12,35 @@ from digits.jobs.events import JOB_MANAGEMENT_ROOM, NAMESPACE, read_events
 from digits.jobs.job import is_job_id
 from digits.jobs.messaging import create_socketio_manager
 from digits.jobs.store import JobNotFound
+from digits.webapp.auth import current_user
+from digits.webapp.security import origin_allowed
 from digits.webapp.services import services
 
 socketio = SocketIO()
 
 
 def init_app(app: Flask) -> None:
-    manager = create_socketio_manager(app.config["DIGITS_SETTINGS"], write_only=False)
-    socketio.init_app(app, async_mode="threading", client_manager=manager, cors_allowed_origins=[])
+    settings = app.config["DIGITS_SETTINGS"]
+    manager = create_socketio_manager(settings, write_only=False)
+
+    def same_origin(origin: str | None, environ: dict) -> bool:
+        # Any page of any site could otherwise open a socket here and read every job's news.
+        return origin_allowed(origin, environ, settings.trusted_origins)
+
+    socketio.init_app(app, async_mode="threading", client_manager=manager,
+                      cors_allowed_origins=same_origin)  # fmt: skip
 
 
 def emit_to_room(event: str, data: dict, room: str) -> None:
     socketio.emit(event, data, namespace=NAMESPACE, to=room)
+
+
+@socketio.on("connect", namespace=NAMESPACE)
+def on_connect(auth=None):
+    """With accounts, only a logged-in user's page (or a token holder) may listen."""
+    if services().accounts.enabled and current_user() is None:
+        return False
+    return True
 
 
 @socketio.on("join", namespace=NAMESPACE)

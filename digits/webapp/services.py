@@ -17,6 +17,7 @@ from digits.jobs.scheduler import JobScheduler
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound, JobStore
 from digits.jobs.workers import live_workers, waiting_reason
+from digits.webapp.http import job_parameters
 
 
 @dataclass
@@ -52,7 +53,7 @@ class Services:
                 if job.status in (Status.ABORT, Status.ERROR)
                 else None,
                 "error": job.error,
-                "parameters": job.parameters,
+                "parameters": job_parameters(job.parameters),
                 "status_history": [change.to_dict() for change in job.status_history],
                 "directory": str(self.store.folder(job.id)),
             }

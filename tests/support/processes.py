@@ -139,7 +139,8 @@ class Server(Process):
         if not self.alive():
             raise RuntimeError(f"digits serve exited:\n{self.output()}")
         try:
-            return requests.get(self.url + "/index.json", timeout=5).status_code == 200
+            # 401: it answers, with accounts on (nothing is readable before logging in).
+            return requests.get(self.url + "/index.json", timeout=5).status_code in (200, 401)
         except requests.RequestException:
             return False
 

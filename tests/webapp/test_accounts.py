@@ -1,31 +1,14 @@
 """With accounts: passwords, API tokens, CSRF tokens on cookie sessions, owners' rights."""
 
 import html
-import re
 
 import pytest
-
-from digits.accounts import Accounts
+from users import add_users, log_in
 
 
 @pytest.fixture
 def accounts(app, jobs_dir):
-    accounts = Accounts(jobs_dir)
-    accounts.add("fred", "fred's password")
-    accounts.add("ann", "ann's password")
-    accounts.add("root", "root's password", admin=True)
-    return accounts
-
-
-def login(client, name):
-    page = client.get("/login").get_data(as_text=True)
-    assert 'name="password"' in page
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"username": name, "password": f"{name}'s password",
-                                           "csrf_token": csrf})  # fmt: skip
-    assert response.status_code == 302
-    home = client.get("/").get_data(as_text=True)
-    return re.search(r'name="csrf-token" content="([^"]+)"', home).group(1)
+    return add_users(jobs_dir)
 
 
 def submit(client, csrf, **headers):
@@ -43,7 +26,7 @@ def test_login_needs_the_password_and_a_bare_username_is_nobody(client, accounts
 
 
 def test_a_cookie_session_needs_its_csrf_token_and_a_token_caller_does_not(client, app, accounts):
-    csrf = login(client, "fred")
+    csrf = log_in(client, "fred")
     assert submit(client, "").status_code == 400
     assert "csrf_token" in submit(client, "forged").get_json()["errors"]
     assert submit(client, csrf).status_code == 200
@@ -51,13 +34,14 @@ def test_a_cookie_session_needs_its_csrf_token_and_a_token_caller_does_not(clien
     token = accounts.new_token("fred")
     created = submit(api, "", Authorization=f"Bearer {token}")
     assert created.status_code == 200
-    assert api.get(f"/jobs/{created.get_json()['id']}.json").get_json()["owner"] == "fred"
+    job_url = f"/jobs/{created.get_json()['id']}.json"
+    assert api.get(job_url, headers={"Authorization": f"Bearer {token}"}).json["owner"] == "fred"
     assert submit(api, "", Authorization="Bearer dgt_not-a-token").status_code == 401
 
 
 def test_only_the_owner_or_an_admin_changes_a_job(app, accounts):
     fred, ann, root = app.test_client(), app.test_client(), app.test_client()
-    csrf = {name: login(client, name) for name, client in
+    csrf = {name: log_in(client, name) for name, client in
             (("fred", fred), ("ann", ann), ("root", root))}  # fmt: skip
     job_id = submit(fred, csrf["fred"]).get_json()["id"]
     headers = {"X-CSRF-Token": csrf["ann"]}

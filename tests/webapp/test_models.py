@@ -1,39 +1,12 @@
 """The New Model form and API: what is refused before any job exists, and the form's helpers."""
 
 import pytest
-
-from digits.jobs.job import Job, new_job_id
-from digits.jobs.status import Status
-
-MODELS = "/models/images/classification.json"
+from model_forms import MODELS, done_dataset, errors_of, model_fields
 
 
 @pytest.fixture
-def dataset(app, jobs_dir) -> str:
-    """A Done dataset job folder with an info.json (28x28 gray images, 3 classes)."""
-    import json
-
-    store = app.extensions["digits"].store
-    job = Job(id=new_job_id(), type="image-classification-dataset", kind="dataset", name="d",
-              owner="fred", queue="cpu")  # fmt: skip
-    job.set_status(Status.DONE)
-    folder = store.create(job)
-    info = {"labels": ["a", "b", "c"], "image": {"width": 28, "height": 28, "channels": 1,
-            "resize_mode": "squash", "encoding": "png"}, "splits": {}, "skipped": [],
-            "messages": []}  # fmt: skip
-    (folder / "info.json").write_text(json.dumps(info))
-    return job.id
-
-
-def model_fields(dataset_id, **overrides):
-    fields = {"method": "standard", "standard_networks": "lenet", "model_name": "m",
-              "dataset": dataset_id, "train_epochs": "2"}  # fmt: skip
-    return {**fields, **overrides}
-
-
-def errors_of(response):
-    assert response.status_code == 400, response.data
-    return response.get_json()["errors"]
+def dataset(app) -> str:
+    return done_dataset(app.extensions["digits"].store)
 
 
 def test_digits_call_creates_a_waiting_model(fred, dataset):
@@ -56,7 +29,6 @@ def test_digits_call_creates_a_waiting_model(fred, dataset):
         ({"snapshot_interval": "0"}, "snapshot_interval"),
         ({"val_interval": "-2"}, "val_interval"),
         ({"crop_size": "29"}, "crop_size"),
-        ({"crop_size": "10"}, "standard_networks"),  # LeNet does not fit 10x10 images
         ({"solver_type": "LBFGS"}, "solver_type"),
         ({"aug_rot": "200"}, "aug_rot"),
         ({"aug_noise": "2"}, "aug_noise"),
@@ -79,31 +51,6 @@ def test_bad_fields_are_400s_naming_the_field(fred, dataset, overrides, field):
     assert fred.get("/index.json").get_json()["models"] == []
 
 
-def test_custom_code_that_fails_is_refused_with_its_line(fred, dataset):
-    code = "from torch import nn\n\ndef network(n, c, h, w):\n    return nn.Linear(c * h * w, n)\n"
-    message = errors_of(fred.post(MODELS, data=model_fields(dataset, method="custom",
-                                                          custom_network=code)))  # fmt: skip
-    assert "fails on 1x28x28 images" in message["custom_network"][0]
-
-
-def test_visualize_shows_layers_or_the_error_line(client, dataset):
-    url = "/models/visualize-network.json"
-    answer = client.post(url, data={"standard_networks": "lenet", "dataset": dataset}).get_json()
-    assert answer["input"] == [1, 28, 28]
-    assert answer["layers"][-1]["output_shape"] == [3]
-    code = "def network(a, b, c, d):\n    return 1 +\n"
-    broken = client.post(url, data={"custom_network": code})
-    assert broken.status_code == 400 and broken.get_json()["line"] == 2
-
-
-def test_customize_gives_code_that_visualizes(client, dataset):
-    code = client.post("/models/customize.json", data={"network": "lenet"}).get_json()["network"]
-    assert "def network(" in code
-    answer = client.post("/models/visualize-network.json",
-                         data={"custom_network": code, "dataset": dataset})  # fmt: skip
-    assert answer.status_code == 200 and answer.get_json()["layers"][-1]["output_shape"] == [3]
-
-
 def test_lr_preview_follows_the_policy(client):
     curve = client.post("/models/visualize-lr.json", data={
         "lr_policy": "step", "lr_step_size": "50", "lr_step_gamma": "0.5", "learning_rate": "1"
@@ -122,18 +69,6 @@ def test_the_form_page_offers_every_digits_option(fred, dataset):
         assert f'name="{name}"' in page
     for network in ("lenet", "alexnet", "googlenet", "resnet18", "resnet50", "mobilenet_v2"):
         assert f'value="{network}"' in page
-
-
-def test_visualize_draws_the_real_data_flow(client):
-    fields = {"standard_networks": "resnet18", "num_classes": "5", "channels": "3",
-              "height": "64", "width": "64"}  # fmt: skip
-    graph = client.post("/models/visualize-network.json", data=fields).get_json()["graph"]
-    kinds = [node["kind"] for node in graph["nodes"]]
-    assert kinds[0] == "Input" and kinds[-1] == "Output"
-    assert kinds.count("add") == 8  # a shortcut joins each of ResNet-18's eight blocks
-    ids = {node["id"] for node in graph["nodes"]}
-    assert all(source in ids and target in ids for source, target in graph["edges"])
-    assert len(graph["edges"]) > len(graph["nodes"]) - 1  # more than a chain: the shortcuts
 
 
 def offer_gpus(jobs_dir, **hosts):

@@ -1,0 +1,117 @@
+"""Trying a network before any training: Visualize, and the fit check when a model is submitted.
+
+A worker of queue `infer` answers these requests (the web server runs no network code). A
+standard network is our own code and runs in the worker. Custom code is the user's: it runs in
+a child process with a wall-clock and a memory limit (`python -m digits.models.network_check`,
+the request on standard input, the answer on standard output), so an endless loop or a huge
+allocation costs a few seconds of one child, never the worker.
+
+The answer: `{"summary": {...}}` (input, layers, graph, parameters) or `{"error", "line"}`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+from typing import Any
+
+from digits.jobs.guard import guarded
+from digits.jobs.requests import RequestContext
+
+CHECK_NETWORK_REQUEST = "check_network"
+
+
+def check_network(ctx: RequestContext) -> dict[str, Any]:
+    """The request handler: {"method", "network" or "custom_network", "num_classes",
+    "channels", "height", "width", "summary": bool}."""
+    if ctx.payload.get("method") == "custom":
+        settings = ctx.settings
+        seconds, memory = settings.network_check_seconds, settings.network_check_memory_mb
+        return run_limited(ctx.payload, seconds, memory, settings.child_environment())
+    return try_network(ctx.payload)
+
+
+def try_network(request: dict[str, Any]) -> dict[str, Any]:
+    """Build the network for the request's shape, run it once, and describe it."""
+    from digits.models import networks
+    from digits.models.build import (
+        NetworkError,
+        checked_network,
+        custom_factory,
+        layer_graph,
+        summarize,
+    )
+
+    shape = [int(request[k]) for k in ("channels", "height", "width")]
+    try:
+        if request.get("method") == "custom":
+            factory = custom_factory(request["custom_network"])
+        else:
+            factory = lambda *args: networks.create(request["network"], *args)  # noqa: E731
+        model = checked_network(factory, int(request["num_classes"]), *shape)
+        if not request.get("summary"):
+            return {"summary": None}
+        return {"summary": {
+            "input": shape,
+            "layers": [vars(layer) for layer in summarize(model, *shape)],
+            "graph": layer_graph(model, *shape),
+            "total_parameters": sum(p.numel() for p in model.parameters()),
+        }}  # fmt: skip
+    except NetworkError as exc:
+        return {"error": str(exc), "line": exc.line}
+    except Exception as exc:  # the network ran once, but not again under the hooks
+        return {"error": f"{type(exc).__name__}: {exc}", "line": None}
+
+
+def run_limited(
+    request: dict[str, Any], seconds: float, memory_mb: int, env: dict[str, str]
+) -> dict[str, Any]:
+    """`try_network` in a child process of its own, within `seconds` and `memory_mb`."""
+    env = env | {"CUDA_VISIBLE_DEVICES": ""}  # a check never touches a GPU a training holds
+    command = [sys.executable, "-m", __name__, str(memory_mb)]
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL}
+    child = subprocess.Popen(guarded(command), env=env, start_new_session=True, **pipes)
+    try:
+        output, _ = child.communicate(json.dumps(request).encode(), timeout=seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+        return {"error": f"the network code ran longer than {seconds:g} s (the limit for "
+                         "trying a network)", "line": None}  # fmt: skip
+    try:
+        return json.loads(output)
+    except ValueError:
+        return {"error": _death(child.returncode, memory_mb), "line": None}
+
+
+def _death(code: int, memory_mb: int) -> str:
+    if code < 0:
+        name = signal.Signals(-code).name
+        return (f"the network code stopped the process that tried it ({name}); it may need "
+                f"more than the {memory_mb} MB allowed")  # fmt: skip
+    return f"the network code ended the process that tried it (exit code {code})"
+
+
+def main() -> None:
+    """The child: limit memory first, then read the request, try it, print the answer."""
+    limit = int(sys.argv[1]) * 1024**2
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # what the network code prints goes nowhere near the answer
+    sys.stdout = sys.stderr
+    request = json.loads(sys.stdin.read())
+    try:
+        answer = try_network(request)
+    except MemoryError:
+        answer = {"error": f"the network needs more than the {sys.argv[1]} MB allowed",
+                  "line": None}  # fmt: skip
+    answers.write(json.dumps(answer))
+    answers.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""What another web site can make a visitor's browser do to a local DIGITS: nothing.
+
+Each test first shows the request doing its work when it comes from our own page (or from a
+script, which is no browser), then the same request from another site refused."""
+
+import pytest
+import requests
+import socketio
+
+EVIL = "http://evil.example"
+MARKER_CODE = """import pathlib
+pathlib.Path({path!r}).write_text("ran")
+def network(n, c, h, w):
+    return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, n))
+"""
+
+
+def visualize(server, marker, **headers):
+    code = MARKER_CODE.format(path=str(marker))
+    return requests.post(server.url + "/models/visualize-network.json", headers=headers,
+                         data={"custom_network": code, "username": "fred"})  # fmt: skip
+
+
+def test_a_cross_site_form_post_runs_no_code(server, tmp_path):
+    marker = tmp_path / "marker"
+    refused = visualize(server, marker, Origin=EVIL)
+    assert refused.status_code == 403 and "another site" in refused.text
+    fetched = visualize(server, marker, **{"Sec-Fetch-Site": "cross-site"})
+    assert fetched.status_code == 403
+    assert not marker.exists()
+    same_origin = visualize(server, marker, Origin=server.url, **{"Sec-Fetch-Site": "same-origin"})
+    assert same_origin.status_code == 200 and marker.read_text() == "ran"
+
+
+def test_a_name_rebound_to_loopback_is_refused(server):
+    """DNS rebinding: evil.example now resolves to 127.0.0.1; its pages are same-origin with
+    the server, but every request names evil.example as its Host."""
+    headers = {"Host": "evil.example:%d" % server.port}
+    assert requests.get(server.url + "/index.json", headers=headers).status_code == 403
+    polling = requests.get(server.url + "/socket.io/?EIO=4&transport=polling", headers=headers)
+    assert polling.status_code == 403
+    assert requests.get(server.url + "/index.json", headers={"Host": "localhost"}).ok
+
+
+@pytest.mark.parametrize("origin", [EVIL, "null", "http://127.0.0.1:1"])
+def test_socketio_refuses_other_origins(server, origin):
+    # Long-polling: the websocket client would add an Origin of its own to the one given.
+    client = socketio.Client(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        client.connect(server.url, namespaces=["/jobs"], transports=["polling"],
+                       headers={"Origin": origin})  # fmt: skip
+    own = socketio.Client(reconnection=False)
+    own.connect(server.url, namespaces=["/jobs"], transports=["polling"],
+                headers={"Origin": server.url})  # fmt: skip
+    assert "jobs" in own.call("join", {"room": "job_management"}, namespace="/jobs", timeout=5)
+    own.disconnect()
+
+
+def test_logging_out_takes_a_post(server):
+    session = requests.Session()
+    session.post(server.url + "/login", data={"username": "fred"})
+    assert session.get(server.url + "/logout").status_code == 405  # an <img> cannot log out
+    assert session.post(server.url + "/logout.json").json() == {"username": None}
+
+
+def test_session_cookies_are_same_site_and_secure_over_https(server):
+    plain = requests.post(server.url + "/login", data={"username": "fred"},
+                          allow_redirects=False).headers["Set-Cookie"]  # fmt: skip
+    assert "SameSite=Lax" in plain and "HttpOnly" in plain and "Secure" not in plain
+    proxied = requests.post(server.url + "/login", data={"username": "fred"},
+                            headers={"X-Forwarded-Proto": "https"},
+                            allow_redirects=False).headers["Set-Cookie"]  # fmt: skip
+    assert "Secure" in proxied
