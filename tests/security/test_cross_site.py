@@ -35,7 +35,7 @@ def test_a_cross_site_form_post_runs_no_code(server, tmp_path):
 def test_a_name_rebound_to_loopback_is_refused(server):
     """DNS rebinding: evil.example now resolves to 127.0.0.1; its pages are same-origin with
     the server, but every request names evil.example as its Host."""
-    headers = {"Host": "evil.example:%d" % server.port}
+    headers = {"Host": f"evil.example:{server.port}"}
     assert requests.get(server.url + "/index.json", headers=headers).status_code == 403
     polling = requests.get(server.url + "/socket.io/?EIO=4&transport=polling", headers=headers)
     assert polling.status_code == 403
