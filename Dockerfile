@@ -1,4 +1,9 @@
-# DIGITS on a GPU host: docker build -t digits . && docker run --gpus all -p 5000:5000 -v digits-jobs:/jobs digits
+# DIGITS on a GPU host:
+#   docker build -t digits .
+#   docker run --gpus all -p 5000:5000 -v digits-jobs:/jobs -e DIGITS_ADMIN_PASSWORD=... digits
+# The server listens beyond loopback here, so it needs accounts: DIGITS_ADMIN_PASSWORD makes the
+# first admin (user `admin`, or DIGITS_ADMIN_USER) when the jobs folder has none; without it and
+# without accounts it refuses to start and says so.
 FROM nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04
 
 RUN apt-get update \
@@ -9,6 +14,11 @@ RUN apt-get update \
 WORKDIR /opt/digits
 COPY . .
 RUN ./install.sh && rm -rf node_modules /root/.cache
+
+# An unprivileged user runs the server, its workers and every training (custom code included).
+RUN useradd --system --uid 10001 --home-dir /jobs --shell /usr/sbin/nologin digits \
+ && mkdir -p /jobs && chown digits:digits /jobs
+USER digits
 
 ENV PATH=/opt/digits/.venv/bin:$PATH \
     DIGITS_JOBS_DIR=/jobs

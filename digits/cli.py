@@ -13,8 +13,6 @@ from digits import __version__
 from digits.config import GPU_QUEUE, INFER_QUEUE, QUEUES, ensure_secret_key, load_settings
 from digits.server import ServeOptions, serve
 
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-
 
 def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(name, default)
@@ -116,6 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="dataset jobs run at once by the server's own worker",
     )
     _add_gpus_option(serve_parser)
+    serve_parser.add_argument(
+        "--insecure-no-accounts",
+        action="store_true",
+        default=_env("DIGITS_INSECURE_NO_ACCOUNTS", "") not in ("", "0"),
+        help="listen beyond loopback with no accounts: anyone who reaches the server may run "
+        "code on its workers (env DIGITS_INSECURE_NO_ACCOUNTS=1). Without it, such a server "
+        "refuses to start; add a user with `digits user add NAME --admin`, or set "
+        "DIGITS_ADMIN_PASSWORD to make an admin at start",
+    )
     serve_parser.add_argument(
         "--debug",
         action="store_true",
@@ -220,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     if args.command == "serve":
         settings = ensure_secret_key(_settings(args, secret_key=args.secret_key))
-        _warn_if_open(args.host, settings)
+        settings = _listening_settings(args, settings)
         start_workers = settings.embedded_broker if args.workers is None else args.workers
         options = ServeOptions(
             host=args.host,
@@ -237,14 +244,36 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(_user(args))
 
 
-def _warn_if_open(host: str, settings) -> None:
-    from digits.accounts import Accounts
+def _listening_settings(args: argparse.Namespace, settings):
+    """Refuse to serve beyond loopback with no accounts (unless told it is meant); there, take
+    requests addressed to any name unless DIGITS_ALLOWED_HOSTS lists them."""
+    from digits.accounts import AccountError, Accounts
+    from digits.webapp.security import is_loopback
 
-    if host not in LOCAL_HOSTS and not Accounts(settings.jobs_dir).enabled:
+    if is_loopback(args.host):
+        return settings
+    accounts = Accounts(settings.jobs_dir)
+    password = _env("DIGITS_ADMIN_PASSWORD")
+    if password and not accounts.enabled:
+        name = _env("DIGITS_ADMIN_USER", "admin")
+        try:
+            accounts.add(name, password, admin=True)
+        except AccountError as exc:
+            raise SystemExit(f"digits serve: DIGITS_ADMIN_PASSWORD: {exc}") from None
+        logging.getLogger("digits").info("made admin %s from DIGITS_ADMIN_PASSWORD", name)
+    if not accounts.enabled:
+        if not args.insecure_no_accounts:
+            raise SystemExit(
+                f"digits serve: refusing to listen on {args.host} with no accounts: anyone who "
+                "reaches this server could run code on its workers. Add an admin with `digits "
+                "user add NAME --admin` (or set DIGITS_ADMIN_PASSWORD), or pass "
+                "--insecure-no-accounts on a network you trust"
+            )
         logging.getLogger("digits").warning(
-            "listening on %s with no accounts: anyone who can reach this server can submit "
-            "custom networks, which run as Python on the workers; add a user with "
-            "`digits user add NAME`", host)  # fmt: skip
+            "listening on %s with no accounts (--insecure-no-accounts): anyone who can reach "
+            "this server can submit custom networks, which run as Python on the workers; add a "
+            "user with `digits user add NAME`", args.host)  # fmt: skip
+    return settings if settings.allowed_hosts else settings.with_changes(allowed_hosts=("*",))
 
 
 def _worker(args: argparse.Namespace) -> int:

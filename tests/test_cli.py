@@ -49,15 +49,53 @@ def test_serve_on_ctrl_c(jobs_dir):
     assert server.stop(signal.SIGINT) == 0
 
 
-def test_serve_warns_when_it_listens_publicly_with_no_accounts(jobs_dir):
+def test_serve_refuses_to_listen_publicly_with_no_accounts(jobs_dir):
+    result = digits("serve", "--host", "0.0.0.0", "--jobs-dir", str(jobs_dir), "--no-workers")
+    assert result.returncode != 0
+    assert "refusing to listen on 0.0.0.0 with no accounts" in result.stderr
+    assert "digits user add NAME --admin" in result.stderr
+
+
+def test_serve_listens_publicly_when_told_to_and_warns(jobs_dir):
     from processes import Process, digits_env, free_port, wait_until
 
     port = free_port()
     args = [sys.executable, "-m", "digits", "serve", "--host", "0.0.0.0", "--port", str(port),
-            "--no-workers"]  # fmt: skip
+            "--no-workers", "--insecure-no-accounts"]  # fmt: skip
     server = Process(args, digits_env(jobs_dir), jobs_dir.parent / "public.log")
     try:
         wait_until(lambda: "listening on 0.0.0.0 with no accounts" in server.output(), 20)
         assert "digits user add NAME" in server.output()
+        # Listening beyond loopback, it answers whatever name it is reached by.
+        wait_until(lambda: requests_get(f"http://127.0.0.1:{port}/index.json",
+                                        {"Host": "digits.example:80"}) == 200, 20)  # fmt: skip
     finally:
         server.stop()
+
+
+def test_serve_makes_its_first_admin_from_the_environment(jobs_dir):
+    from processes import Process, digits_env, free_port, wait_until
+
+    from digits.accounts import Accounts
+
+    port = free_port()
+    args = [sys.executable, "-m", "digits", "serve", "--host", "0.0.0.0", "--port", str(port),
+            "--no-workers"]  # fmt: skip
+    env = digits_env(jobs_dir, extra={"DIGITS_ADMIN_PASSWORD": "a long secret"})
+    server = Process(args, env, jobs_dir.parent / "admin.log")
+    try:
+        wait_until(lambda: requests_get(f"http://127.0.0.1:{port}/index.json") == 401, 20)
+        accounts = Accounts(jobs_dir)
+        assert accounts.get("admin").admin and accounts.check_password("admin", "a long secret")
+    finally:
+        server.stop()
+
+
+def requests_get(url: str, headers: dict | None = None) -> int | None:
+    import requests
+
+    try:
+        return requests.get(url, headers=headers, timeout=2).status_code
+    except requests.RequestException:
+        return None
+

@@ -124,7 +124,9 @@ def _parse_append(ctx, options: DatasetOptions, request: dict, number: int, root
             unpacked = ctx.folder / layout.append_folder(number) / "images"
             if not unpacked.exists():
                 archive.extract_archive(
-                    ctx.folder / layout.append_folder(number) / "archive", unpacked
+                    ctx.folder / layout.append_folder(number) / "archive",
+                    unpacked,
+                    archive.ArchiveLimits.from_settings(ctx.settings),
                 )
             source = archive.images_root(unpacked)
         else:
@@ -151,7 +153,8 @@ def _parse(ctx: JobContext, options: DatasetOptions, roots: tuple[Path, ...]) ->
             unpacked = ctx.folder / layout.UPLOAD_IMAGES
             if not unpacked.exists():
                 ctx.log("unpacking the uploaded archive")
-                archive.extract_archive(ctx.folder / layout.UPLOAD_ARCHIVE, unpacked)
+                limits = archive.ArchiveLimits.from_settings(ctx.settings)
+                archive.extract_archive(ctx.folder / layout.UPLOAD_ARCHIVE, unpacked, limits)
             train, val, test = archive.images_root(unpacked), None, None
         else:
             train = _folder(options.folder_train, roots, "folder_train")
@@ -202,6 +205,7 @@ class _Settings:
     encoding: str
     seed: int
     roots: tuple[Path, ...]
+    max_pixels: int
 
 
 _worker_settings: _Settings | None = None
@@ -220,8 +224,9 @@ def prepare_image(path: str, position: tuple[int, int], settings: _Settings) -> 
     """One image as it goes into the database (noise seeded per image: any chunking, same data)."""
     real = resolve_in_roots(path, settings.roots)
     # Never decoded smaller than the larger target side: every resize mode still shrinks.
+    at_least = max(settings.width, settings.height)
     image = images.load_image(
-        real, settings.channels, at_least=max(settings.width, settings.height)
+        real, settings.channels, at_least=at_least, max_pixels=settings.max_pixels
     )
     rng = np.random.default_rng([settings.seed, *position])
     return images.resize_image(image, settings.width, settings.height, settings.resize_mode, rng)
@@ -245,8 +250,10 @@ def _process_chunk(chunk: list[tuple[int, str, int]]):
 
 
 def _write_databases(ctx, options, parsed, roots, staging, total, base=None) -> dict:
-    settings = _Settings(options.width, options.height, options.channels, options.resize_mode,
-                         options.encoding, options.seed, roots)  # fmt: skip
+    settings = _Settings(
+        options.width, options.height, options.channels, options.resize_mode, options.encoding,
+        options.seed, roots, ctx.settings.max_image_pixels,
+    )  # fmt: skip
     summary = {
         "image": {"width": options.width, "height": options.height, "channels": options.channels,
                   "resize_mode": options.resize_mode, "encoding": options.encoding},

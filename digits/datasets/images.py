@@ -17,27 +17,47 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".webp", ".
 WHITE = (255, 255, 255)
 
 
+# Larger images are refused from their header, before decoding (DIGITS_MAX_IMAGE_PIXELS): a
+# 280 kB PNG can declare 12000x12000 16-bit pixels, gigabytes once decoded. This replaces
+# Pillow's own guard, which only warns below twice its limit.
+DEFAULT_MAX_PIXELS = 90_000_000
+Image.MAX_IMAGE_PIXELS = None
+
+
 class BadImage(ValueError):
-    """A file that is not an image we can read (corrupt, truncated, another format)."""
+    """A file that is not an image we can read (corrupt, truncated, another format, too big)."""
 
 
 def load_image(
-    source: str | Path | bytes, channels: int, at_least: int | None = None
+    source: str | Path | bytes,
+    channels: int,
+    at_least: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Image.Image:
     """Open an image as 8-bit grayscale (channels=1) or RGB (channels=3), upright.
 
     EXIF rotation is applied; transparency is composited on white; palette, CMYK and 16-bit
     images are converted to the 8-bit mode asked for. With `at_least`, a JPEG may be decoded
     at a reduced scale (1/2, 1/4, 1/8) that still has at least that many pixels each way:
-    much faster when the image is about to be shrunk anyway.
+    much faster when the image is about to be shrunk anyway. An image of more than
+    `max_pixels` pixels is refused before it is decoded.
     """
     try:
         image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+        width, height = image.size
+        if width * height > max_pixels:
+            megapixels = width * height / 1e6
+            raise BadImage(
+                f"{width}x{height} is {megapixels:.0f} megapixels, more than the "
+                f"{max_pixels / 1e6:g} allowed (DIGITS_MAX_IMAGE_PIXELS)"
+            )
         if at_least and image.format == "JPEG":
             image.draft(image.mode, (at_least, at_least))
         image.load()  # decode now, so a truncated file fails here and not later
         image = ImageOps.exif_transpose(image)
         image = _to_8_bit(image)
+    except BadImage:
+        raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise BadImage(str(exc) or type(exc).__name__) from exc
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:

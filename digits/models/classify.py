@@ -23,7 +23,7 @@ def classify_one(ctx: RequestContext) -> dict[str, Any]:
         raise RequestFailed(str(exc)) from exc
     source = ctx.folder / payload["image_file"] if payload.get("image_file") else payload["path"]
     try:
-        pixels = model.prepare(source)
+        pixels = model.prepare(source, ctx.settings.max_image_pixels)
     except images.BadImage as exc:
         raise RequestFailed(f"not an image this server can read: {exc}") from exc
     probabilities = model.classify([pixels])[0]

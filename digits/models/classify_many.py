@@ -4,7 +4,8 @@ accuracy and a confusion matrix; always: each class's most confident images (Top
 
 Input, staged in the job's folder by the web layer: `images.txt` (a path a line, optionally
 followed by a label: its index among the model's classes or its name; relative paths are under
-`image_folder`), or `upload/` (an archive of class folders, unpacked). Output: `results.json`.
+`image_folder`), or `upload.archive` (an archive of class folders, unpacked here into
+`upload/`: a web request never unpacks). Output: `results.json`.
 Runs as `python -m digits.models.classify_many <job id>` in a child of the worker.
 """
 
@@ -21,17 +22,20 @@ import numpy as np
 
 from digits.data_roots import PathNotAllowed, resolve_in_roots
 from digits.datasets import images
-from digits.datasets.archive import images_root
+from digits.datasets.archive import ArchiveLimits, UnsafeArchive, extract_archive, images_root
 from digits.datasets.parsing import class_folders, label_for_folder, list_images
 from digits.jobs.child import child_main
 from digits.jobs.runner import JobContext, JobError
 from digits.jobs.store import write_json_atomically
 from digits.models import inference
 from digits.models.classify import network_view
+from digits.models.layout import (
+    CLASSIFY_LIST_FILE,
+    CLASSIFY_UPLOAD_ARCHIVE,
+    CLASSIFY_UPLOAD_FOLDER,
+)
 from digits.models.visualize import png_data_uri
 
-LIST_FILE = "images.txt"
-UPLOAD_FOLDER = "upload"
 RESULTS_FILE = "results.json"
 BATCH = 64
 DEFAULT_TOP_N = 9
@@ -48,7 +52,7 @@ def read_list(ctx: JobContext, labels: list[str]) -> tuple[list[Item], list[dict
     """The list's images that may be read, and an error for each line that cannot."""
     folder_text = ctx.parameters.get("image_folder", "").strip()
     items, errors = [], []
-    lines = (ctx.folder / LIST_FILE).read_text(errors="replace").splitlines()
+    lines = (ctx.folder / CLASSIFY_LIST_FILE).read_text(errors="replace").splitlines()
     for number, line in enumerate(lines, 1):
         text = line.strip()
         if not text or text.startswith("#"):
@@ -89,7 +93,15 @@ def _split_line(text: str, labels: list[str]) -> tuple[str, int | None, str | No
 
 def read_upload(ctx: JobContext, labels: list[str]) -> list[Item]:
     """An archive's class folders: a folder named like a class labels its images."""
-    root = images_root(ctx.folder / UPLOAD_FOLDER)
+    unpacked = ctx.folder / CLASSIFY_UPLOAD_FOLDER
+    if not unpacked.exists():
+        ctx.log("unpacking the uploaded archive")
+        try:
+            extract_archive(ctx.folder / CLASSIFY_UPLOAD_ARCHIVE, unpacked,
+                            ArchiveLimits.from_settings(ctx.settings))  # fmt: skip
+        except UnsafeArchive as exc:
+            raise JobError(str(exc)) from exc
+    root = images_root(unpacked)
     items = []
     for folder in class_folders(root):
         name = label_for_folder(folder.name)
@@ -102,9 +114,10 @@ def read_upload(ctx: JobContext, labels: list[str]) -> list[Item]:
 class Tally:
     """What the results page shows, gathered batch by batch."""
 
-    def __init__(self, labels: list[str], top_n: int):
+    def __init__(self, labels: list[str], top_n: int, max_pixels: int):
         self.labels = labels
         self.top_n = top_n
+        self.max_pixels = max_pixels
         self.confusion = np.zeros((len(labels), len(labels)), dtype=np.int64)
         self.top1 = self.top5 = self.labelled = 0
         self.rows: list[dict[str, Any]] = []
@@ -152,16 +165,16 @@ class Tally:
         for label, best in zip(self.labels, self.best, strict=True):
             images_of_class = []
             for probability, _, item in sorted(best, key=lambda e: (-e[0], -e[1])):
-                view = network_view(model.prepare(item.path), model.info)
+                view = network_view(model.prepare(item.path, self.max_pixels), model.info)
                 images_of_class.append({"path": item.shown, "percent": round(100 * probability, 2),
                                         "image": png_data_uri(view)})  # fmt: skip
             grid.append({"label": label, "images": images_of_class})
         return grid
 
 
-def _prepare(model: inference.LoadedModel, item: Item) -> np.ndarray | None:
+def _prepare(model: inference.LoadedModel, item: Item, max_pixels: int) -> np.ndarray | None:
     try:
-        return model.prepare(item.path)
+        return model.prepare(item.path, max_pixels)
     except images.BadImage:
         return None
 
@@ -174,7 +187,7 @@ def classify_many(ctx: JobContext) -> None:
     except inference.ModelNotUsable as exc:
         raise JobError(str(exc)) from exc
     labels = model.info.labels
-    if (ctx.folder / LIST_FILE).exists():
+    if (ctx.folder / CLASSIFY_LIST_FILE).exists():
         items, errors = read_list(ctx, labels)
     else:
         items, errors = read_upload(ctx, labels), []
@@ -184,7 +197,8 @@ def classify_many(ctx: JobContext) -> None:
     if not items:
         raise JobError("no image of the list could be read: " + "; ".join(
             f"line {e['line']}: {e['reason']}" for e in errors[:5]))  # fmt: skip
-    tally = Tally(labels, int(params.get("top_n") or DEFAULT_TOP_N))
+    max_pixels = ctx.settings.max_image_pixels
+    tally = Tally(labels, int(params.get("top_n") or DEFAULT_TOP_N), max_pixels)
     ctx.log(f"classifying {len(items)} images with the snapshot of epoch {model.info.epoch:g}")
     # Decoding and resizing release the GIL: threads prepare the next batch, its images in
     # parallel, while torch classifies this one. One batch ahead, so memory stays bounded.
@@ -192,7 +206,7 @@ def classify_many(ctx: JobContext) -> None:
     with ThreadPoolExecutor(os.cpu_count() or 1) as threads, ThreadPoolExecutor(1) as ahead:
 
         def prepare(batch: list[Item]) -> list[np.ndarray | None]:
-            return list(threads.map(lambda item: _prepare(model, item), batch))
+            return list(threads.map(lambda item: _prepare(model, item, max_pixels), batch))
 
         pending = ahead.submit(prepare, batches[0])
         done = 0

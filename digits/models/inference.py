@@ -82,8 +82,10 @@ class LoadedModel:
         with torch.inference_mode():
             return self.classifier(batch).numpy()
 
-    def prepare(self, source: str | Path | bytes) -> np.ndarray:
-        return prepare_image(source, self.info)
+    def prepare(
+        self, source: str | Path | bytes, max_pixels: int = images.DEFAULT_MAX_PIXELS
+    ) -> np.ndarray:
+        return prepare_image(source, self.info, max_pixels)
 
 
 def to_chw(pixels: np.ndarray) -> np.ndarray:
@@ -91,9 +93,12 @@ def to_chw(pixels: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1))
 
 
-def prepare_image(source: str | Path | bytes, info: ModelInfo) -> np.ndarray:
+def prepare_image(
+    source: str | Path | bytes, info: ModelInfo, max_pixels: int = images.DEFAULT_MAX_PIXELS
+) -> np.ndarray:
     """An image file as the dataset would have stored it (raises images.BadImage)."""
-    image = images.load_image(source, info.channels, at_least=max(info.width, info.height))
+    at_least = max(info.width, info.height)
+    image = images.load_image(source, info.channels, at_least=at_least, max_pixels=max_pixels)
     rng = np.random.default_rng(info.noise_seed)
     return images.resize_image(image, info.width, info.height, info.resize_mode, rng)
 

@@ -7,6 +7,11 @@ from pathlib import Path
 
 METRICS_FILE = "metrics.jsonl"  # one JSON object a line: training reports and validations
 VAL_CONFUSION_FILE = "val_confusion.json"  # the validation confusion matrix at the best epoch
+# Classify Many's inputs, staged by the web layer: a list of images, or an uploaded archive
+# that the job unpacks into the upload folder on its worker.
+CLASSIFY_LIST_FILE = "images.txt"
+CLASSIFY_UPLOAD_ARCHIVE = "upload.archive"
+CLASSIFY_UPLOAD_FOLDER = "upload"
 SNAPSHOT_PATTERN = re.compile(r"^snapshot_epoch_(\d+(?:\.\d+)?)\.pt$")
 
 

@@ -4,8 +4,6 @@ of queue `infer`: the web process never loads a model), Classify Many and Top N 
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -13,15 +11,21 @@ from typing import Any
 from flask import Blueprint, jsonify, redirect, render_template, request, send_file, url_for
 
 from digits.data_roots import PathNotAllowed, resolve_in_roots
-from digits.datasets import archive
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
 from digits.models.archive import archive_path, build_archive, export_folder
-from digits.models.layout import NoSuchSnapshot, list_snapshots, resolve_epoch
+from digits.models.layout import (
+    CLASSIFY_LIST_FILE,
+    CLASSIFY_UPLOAD_ARCHIVE,
+    NoSuchSnapshot,
+    list_snapshots,
+    resolve_epoch,
+)
 from digits.webapp.auth import current_user, user_required_with_accounts
 from digits.webapp.http import error_response, json_errors, wants_json
 from digits.webapp.infer import ask_worker, field_error
 from digits.webapp.services import services
+from digits.webapp.uploads import move_staged, stage_archive
 
 bp = Blueprint("classify", __name__)
 
@@ -134,32 +138,22 @@ def _many_inputs(form, files) -> dict[str, bytes | Path]:
         data = listing.read()
         if not data.strip():
             raise field_error("image_list", "the list is empty")
-        return {"images.txt": data}
+        return {CLASSIFY_LIST_FILE: data}
     upload = files.get("image_archive")
     if upload and upload.filename:
-        if not archive.is_archive_name(upload.filename):
-            raise field_error("image_archive", "must be a .zip, .tar, .tar.gz or .tgz file")
-        tmp = Path(tempfile.mkdtemp(prefix=".upload-", dir=services().settings.jobs_dir))
-        upload.save(tmp / "archive")
-        try:
-            archive.check_archive(tmp / "archive")
-        except archive.UnsafeArchive as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise field_error("image_archive", str(exc)) from None
-        return {"archive": tmp}
+        return {CLASSIFY_UPLOAD_ARCHIVE: stage_archive(upload, "image_archive")[0]}
     raise field_error("image_list", "upload a list of images (image_list) or an archive of class "
                                 "folders (image_archive)")  # fmt: skip
 
 
 def _stage(inputs: dict):
+    """Put the inputs in the job's folder (the job unpacks an archive on its worker)."""
+
     def prepare(folder: Path) -> None:
-        if "images.txt" in inputs:
-            (folder / "images.txt").write_bytes(inputs["images.txt"])
+        if CLASSIFY_LIST_FILE in inputs:
+            (folder / CLASSIFY_LIST_FILE).write_bytes(inputs[CLASSIFY_LIST_FILE])
         else:
-            try:
-                archive.extract_archive(inputs["archive"] / "archive", folder / "upload")
-            finally:
-                shutil.rmtree(inputs["archive"], ignore_errors=True)
+            move_staged(inputs[CLASSIFY_UPLOAD_ARCHIVE], folder / CLASSIFY_UPLOAD_ARCHIVE)
 
     return prepare
 

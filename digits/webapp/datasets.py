@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,17 +10,25 @@ from flask import Blueprint, jsonify, redirect, render_template, request, send_f
 from werkzeug.datastructures import FileStorage
 
 from digits.data_roots import PathNotAllowed, resolve_in_roots
-from digits.datasets import archive, images, layout
+from digits.datasets import images, layout, limits
 from digits.datasets.database import browse
 from digits.datasets.job_type import IMAGE_CLASSIFICATION_DATASET
 from digits.datasets.layout import read_info
 from digits.datasets.options import OptionErrors, parse_image_settings, parse_options
-from digits.datasets.parsing import SPLITS, ParseError, parse_labels_file, parse_list_file
+from digits.datasets.parsing import (
+    SPLITS,
+    ParseError,
+    list_images,
+    parse_labels_file,
+    parse_list_file,
+)
 from digits.jobs.scheduler import JobNotDone
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.http import error_response, job_parameters, json_errors, wants_json
+from digits.webapp.infer import BadRequest
 from digits.webapp.jobs import clone_values, owner_only
 from digits.webapp.services import services
+from digits.webapp.uploads import discard_staged, move_staged, stage_archive
 
 bp = Blueprint("datasets", __name__)
 EXPLORE_PAGE_SIZE = 24
@@ -47,7 +53,9 @@ def create_classification():
     except OptionErrors as exc:
         errors, options = exc.errors, None
     if options is not None:
-        _check_sources(options.method, form, errors, staged)
+        images = _check_sources(options.method, form, errors, staged)
+        if not errors:
+            _check_size(options, images, errors)
     if errors:
         _discard(staged)
         if wants_json():
@@ -67,40 +75,54 @@ def create_classification():
 
 def _check_sources(
     method: str, form: dict, errors: dict, staged: dict, need_classes: bool = True
-) -> None:
-    """Check what the job will read, now, so the user hears about it where they acted."""
+) -> int:
+    """Check what the job will read, now, so the user hears about it where they acted; the
+    number of images found."""
     roots = services().settings.data_roots
     if method == "folder":
+        images = 0
         for field in ("folder_train", "folder_val", "folder_test"):
             wanted = field == "folder_train" or _flag(form, f"has_{field[7:]}_folder")
             if form.get(field) and wanted:
                 need = need_classes and field == "folder_train"
-                _check_folder(form[field], roots, field, errors, need_classes=need)
-    elif method == "textfile":
-        _check_lists(form, roots, errors, staged)
-    elif method == "upload":
-        _check_upload(request.files.get("upload_archive"), errors, staged)
+                images += _check_folder(form[field], roots, field, errors, need_classes=need)
+        return images
+    if method == "textfile":
+        return _check_lists(form, roots, errors, staged)
+    if method == "upload":
+        return _check_upload(request.files.get("upload_archive"), errors, staged)
+    return 0
+
+
+def _check_size(options, images: int, errors: dict) -> None:
+    """A dataset that would outgrow the configured limit or the free disk: refused now."""
+    settings = services().settings
+    refusal = limits.size_refusal(images, options, settings.max_dataset_mb, settings.jobs_dir)
+    if refusal:
+        errors.setdefault("resize_width", []).append(refusal + ": choose a smaller image size")
 
 
 def _flag(form: dict, name: str) -> bool:
     return str(form.get(name, "")).lower() in ("1", "true", "on", "yes", "y")
 
 
-def _check_folder(text, roots, field, errors, need_classes: bool) -> None:
+def _check_folder(text, roots, field, errors, need_classes: bool) -> int:
+    """A folder of class folders under the data roots; the number of images in it."""
     try:
         path = resolve_in_roots(text, roots)
     except PathNotAllowed as exc:
         errors.setdefault(field, []).append(str(exc))
-        return
+        return 0
     if not path.is_dir():
         errors.setdefault(field, []).append(f"{text} is not an existing folder")
-        return
+        return 0
     classes = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
     if need_classes and len(classes) < 2:
         errors.setdefault(field, []).append(
             f"{text} has {len(classes)} class folder(s); a classifier needs at least 2 "
             "(one sub-folder of images per class)"
         )
+    return sum(len(list_images(folder)) for folder in classes)
 
 
 def _read_text_field(name: str, roots, errors) -> str | None:
@@ -121,17 +143,19 @@ def _read_text_field(name: str, roots, errors) -> str | None:
     return None
 
 
-def _check_lists(form: dict, roots, errors: dict, staged: dict) -> None:
+def _check_lists(form: dict, roots, errors: dict, staged: dict) -> int:
+    """The label and image lists; the number of images they list."""
     labels_text = _read_text_field("textfile_labels_file", roots, errors)
     if labels_text is None:
         errors.setdefault("textfile_labels_file", []).append("a labels file is required")
-        return
+        return 0
     try:
         labels = parse_labels_file(labels_text)
     except ParseError as exc:
         errors.setdefault(exc.field, []).append(str(exc))
-        return
+        return 0
     staged["lists/labels.txt"] = labels_text
+    images = 0
     for split in SPLITS:
         if split != "train" and not _flag(form, f"textfile_use_{split}"):
             continue
@@ -141,44 +165,39 @@ def _check_lists(form: dict, roots, errors: dict, staged: dict) -> None:
             errors.setdefault(field, []).append(f"a list of {split} images is required")
             continue
         try:
-            parse_list_file(text, field, form.get(f"textfile_{split}_folder", ""), labels)
+            entries = parse_list_file(text, field, form.get(f"textfile_{split}_folder", ""), labels)
         except ParseError as exc:
             errors.setdefault(exc.field, []).append(str(exc))
             continue
         staged[f"lists/{split}.txt"] = text
+        images += len(entries)
+    return images
 
 
-def _check_upload(upload: FileStorage | None, errors: dict, staged: dict) -> None:
-    if upload is None or not upload.filename:
-        errors.setdefault("upload_archive", []).append("choose a .zip or .tar.gz of class folders")
-        return
-    if not archive.is_archive_name(upload.filename):
-        errors.setdefault("upload_archive", []).append("must be a .zip, .tar, .tar.gz or .tgz file")
-        return
-    tmp = Path(tempfile.mkdtemp(prefix=".upload-", dir=services().settings.jobs_dir)) / "archive"
-    upload.save(tmp)
+def _check_upload(upload: FileStorage | None, errors: dict, staged: dict) -> int:
+    """The uploaded archive, staged and checked from its headers; its number of files."""
     try:
-        archive.check_archive(tmp)
-    except archive.UnsafeArchive as exc:
-        errors.setdefault("upload_archive", []).append(str(exc))
-    staged[layout.UPLOAD_ARCHIVE] = tmp
+        staged[layout.UPLOAD_ARCHIVE], files = stage_archive(upload, "upload_archive")
+    except BadRequest as exc:
+        for field, messages in exc.errors.items():
+            errors.setdefault(field, []).extend(messages)
+        return 0
+    return files
 
 
 def _move_staged(staged: dict, folder: Path) -> None:
     for relative, content in staged.items():
-        target = folder / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, Path):
-            shutil.move(content, target)
-            shutil.rmtree(content.parent, ignore_errors=True)
+            move_staged(content, folder / relative)
         else:
-            target.write_text(content)
+            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+            (folder / relative).write_text(content)
 
 
 def _discard(staged: dict) -> None:
     for content in staged.values():
         if isinstance(content, Path):
-            shutil.rmtree(content.parent, ignore_errors=True)
+            discard_staged(content)
 
 
 @bp.route("/datasets/<job_id>/append", methods=["POST"])
@@ -207,7 +226,9 @@ def append(job_id: str):
     if method not in ("folder", "upload"):
         errors = {"method": ["add images from a folder or an uploaded archive"]}
     if not errors:
-        _check_sources(method, form, errors, staged, need_classes=False)
+        images = _check_sources(method, form, errors, staged, need_classes=False)
+        if not errors:
+            _check_size(parse_options(form), images, errors)
     if errors:
         _discard(staged)
         return error_response(" ".join(m for ms in errors.values() for m in ms), 400,
@@ -277,6 +298,7 @@ def _int_arg(name: str, default: int) -> int:
 
 @bp.route("/datasets/images/resize-example", methods=["POST"])
 @bp.route("/datasets/images/resize-example.json", methods=["POST"])
+@login_required
 def resize_example():
     """How each resize mode treats one of the user's images ("See example")."""
     errors: dict[str, list[str]] = {}
@@ -285,14 +307,13 @@ def resize_example():
     except OptionErrors as exc:
         return json_errors(exc.errors)
     upload = request.files.get("image_file")
+    settings = services().settings
     try:
         if upload and upload.filename:
-            image = images.load_image(upload.read(), options.channels)
+            source = upload.read()
         else:
-            path = resolve_in_roots(
-                request.form.get("image_path", ""), services().settings.data_roots
-            )
-            image = images.load_image(path, options.channels)
+            source = resolve_in_roots(request.form.get("image_path", ""), settings.data_roots)
+        image = images.load_image(source, options.channels, max_pixels=settings.max_image_pixels)
     except PathNotAllowed as exc:
         errors["image_path"] = [str(exc)]
     except images.BadImage as exc:

@@ -4,7 +4,13 @@ import zipfile
 
 import pytest
 
-from digits.datasets.archive import UnsafeArchive, check_archive, extract_archive, images_root
+from digits.datasets.archive import (
+    ArchiveLimits,
+    UnsafeArchive,
+    check_archive,
+    extract_archive,
+    images_root,
+)
 
 
 def make_zip(path, members: dict[str, bytes]):
@@ -66,15 +72,38 @@ def test_links_in_tar_archives_are_refused(tmp_path):
         check_archive(make_tar(tmp_path / "a.tgz", build))
 
 
-def test_size_limits(tmp_path, monkeypatch):
-    import digits.datasets.archive as module
-
+def test_size_limits(tmp_path):
     archive = make_zip(tmp_path / "a.zip", {"cat/1.png": b"x" * 1000, "dog/2.png": b"y" * 1000})
-    monkeypatch.setattr(module, "MAX_TOTAL_BYTES", 1500)
+    limits = ArchiveLimits(total_bytes=1500)
     with pytest.raises(UnsafeArchive, match="more than"):
+        check_archive(archive, limits)
+    with pytest.raises(UnsafeArchive, match="more than"):
+        extract_archive(archive, tmp_path / "out", limits)
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+    assert check_archive(archive) == 2
+
+
+def test_a_decompression_bomb_is_refused_from_its_headers(tmp_path):
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("cat/1.png", bytes(20 * 1024**2))
+        zf.writestr("dog/2.png", b"y")
+    assert archive.stat().st_size < 100_000
+    with pytest.raises(UnsafeArchive, match="decompression bomb"):
         check_archive(archive)
-    with pytest.raises(UnsafeArchive, match="more than"):
-        extract_archive(archive, tmp_path / "out")
+
+
+def test_folder_and_file_counts_are_limited(tmp_path):
+    folders = tmp_path / "folders.zip"
+    with zipfile.ZipFile(folders, "w") as zf:
+        for i in range(300):
+            zf.writestr(f"empty{i}/", b"")
+        zf.writestr("cat/1.png", b"x")
+    with pytest.raises(UnsafeArchive, match="more than 200 folders"):
+        check_archive(folders, ArchiveLimits(folders=200))
+    files = make_zip(tmp_path / "files.zip", {f"cat/{i}.png": b"x" for i in range(30)})
+    with pytest.raises(UnsafeArchive, match="more than 20 files"):
+        check_archive(files, ArchiveLimits(files=20))
 
 
 def test_not_an_archive(tmp_path):
