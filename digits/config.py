@@ -17,6 +17,8 @@ CPU_QUEUE = "cpu"
 GPU_QUEUE = "gpu"
 INFER_QUEUE = "infer"
 QUEUES = (CPU_QUEUE, GPU_QUEUE, INFER_QUEUE)
+# Web server threads that open pages' Socket.IO connections may never take (requests' own).
+LIVE_PAGE_RESERVE = 64
 # Variables that sign sessions or make accounts: the web server's alone.
 WEB_SERVER_SECRETS = ("DIGITS_SECRET_KEY", "DIGITS_ADMIN_PASSWORD")
 
@@ -49,6 +51,10 @@ class Settings:
     max_image_pixels: int = 90_000_000
     max_unpacked_mb: int = 20 * 1024
     max_dataset_mb: int = 100 * 1024
+    # The web server's threads. An open page's Socket.IO connection holds one for as long as
+    # the page is open, so they bound the pages open at once: all but a reserve, which idle
+    # pages can never take from requests (see max_live_pages).
+    web_threads: int = 1024
     # Network code tried before training (Visualize, the fit check): time and memory it gets.
     network_check_seconds: float = 30.0
     network_check_memory_mb: int = 8 * 1024
@@ -56,6 +62,11 @@ class Settings:
     @property
     def embedded_broker(self) -> bool:
         return self.broker_url.startswith("filesystem")
+
+    @property
+    def max_live_pages(self) -> int:
+        """Socket.IO connections taken at once; beyond them a page works without live news."""
+        return max(1, self.web_threads - LIVE_PAGE_RESERVE)
 
     @property
     def broker_dir(self) -> Path:
@@ -121,6 +132,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         "max_image_pixels": int(env.get("DIGITS_MAX_IMAGE_PIXELS", "90000000")),
         "max_unpacked_mb": int(env.get("DIGITS_MAX_UNPACKED_MB", str(20 * 1024))),
         "max_dataset_mb": int(env.get("DIGITS_MAX_DATASET_MB", str(100 * 1024))),
+        "web_threads": int(env.get("DIGITS_WEB_THREADS", "1024")),
         "network_check_seconds": float(env.get("DIGITS_NETWORK_CHECK_SECONDS", "30")),
         "network_check_memory_mb": int(env.get("DIGITS_NETWORK_CHECK_MEMORY_MB", "8192")),
     }

@@ -14,8 +14,7 @@ from digits.jobs.workers import WorkerGroup, plan_workers
 log = logging.getLogger(__name__)
 
 # Socket.IO needs every request of a client to reach the same process: one Gunicorn worker
-# process, with a thread per connection (WebSockets hold theirs).
-WEB_THREADS = 100
+# process, with a thread per connection (Settings.web_threads, created as needed).
 # How long `serve` waits for its workers at shutdown; a busy one finishes its job after that.
 SHUTDOWN_GRACE = 10.0
 
@@ -40,7 +39,9 @@ class WebServer(BaseApplication):
         self.cfg.set("bind", f"{self.options.host}:{self.options.port}")
         self.cfg.set("workers", 1)
         self.cfg.set("worker_class", "gthread")
-        self.cfg.set("threads", WEB_THREADS)
+        self.cfg.set("threads", self.settings.web_threads)
+        # Connections held at once: the threads' plus idle keep-alive ones.
+        self.cfg.set("worker_connections", self.settings.web_threads + 1000)
         self.cfg.set("graceful_timeout", 3)
         self.cfg.set("accesslog", "-")
         self.cfg.set("proc_name", "digits-serve")

@@ -29,6 +29,32 @@ def init_app(app: Flask) -> None:
 
     socketio.init_app(app, async_mode="threading", client_manager=manager,
                       cors_allowed_origins=same_origin)  # fmt: skip
+    app.wsgi_app = LivePageLimit(app.wsgi_app, settings.max_live_pages)
+
+
+def _open_pages() -> int:
+    # engine.io forgets a closed WebSocket's session only later: count the open ones.
+    return sum(not session.closed for session in list(socketio.server.eio.sockets.values()))
+
+
+class LivePageLimit:
+    """WSGI middleware: no new Socket.IO session beyond `limit` open ones (a 503; the page
+    works on without live news and its client tries again later). Each open page holds a
+    server thread, so without this idle pages could take every thread and starve requests."""
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    def __call__(self, environ, start_response):
+        new_session = "sid=" not in environ.get("QUERY_STRING", "")
+        if (environ.get("PATH_INFO", "").startswith("/socket.io/") and new_session
+                and _open_pages() >= self.limit):  # fmt: skip
+            body = b"503: too many pages are open on this server (DIGITS_WEB_THREADS)\n"
+            headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+            start_response("503 SERVICE UNAVAILABLE", headers)
+            return [body]
+        return self.app(environ, start_response)
 
 
 def emit_to_room(event: str, data: dict, room: str) -> None:
@@ -38,9 +64,7 @@ def emit_to_room(event: str, data: dict, room: str) -> None:
 @socketio.on("connect", namespace=NAMESPACE)
 def on_connect(auth=None):
     """With accounts, only a logged-in user's page (or a token holder) may listen."""
-    if services().accounts.enabled and current_user() is None:
-        return False
-    return True
+    return not (services().accounts.enabled and current_user() is None)
 
 
 @socketio.on("join", namespace=NAMESPACE)

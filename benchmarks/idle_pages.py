@@ -1,0 +1,118 @@
+"""Hundreds of open pages against the API: `/index.json` latency while N idle Socket.IO
+clients (WebSockets, each answering the server's pings as a page does) stay connected.
+
+    .venv/bin/python benchmarks/idle_pages.py                 # 500 pages, 100 vs 1024 threads
+    .venv/bin/python benchmarks/idle_pages.py --pages 200 --requests 100
+
+For each thread count a real `digits serve --no-workers` is started, the pages connect (those
+it refuses are counted), then `/index.json` is asked `--requests` times one after another and
+its median and p95 are printed. 100 threads was the server's setting before this benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+import websocket
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+
+from processes import Server  # noqa: E402
+
+
+class IdlePage:
+    """An engine.io WebSocket joined to namespace /jobs, answering pings, doing nothing else."""
+
+    def __init__(self, url: str):
+        address = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        self.ws = websocket.create_connection(address, timeout=5, origin=url)
+        self.ws.recv()  # the engine.io open packet
+        self.ws.send("40/jobs,")
+        self.accepted = self.ws.recv().startswith("40/jobs")
+        self.ws.settimeout(None)
+        self.thread = threading.Thread(target=self._answer_pings, daemon=True)
+        self.thread.start()
+
+    def _answer_pings(self) -> None:
+        try:
+            while True:
+                if self.ws.recv() == "2":
+                    self.ws.send("3")
+        except Exception:
+            return
+
+    def close(self) -> None:
+        try:
+            self.ws.close()
+        except Exception:
+            pass
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def measure(threads: int, pages: int, count: int) -> dict:
+    folder = Path(tempfile.mkdtemp()) / "jobs"
+    server = Server(folder, workers=False, env={"DIGITS_WEB_THREADS": str(threads)})
+    opened: list[IdlePage] = []
+    try:
+
+        def open_page(_) -> IdlePage | None:
+            try:
+                return IdlePage(server.url)
+            except Exception:  # refused (503) or no thread to answer within 5 s
+                return None
+
+        with ThreadPoolExecutor(50) as openers:  # pages open at once, as after a restart
+            results = list(openers.map(open_page, range(pages)))
+        opened = [page for page in results if page is not None]
+        refused = sum(not page.accepted for page in opened) + results.count(None)
+        times, timeouts = [], 0
+        for _ in range(count):
+            start = time.perf_counter()
+            try:
+                requests.get(server.url + "/index.json", timeout=5).raise_for_status()
+                times.append(time.perf_counter() - start)
+            except requests.RequestException:
+                timeouts += 1
+        return {
+            "threads": threads,
+            "pages": sum(page.accepted for page in opened),
+            "refused": refused,
+            "median_ms": 1000 * statistics.median(times) if times else None,
+            "p95_ms": 1000 * percentile(times, 0.95) if times else None,
+            "timeouts": timeouts,
+        }
+    finally:
+        for page in opened:
+            page.close()
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=int, default=500)
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--threads", default="100,1024")
+    args = parser.parse_args()
+    for threads in (int(t) for t in args.threads.split(",")):
+        result = measure(threads, args.pages, args.requests)
+        median = "-" if result["median_ms"] is None else f"{result['median_ms']:.0f}"
+        p95 = "-" if result["p95_ms"] is None else f"{result['p95_ms']:.0f}"
+        print(f"threads {threads:5d}: {result['pages']} pages live, {result['refused']} refused; "
+              f"/index.json median {median} ms, p95 {p95} ms, {result['timeouts']} of "
+              f"{args.requests} timed out (5 s)", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
