@@ -40,5 +40,27 @@ def test_the_user_command_adds_lists_and_makes_tokens(jobs_dir):
     assert digits_user("list").stdout == "ann (admin)\n"
     token = digits_user("token", "ann").stdout.strip()
     assert Accounts(jobs_dir).user_for_token(token).name == "ann"
+    assert digits_user("token", "ann", "--revoke", token).stdout == "token of ann revoked\n"
+    assert Accounts(jobs_dir).user_for_token(token) is None
+    digits_user("token", "ann"), digits_user("token", "ann")
+    assert digits_user("token", "ann", "--revoke-all").stdout == "2 token(s) of ann revoked\n"
     refused = digits_user("add", "Bad Name", "--password-stdin", stdin="whatever long\n")
     assert refused.returncode == 1 and "lowercase letter" in refused.stderr
+
+
+def add_users(jobs_dir, prefix: str) -> None:
+    accounts = Accounts(jobs_dir)
+    for n in range(8):
+        accounts.add(f"{prefix}{n}", "a long secret")
+
+
+def test_users_added_at_once_by_two_processes_are_all_kept(jobs_dir):
+    """`digits user` and the server (DIGITS_ADMIN_PASSWORD) may change the file together."""
+    import multiprocessing
+
+    processes = [multiprocessing.Process(target=add_users, args=(jobs_dir, p)) for p in "ab"]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    assert len(Accounts(jobs_dir).names()) == 16

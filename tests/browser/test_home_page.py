@@ -43,6 +43,8 @@ def test_log_in_and_watch_a_progress_bar_move_to_done(page, server):
     expect(bar).to_have_attribute("data-progress", "1")
     assert any(0 < p < 1 for p in seen)
     assert page.evaluate("window.notReloaded") is True
+    page.get_by_test_id("logout").click()  # a POST with the page's CSRF token
+    expect(page.get_by_test_id("login-link")).to_be_visible()
 
 
 def test_job_page_shows_live_log_and_abort(page, server):

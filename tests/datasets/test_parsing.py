@@ -83,6 +83,13 @@ def test_list_file_errors_name_the_line(text, message):
     assert info.value.field == "textfile_val_images" and message in str(info.value)
 
 
+def test_list_file_errors_never_show_the_file_s_content():
+    """A server file read as a list (under the data roots) cannot be read line by line."""
+    with pytest.raises(ParseError) as info:
+        parse_list_file("root:x:0:0:secret\n", "textfile_local_train_images", "", ["a", "b"])
+    assert "line 1" in str(info.value) and "secret" not in str(info.value)
+
+
 def test_a_labels_file_needs_two_classes():
     with pytest.raises(ParseError):
         parse_labels_file("only\n")

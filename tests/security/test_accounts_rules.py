@@ -124,3 +124,21 @@ def test_tokens_are_revoked_one_by_one(app, accounts):
 def test_job_ids_match_whole():
     assert is_job_id("20250101-000000-abcd")
     assert not is_job_id("20250101-000000-abcd\n")
+
+
+def test_the_secret_key_file_is_never_readable_by_others(tmp_path):
+    import stat
+
+    from digits.config import ensure_secret_key
+
+    settings = ensure_secret_key(Settings(jobs_dir=tmp_path))
+    mode = stat.S_IMODE((tmp_path / ".secret_key").stat().st_mode)
+    assert mode == 0o600 and len(settings.secret_key) == 64
+
+
+def test_the_web_servers_secrets_stay_out_of_workers_and_trainers(monkeypatch, tmp_path):
+    monkeypatch.setenv("DIGITS_SECRET_KEY", "sign sessions")
+    monkeypatch.setenv("DIGITS_ADMIN_PASSWORD", "first admin")
+    env = Settings(jobs_dir=tmp_path, secret_key="sign sessions").child_environment()
+    assert "sign sessions" not in env.values() and "first admin" not in env.values()
+    assert env["DIGITS_JOBS_DIR"] == str(tmp_path) and "PATH" in env
