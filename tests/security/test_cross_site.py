@@ -71,3 +71,25 @@ def test_session_cookies_are_same_site_and_secure_over_https(server):
                             headers={"X-Forwarded-Proto": "https"},
                             allow_redirects=False).headers["Set-Cookie"]  # fmt: skip
     assert "Secure" in proxied
+
+
+def test_with_accounts_only_a_user_may_listen(tmp_path):
+    from processes import Server
+    from users import add_users
+
+    jobs_dir = tmp_path / "jobs"
+    jobs_dir.mkdir()
+    token = add_users(jobs_dir).new_token("ann")
+    server = Server(jobs_dir, workers=False)
+    try:
+        anonymous = socketio.Client(reconnection=False)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            anonymous.connect(server.url, namespaces=["/jobs"], transports=["polling"])
+        ann = socketio.Client(reconnection=False)
+        ann.connect(server.url, namespaces=["/jobs"], transports=["polling"],
+                    headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        assert ann.call("join", {"room": "job_management"}, namespace="/jobs", timeout=5) == {
+            "jobs": []}  # fmt: skip
+        ann.disconnect()
+    finally:
+        server.stop()
