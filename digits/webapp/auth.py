@@ -166,17 +166,6 @@ def login_required(view: Callable) -> Callable:
     return wrapped
 
 
-def user_required_with_accounts(view: Callable) -> Callable:
-    """Open to all as in DIGITS (Classify One, downloads), until accounts exist."""
-    guarded = login_required(view)
-
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        return (guarded if _accounts().enabled else view)(*args, **kwargs)
-
-    return wrapped
-
-
 def _safe_next(target: str | None) -> str:
     # Only paths on this site, so a crafted link cannot send a user elsewhere after login.
     if target and target.startswith("/") and not target.startswith("//"):

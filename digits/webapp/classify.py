@@ -21,7 +21,7 @@ from digits.models.layout import (
     list_snapshots,
     resolve_epoch,
 )
-from digits.webapp.auth import current_user, user_required_with_accounts
+from digits.webapp.auth import current_user
 from digits.webapp.http import error_response, json_errors, wants_json
 from digits.webapp.infer import ask_worker, field_error
 from digits.webapp.services import services
@@ -75,7 +75,6 @@ def image_source(files, form) -> tuple[dict[str, Any], dict[str, bytes], str]:
 @bp.route("/models/images/classification/classify_one", methods=["POST"])
 @bp.route("/models/images/classification/classify_one.json", methods=["POST"],
           endpoint="classify_one_json")  # fmt: skip
-@user_required_with_accounts
 def classify_one():
     """DIGITS' Classify One: `job_id`, `image_file` or `image_path`, `snapshot_epoch`,
     `show_visualizations`."""
@@ -108,7 +107,6 @@ DOWNLOAD_FORMATS = {
 
 @bp.route("/models/<job_id>/download", defaults={"extension": ""})
 @bp.route("/models/<job_id>/download<any('.tar.gz', '.tgz', '.tar', '.zip'):extension>")
-@user_required_with_accounts
 def download(job_id: str, extension: str):
     """DIGITS' Download Model: `?epoch=N` (default: the latest snapshot) as `.tar.gz`, `.tar`
     or `.zip`, holding weights, network source, labels, mean, info.json, TorchScript, ONNX."""
@@ -210,7 +208,6 @@ def _wait_for_end(job_id: str, timeout: float):
 @bp.route("/models/images/classification/classify_many", methods=["POST"])
 @bp.route("/models/images/classification/classify_many.json", methods=["POST"],
           endpoint="classify_many_json")  # fmt: skip
-@user_required_with_accounts
 def classify_many():
     """DIGITS' Classify Many, as a background job: `job_id`, `image_list` (or `image_archive`),
     `image_folder`, `num_test_images`, `snapshot_epoch`. JSON callers wait for the answer."""
@@ -219,7 +216,6 @@ def classify_many():
 
 @bp.route("/models/images/classification/top_n", methods=["POST"])
 @bp.route("/models/images/classification/top_n.json", methods=["POST"], endpoint="top_n_json")
-@user_required_with_accounts
 def top_n():
     """DIGITS' Top N Predictions per Category: Classify Many's inputs and `top_n`."""
     return _submit_many(top_n=True)
