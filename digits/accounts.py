@@ -8,7 +8,6 @@ job's owner or an admin may abort, delete, rename or resume it.
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import hashlib
 import hmac
@@ -24,7 +23,7 @@ from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from digits.jobs.store import write_json_atomically
+from digits.files import locked, write_json_atomically
 
 USERS_FILE = ".users.json"
 TOKEN_PREFIX = "dgt_"
@@ -85,17 +84,13 @@ class Accounts:
         """The users, to change and save under an exclusive lock (`digits user` and the server
         may change the file at once: neither loses the other's change)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path.with_name(USERS_FILE + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with locked(self.path.with_name(USERS_FILE + ".lock"), mode=0o600):
             with self._lock:
                 self._cache = None  # read what is on disk now, under the lock
             users = dict(self._users())
             yield users
             write_json_atomically(self.path, {"users": [asdict(u) for u in users.values()]})
             os.chmod(self.path, 0o600)  # password and token hashes: for the server's user only
-        finally:
-            os.close(fd)
 
     @property
     def enabled(self) -> bool:

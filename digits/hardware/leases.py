@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from digits.jobs.store import write_json_atomically
+from digits.files import locked, write_json_atomically
 
 
 @dataclass(frozen=True)
@@ -152,12 +152,8 @@ class GpuPool:
     @contextmanager
     def _host_lock(self) -> Iterator[None]:
         self.folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.folder / "host.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with locked(self.folder / "host.lock"):
             yield
-        finally:
-            os.close(fd)
 
     def _lock_free_gpus(self) -> dict[int, int]:
         """Lock every free GPU (non-blocking); the open, locked file of each."""

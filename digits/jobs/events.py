@@ -15,15 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from digits.files import read_json_lines, read_last_json_lines, write_lines_atomically
 from digits.jobs.job import Job
 from digits.jobs.status import Status
-from digits.jobs.store import (
-    JobNotFound,
-    JobStore,
-    read_json_lines,
-    read_last_json_lines,
-    write_lines_atomically,
-)
+from digits.jobs.store import JobNotFound, JobStore
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from digits.config import INFER_QUEUE, Settings
-from digits.jobs.store import write_json_atomically
+from digits.files import write_json_atomically
 
 log = logging.getLogger(__name__)
 

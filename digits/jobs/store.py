@@ -8,52 +8,22 @@ writers never lose each other's changes.
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import logging
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from digits.files import locked, write_json_atomically
 from digits.jobs.job import Job, JobFormatError, is_job_id
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 JOB_FILE = "job.json"
-
-
-def read_json_lines(path: Path) -> list:
-    """Each line of a JSON-lines file that parses; a line cut short by a crash is skipped."""
-    try:
-        return _parse_lines(path.read_bytes().splitlines())
-    except FileNotFoundError:
-        return []
-
-
-def read_last_json_lines(path: Path, count: int, line_size: int = 2048) -> list:
-    """The last `count` lines of a JSON-lines file that may be long, read from its end."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, 2)
-            f.seek(max(0, f.tell() - count * line_size))
-            # The first line may be cut by the seek: it fails to parse and is skipped.
-            return _parse_lines(f.read().splitlines()[-count:])
-    except FileNotFoundError:
-        return []
-
-
-def _parse_lines(lines: list[bytes]) -> list:
-    rows = []
-    for line in lines:
-        try:
-            rows.append(json.loads(line))
-        except ValueError:  # not JSON, or cut inside a multi-byte character
-            continue
-    return rows
 
 
 class JobIdTaken(FileExistsError):
@@ -62,33 +32,6 @@ class JobIdTaken(FileExistsError):
 
 class JobNotFound(LookupError):
     pass
-
-
-def write_json_atomically(path: Path, data: object) -> None:
-    """Write to a temporary file beside `path`, fsync it, then rename it over `path`."""
-    _write_atomically(path, json.dumps(data, indent=2, sort_keys=True))
-
-
-def write_lines_atomically(path: Path, lines: list[str]) -> None:
-    _write_atomically(path, "".join(line + "\n" for line in lines))
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # make the rename itself durable
-    finally:
-        os.close(dir_fd)
 
 
 class JobStore:
@@ -161,15 +104,12 @@ class JobStore:
     @contextmanager
     def locked(self, job_id: str) -> Iterator[Path]:
         folder = self.folder(job_id)
-        try:
-            fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        except FileNotFoundError:
-            raise JobNotFound(job_id) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(locked(folder / ".lock"))
+            except FileNotFoundError:  # the job's folder is gone
+                raise JobNotFound(job_id) from None
             yield folder
-        finally:
-            os.close(fd)
 
     def update(self, job_id: str, change: Callable[[Job], T]) -> T:
         """Apply `change` to a fresh copy of the job under its lock and save the result."""

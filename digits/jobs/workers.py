@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from digits.config import GPU_QUEUE, INFER_QUEUE, Settings
+from digits.files import write_json_atomically
 from digits.hardware.leases import GpuPool
 from digits.hardware.monitor import gpu_inventory
 from digits.jobs.guard import guarded
 from digits.jobs.job import Job
 from digits.jobs.status import Status
-from digits.jobs.store import write_json_atomically
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from digits.data_roots import PathNotAllowed, resolve_in_roots
 from digits.datasets import images
 from digits.datasets.archive import ArchiveLimits, UnsafeArchive, extract_archive, images_root
 from digits.datasets.parsing import class_folders, label_for_folder, list_images
+from digits.files import write_json_atomically
 from digits.jobs.child import child_main
 from digits.jobs.runner import JobContext, JobError
-from digits.jobs.store import write_json_atomically
 from digits.models import inference
 from digits.models.classify import network_view
 from digits.models.layout import (

@@ -9,13 +9,14 @@ from typing import Any
 
 from digits.config import CPU_QUEUE, GPU_QUEUE
 from digits.datasets.layout import read_info
+from digits.files import read_json_lines
 from digits.hardware.leases import GpuRequest
 from digits.jobs.child import run_in_child
 from digits.jobs.job import Job
 from digits.jobs.requests import register_handler
 from digits.jobs.runner import JobContext
 from digits.jobs.status import Status
-from digits.jobs.store import JobNotFound, read_json_lines
+from digits.jobs.store import JobNotFound
 from digits.jobs.types import JobType, register
 from digits.models.layout import METRICS_FILE, VAL_CONFUSION_FILE, list_snapshots
 from digits.models.network_check import CHECK_NETWORK_REQUEST, check_network

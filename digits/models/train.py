@@ -25,9 +25,9 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from digits.datasets import layout
 from digits.datasets.reader import LmdbImageDataset
+from digits.files import write_json_atomically
 from digits.jobs.child import child_main
 from digits.jobs.runner import JobAborted, JobContext, JobError
-from digits.jobs.store import write_json_atomically
 from digits.models import snapshots
 from digits.models.build import build_network
 from digits.models.layout import METRICS_FILE, VAL_CONFUSION_FILE, list_snapshots

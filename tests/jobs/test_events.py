@@ -75,8 +75,8 @@ def test_a_failing_emitter_does_not_lose_the_event(jobs_dir):
 
 
 def test_usage_samples_reach_the_room_and_a_file_that_stays_small(jobs_dir, monkeypatch):
+    from digits.files import read_last_json_lines
     from digits.jobs import events as events_module
-    from digits.jobs.store import read_last_json_lines
 
     store = JobStore(jobs_dir)
     job = make_job()
