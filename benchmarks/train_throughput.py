@@ -26,9 +26,9 @@ import torch
 from digits.config import Settings
 from digits.datasets.build import build_dataset
 from digits.datasets.database import iterate
+from digits.jobs.context import JobContext
 from digits.jobs.events import JobEvents, read_events
 from digits.jobs.job import Job, new_job_id
-from digits.jobs.runner import JobContext
 from digits.jobs.status import Status
 from digits.jobs.store import JobStore
 from digits.models import networks

@@ -277,13 +277,13 @@ def _listening_settings(args: argparse.Namespace, settings):
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from digits.jobs.heartbeats import worker_name
     from digits.jobs.workers import (
         INFER_CONCURRENCY,
         WorkerGroup,
         gpu_worker_concurrency,
         plan_workers,
         run_worker,
-        worker_name,
     )
 
     settings = _settings(args)

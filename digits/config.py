@@ -17,6 +17,9 @@ CPU_QUEUE = "cpu"
 GPU_QUEUE = "gpu"
 INFER_QUEUE = "infer"
 QUEUES = (CPU_QUEUE, GPU_QUEUE, INFER_QUEUE)
+# The Celery tasks, by name: what the server sends and the workers run.
+RUN_JOB_TASK = "digits.run_job"
+RUN_REQUEST_TASK = "digits.run_request"
 # Web server threads that open pages' Socket.IO connections may never take (requests' own).
 LIVE_PAGE_RESERVE = 64
 # Variables that sign sessions or make accounts: the web server's alone.

@@ -13,8 +13,6 @@ from digits.jobs.workers import WorkerGroup, plan_workers
 
 log = logging.getLogger(__name__)
 
-# Socket.IO needs every request of a client to reach the same process: one Gunicorn worker
-# process, with a thread per connection (Settings.web_threads, created as needed).
 # How long `serve` waits for its workers at shutdown; a busy one finishes its job after that.
 SHUTDOWN_GRACE = 10.0
 
@@ -37,6 +35,8 @@ class WebServer(BaseApplication):
 
     def load_config(self) -> None:
         self.cfg.set("bind", f"{self.options.host}:{self.options.port}")
+        # Socket.IO needs every request of a client to reach the same process: one Gunicorn
+        # worker process, with a thread per connection (Settings.web_threads, made as needed).
         self.cfg.set("workers", 1)
         self.cfg.set("worker_class", "gthread")
         self.cfg.set("threads", self.settings.web_threads)

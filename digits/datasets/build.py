@@ -41,7 +41,7 @@ from digits.datasets.parsing import (
     parse_list_file,
 )
 from digits.jobs.child import child_main
-from digits.jobs.runner import JobContext, JobError
+from digits.jobs.context import JobContext, JobError
 
 CHUNK = 64  # images per task sent to a decoding process
 MAX_LISTED_SKIPS = 1000

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from celery import Celery
 
-from digits.config import CPU_QUEUE, Settings
+from digits.config import CPU_QUEUE, RUN_JOB_TASK, RUN_REQUEST_TASK, Settings
 from digits.hardware.leases import GpuPool
 from digits.jobs.filesystem_broker import connection_url
 from digits.jobs.messaging import broker_transport_options
-
-RUN_JOB_TASK = "digits.run_job"
+from digits.jobs.requests import run_request
+from digits.jobs.runner import run_job
 
 
 def create_celery(settings: Settings, gpu_pool: GpuPool | None = None) -> Celery:
@@ -35,9 +35,6 @@ def create_celery(settings: Settings, gpu_pool: GpuPool | None = None) -> Celery
     )
     app.digits_settings = settings
     app.digits_gpu_pool = gpu_pool or GpuPool(settings.jobs_dir, ())
-
-    from digits.jobs.requests import RUN_REQUEST_TASK, run_request
-    from digits.jobs.runner import run_job
 
     app.task(name=RUN_JOB_TASK, bind=True)(run_job)
     app.task(name=RUN_REQUEST_TASK, bind=True)(run_request)

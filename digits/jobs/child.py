@@ -23,8 +23,8 @@ from collections.abc import Callable
 
 from digits.config import load_settings
 from digits.hardware.monitor import JobMonitor
+from digits.jobs.context import JobAborted, JobContext, JobError, JobLost, worker_events
 from digits.jobs.guard import guarded
-from digits.jobs.runner import JobAborted, JobContext, JobError, JobLost, worker_events
 
 log = logging.getLogger(__name__)
 

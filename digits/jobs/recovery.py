@@ -15,11 +15,11 @@ from collections.abc import Callable
 
 from celery import Celery
 
+from digits.config import RUN_JOB_TASK
 from digits.jobs import types
-from digits.jobs.celery_app import RUN_JOB_TASK
+from digits.jobs.context import ABORT_FILE
 from digits.jobs.events import JobEvents
 from digits.jobs.job import Job
-from digits.jobs.runner import ABORT_FILE
 from digits.jobs.status import Status
 
 

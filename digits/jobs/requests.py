@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from digits.config import INFER_QUEUE, Settings
+from digits.config import INFER_QUEUE, RUN_REQUEST_TASK, Settings
 from digits.files import write_json_atomically
 
 log = logging.getLogger(__name__)
 
-RUN_REQUEST_TASK = "digits.run_request"
 REQUEST_FILE = "request.json"
 ANSWER_FILE = "answer.json"
 POLL_INTERVAL = 0.01

@@ -1,4 +1,5 @@
-"""What a worker does with a job: the Celery task body and the context a job type runs in."""
+"""What a worker does with a job: the Celery task that runs it to its end (see context for what
+the job type's `run` gets)."""
 
 from __future__ import annotations
 
@@ -6,93 +7,18 @@ import logging
 import os
 import time
 import traceback
-from pathlib import Path
-from typing import Any
 
 from digits.config import Settings
 from digits.hardware.leases import GpuPool, GpuRequest, Lease, Waiting
-from digits.jobs import types
+from digits.jobs import recovery, types
+from digits.jobs.context import JobAborted, JobContext, JobError, JobLost, worker_events
 from digits.jobs.events import JobEvents
+from digits.jobs.heartbeats import live_workers
 from digits.jobs.job import Job
-from digits.jobs.messaging import create_socketio_manager
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound, JobStore
 
 log = logging.getLogger(__name__)
-
-ABORT_FILE = "abort"
-PROGRESS_INTERVAL = 0.2  # seconds between progress events: smooth bars, bounded history
-
-
-class JobAborted(Exception):
-    """Raised inside a job when its user asked it to stop."""
-
-
-class JobError(Exception):
-    """A failure explained for the user: its message becomes the job's error as it is."""
-
-
-class JobLost(Exception):
-    """The job's process died without explaining itself (killed, out of memory, a crash in
-    native code): the job may go on from where it got to (see digits.jobs.recovery)."""
-
-
-def request_abort(folder: Path) -> None:
-    """Ask a running job to stop; the job sees it at its next check."""
-    (folder / ABORT_FILE).touch()
-
-
-class JobContext:
-    """What a job type's `run` gets: its job, its folder, its GPUs, and ways to report back."""
-
-    def __init__(self, job: Job, settings: Settings, events: JobEvents, lease: Lease | None = None):
-        self.job = job
-        self.settings = settings
-        self.events = events
-        self.folder = events.store.folder(job.id)
-        # The GPUs leased for this run (physical indexes); none on a host without GPUs.
-        self.lease = lease
-        self.gpus: tuple[int, ...] = lease.gpus if lease else ()
-        self._last_progress_time = 0.0
-
-    @property
-    def parameters(self) -> dict[str, Any]:
-        return self.job.parameters
-
-    def abort_requested(self) -> bool:
-        return (self.folder / ABORT_FILE).exists()
-
-    def check_abort(self) -> None:
-        if self.abort_requested():
-            raise JobAborted()
-
-    def progress(self, fraction: float, **extra: Any) -> None:
-        """Report progress (0 to 1); throttled, so call it as often as is convenient."""
-        now = time.monotonic()
-        if fraction < 1.0 and now - self._last_progress_time < PROGRESS_INTERVAL:
-            return
-        self._last_progress_time = now
-        self.events.set_progress(self.job.id, max(0.0, min(1.0, fraction)), **extra)
-
-    def log(self, line: str) -> None:
-        self.events.log_line(self.job.id, line)
-
-
-# One store and one emitter per worker process, made after the pool forks.
-_process_events: tuple[int, JobEvents] | None = None
-
-
-def worker_events(settings: Settings) -> JobEvents:
-    global _process_events
-    if _process_events is None or _process_events[0] != os.getpid():
-        manager = create_socketio_manager(settings, write_only=True)
-
-        def emit(event: str, data: dict, room: str) -> None:
-            manager.emit(event, data, namespace="/jobs", room=room)
-
-        _process_events = (os.getpid(), JobEvents(JobStore(settings.jobs_dir), emit))
-    return _process_events[1]
-
 
 def run_job(task, job_id: str) -> None:
     """The Celery task: run one job to its end and record how it ended; never raise."""
@@ -194,8 +120,6 @@ def _lease_gpus(task, events: JobEvents, job: Job, hostname: str) -> Lease | Wai
 
 
 def _gpus_offered_elsewhere(task) -> bool:
-    from digits.jobs.workers import live_workers
-
     return any(worker.get("gpus") for worker in live_workers(task.app.digits_settings))
 
 
@@ -230,8 +154,6 @@ def _start(events: JobEvents, job_id: str, hostname: str, lease: Lease | None) -
 
 
 def _recover(task, events: JobEvents, job_id: str, what_happened: str) -> None:
-    from digits.jobs import recovery  # it needs this module's names: imported when used
-
     try:
         job = events.store.get(job_id)
         recovery.recover(

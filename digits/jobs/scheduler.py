@@ -10,15 +10,15 @@ from typing import Any
 
 from celery import Celery
 
+from digits.config import RUN_JOB_TASK
 from digits.jobs import recovery, types
-from digits.jobs.celery_app import RUN_JOB_TASK
+from digits.jobs.context import request_abort
 from digits.jobs.events import JobEvents
+from digits.jobs.heartbeats import is_orphaned, live_workers
 from digits.jobs.job import Job, new_job_id
-from digits.jobs.runner import request_abort
 from digits.jobs.status import Status
 from digits.jobs.store import JobIdTaken
 from digits.jobs.types import JobType
-from digits.jobs.workers import is_orphaned, live_workers
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ The dataset and model packages each register theirs; adding a job type is one `r
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from digits.hardware.leases import GpuRequest
+    from digits.jobs.context import JobContext
     from digits.jobs.job import Job
-    from digits.jobs.runner import JobContext
 
 # The job types this package ships, imported by the server and every worker.
 BUILTIN_MODULES = ("digits.datasets.job_type", "digits.models.job_type")
@@ -59,6 +60,4 @@ def all_types() -> list[JobType]:
 
 def load_plugins(module_names: tuple[str, ...]) -> list:
     """Import the built-in job types and the configured plugins; they register on import."""
-    import importlib
-
     return [importlib.import_module(name) for name in BUILTIN_MODULES + module_names]

@@ -26,7 +26,7 @@ from digits.datasets.archive import ArchiveLimits, UnsafeArchive, extract_archiv
 from digits.datasets.parsing import class_folders, label_for_folder, list_images
 from digits.files import write_json_atomically
 from digits.jobs.child import child_main
-from digits.jobs.runner import JobContext, JobError
+from digits.jobs.context import JobContext, JobError
 from digits.models import inference
 from digits.models.classify import network_view
 from digits.models.layout import (

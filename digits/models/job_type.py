@@ -12,9 +12,9 @@ from digits.datasets.layout import read_info
 from digits.files import read_json_lines
 from digits.hardware.leases import GpuRequest
 from digits.jobs.child import run_in_child
+from digits.jobs.context import JobContext
 from digits.jobs.job import Job
 from digits.jobs.requests import register_handler
-from digits.jobs.runner import JobContext
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
 from digits.jobs.types import JobType, register

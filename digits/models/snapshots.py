@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from digits.jobs.runner import JobError
+from digits.jobs.context import JobError
 from digits.models.layout import list_snapshots, resolve_epoch, snapshot_name
 
 FORMAT = 1

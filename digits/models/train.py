@@ -27,7 +27,7 @@ from digits.datasets import layout
 from digits.datasets.reader import LmdbImageDataset
 from digits.files import write_json_atomically
 from digits.jobs.child import child_main
-from digits.jobs.runner import JobAborted, JobContext, JobError
+from digits.jobs.context import JobAborted, JobContext, JobError
 from digits.models import snapshots
 from digits.models.build import build_network
 from digits.models.layout import METRICS_FILE, VAL_CONFUSION_FILE, list_snapshots

@@ -8,8 +8,8 @@ from typing import Any
 from flask import Blueprint, jsonify, render_template
 
 from digits.jobs.events import last_seq
+from digits.jobs.heartbeats import live_workers, node_of
 from digits.jobs.status import Status
-from digits.jobs.workers import live_workers, node_of
 from digits.webapp.http import wants_json
 from digits.webapp.services import services
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Flask
 
 from digits.config import INFER_QUEUE
+from digits.jobs.heartbeats import live_workers
 from digits.jobs.requests import RequestFailed, RequestTimedOut, ask
-from digits.jobs.workers import live_workers
 from digits.webapp.http import error_response, json_errors, wants_json
 from digits.webapp.services import services
 

@@ -10,9 +10,9 @@ from digits.datasets.layout import read_info
 from digits.files import read_last_json_lines
 from digits.forms import FormErrors, add_error
 from digits.jobs.events import USAGE_FILE
+from digits.jobs.heartbeats import live_workers
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
-from digits.jobs.workers import live_workers
 from digits.models import catalog
 from digits.models.job_type import IMAGE_CLASSIFICATION_MODEL, read_metrics
 from digits.models.layout import list_snapshots

@@ -11,12 +11,12 @@ from digits.accounts import Accounts
 from digits.config import Settings
 from digits.jobs import types
 from digits.jobs.events import JobEvents, last_seq
+from digits.jobs.heartbeats import live_workers, waiting_reason
 from digits.jobs.job import Job, JobFormatError
 from digits.jobs.recovery import resume_point
 from digits.jobs.scheduler import JobScheduler
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound, JobStore
-from digits.jobs.workers import live_workers, waiting_reason
 from digits.webapp.http import job_parameters
 
 

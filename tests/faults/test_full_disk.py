@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from digits.jobs.runner import JobError
+from digits.jobs.context import JobError
 from digits.models import snapshots
 
 

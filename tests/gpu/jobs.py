@@ -5,9 +5,9 @@ from PIL import Image
 
 from digits.config import Settings
 from digits.datasets.build import build_dataset
+from digits.jobs.context import JobContext
 from digits.jobs.events import JobEvents
 from digits.jobs.job import Job, new_job_id
-from digits.jobs.runner import JobContext
 from digits.jobs.status import Status
 from digits.jobs.store import JobStore
 

@@ -7,8 +7,8 @@ import torch
 from digits.files import read_json_lines
 from digits.hardware import nvml
 from digits.hardware.leases import GpuPool, GpuRequest, Lease
+from digits.jobs.context import JobContext
 from digits.jobs.events import USAGE_FILE, JobEvents
-from digits.jobs.runner import JobContext
 from digits.models.job_type import IMAGE_CLASSIFICATION_MODEL
 
 from .jobs import dataset_and_model

@@ -1,0 +1,93 @@
+"""The context a job runs in: what a job type's `run` gets, and how it ends early.
+
+Job types import this module (never the runner): `JobContext` to report progress and log
+lines, `JobAborted`/`JobError`/`JobLost` to say how the job ended, and the abort file through
+which a user's Abort reaches a running job.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from digits.config import Settings
+from digits.hardware.leases import Lease
+from digits.jobs.events import JobEvents
+from digits.jobs.job import Job
+from digits.jobs.messaging import create_socketio_manager
+from digits.jobs.store import JobStore
+
+ABORT_FILE = "abort"
+PROGRESS_INTERVAL = 0.2  # seconds between progress events: smooth bars, bounded history
+
+
+class JobAborted(Exception):
+    """Raised inside a job when its user asked it to stop."""
+
+
+class JobError(Exception):
+    """A failure explained for the user: its message becomes the job's error as it is."""
+
+
+class JobLost(Exception):
+    """The job's process died without explaining itself (killed, out of memory, a crash in
+    native code): the job may go on from where it got to (see digits.jobs.recovery)."""
+
+
+def request_abort(folder: Path) -> None:
+    """Ask a running job to stop; the job sees it at its next check."""
+    (folder / ABORT_FILE).touch()
+
+
+class JobContext:
+    """What a job type's `run` gets: its job, its folder, its GPUs, and ways to report back."""
+
+    def __init__(self, job: Job, settings: Settings, events: JobEvents, lease: Lease | None = None):
+        self.job = job
+        self.settings = settings
+        self.events = events
+        self.folder = events.store.folder(job.id)
+        # The GPUs leased for this run (physical indexes); none on a host without GPUs.
+        self.lease = lease
+        self.gpus: tuple[int, ...] = lease.gpus if lease else ()
+        self._last_progress_time = 0.0
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return self.job.parameters
+
+    def abort_requested(self) -> bool:
+        return (self.folder / ABORT_FILE).exists()
+
+    def check_abort(self) -> None:
+        if self.abort_requested():
+            raise JobAborted()
+
+    def progress(self, fraction: float, **extra: Any) -> None:
+        """Report progress (0 to 1); throttled, so call it as often as is convenient."""
+        now = time.monotonic()
+        if fraction < 1.0 and now - self._last_progress_time < PROGRESS_INTERVAL:
+            return
+        self._last_progress_time = now
+        self.events.set_progress(self.job.id, max(0.0, min(1.0, fraction)), **extra)
+
+    def log(self, line: str) -> None:
+        self.events.log_line(self.job.id, line)
+
+
+# One store and one emitter per worker process, made after the pool forks.
+_process_events: tuple[int, JobEvents] | None = None
+
+
+def worker_events(settings: Settings) -> JobEvents:
+    global _process_events
+    if _process_events is None or _process_events[0] != os.getpid():
+        manager = create_socketio_manager(settings, write_only=True)
+
+        def emit(event: str, data: dict, room: str) -> None:
+            manager.emit(event, data, namespace="/jobs", room=room)
+
+        _process_events = (os.getpid(), JobEvents(JobStore(settings.jobs_dir), emit))
+    return _process_events[1]
