@@ -75,13 +75,28 @@ def post(server: Server, path: str, files=None, **fields) -> dict:
 
 def train_model(server: Server, network: str, images: Path) -> tuple[str, str]:
     size = SIZES[network]
-    dataset = post(server, "/datasets/images/classification.json", method="folder",
-                   folder_train=str(images), folder_pct_val="10", resize_width=str(size),
-                   resize_height=str(size), dataset_name=network)["id"]  # fmt: skip
+    dataset = post(
+        server,
+        "/datasets/images/classification.json",
+        method="folder",
+        folder_train=str(images),
+        folder_pct_val="10",
+        resize_width=str(size),
+        resize_height=str(size),
+        dataset_name=network,
+    )["id"]
     finished(server, dataset)
-    model = post(server, "/models/images/classification.json", method="standard",
-                 standard_networks=network, train_epochs="1", batch_size="16", dataset=dataset,
-                 model_name=network, learning_rate="0.01")["id"]  # fmt: skip
+    model = post(
+        server,
+        "/models/images/classification.json",
+        method="standard",
+        standard_networks=network,
+        train_epochs="1",
+        batch_size="16",
+        dataset=dataset,
+        model_name=network,
+        learning_rate="0.01",
+    )["id"]
     finished(server, model)
     return dataset, model
 
@@ -112,8 +127,12 @@ def bench_one(server, network, model_id, dataset_id, image: Path, repeats: int) 
     data = image.read_bytes()
 
     def ours() -> None:
-        post(server, "/models/images/classification/classify_one.json",
-             files={"image_file": ("image.png", data)}, job_id=model_id)  # fmt: skip
+        post(
+            server,
+            "/models/images/classification/classify_one.json",
+            files={"image_file": ("image.png", data)},
+            job_id=model_id,
+        )
 
     ours()  # the worker loads the model once; then it stays warm
     timings = {"ours": [], "plain": []}
@@ -124,14 +143,20 @@ def bench_one(server, network, model_id, dataset_id, image: Path, repeats: int) 
         start = time.perf_counter()
         classify(load(image)[None])
         timings["plain"].append(time.perf_counter() - start)
-    return {name: (statistics.median(v) * 1000, percentile(v, 0.95) * 1000)
-            for name, v in timings.items()}  # fmt: skip
+    return {
+        name: (statistics.median(v) * 1000, percentile(v, 0.95) * 1000)
+        for name, v in timings.items()
+    }
 
 
 def bench_many(server, network, model_id, dataset_id, images: list[Path]) -> dict:
     listing = "\n".join(str(p) for p in images)
-    answer = post(server, "/models/images/classification/classify_many.json", job_id=model_id,
-                  files={"image_list": ("list.txt", listing)})  # fmt: skip
+    answer = post(
+        server,
+        "/models/images/classification/classify_many.json",
+        job_id=model_id,
+        files={"image_list": ("list.txt", listing)},
+    )
     job = finished(server, answer["job_id"])
     history = {change["status"]: change["time"] for change in job["status_history"]}
     ours = len(images) / (history["Done"] - history["Running"])
@@ -153,8 +178,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--networks", default="lenet,alexnet")
     parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--many", type=int, default=0, help="images for Classify Many "
-                        "(default: 2000 for LeNet, 300 for AlexNet)")  # fmt: skip
+    parser.add_argument(
+        "--many",
+        type=int,
+        default=0,
+        help="images for Classify Many (default: 2000 for LeNet, 300 for AlexNet)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         jobs_dir = Path(tmp) / "jobs"
@@ -181,15 +210,19 @@ def print_tables(rows: list) -> None:
     print("|---|---|---|---|")
     for network, one, _, _ in rows:
         ours, plain = one["ours"], one["plain"]
-        print(f"| {network} | {ours[0]:.0f} / {ours[1]:.0f} ms | {plain[0]:.1f} / "
-              f"{plain[1]:.1f} ms | {ours[0] / plain[0]:.1f} |")  # fmt: skip
+        print(
+            f"| {network} | {ours[0]:.0f} / {ours[1]:.0f} ms | {plain[0]:.1f} / "
+            f"{plain[1]:.1f} ms | {ours[0] / plain[0]:.1f} |"
+        )
     print()
     print("| network, images | Classify Many images/s: job | after start-up | plain | ratios |")
     print("|---|---|---|---|---|")
     for network, _, many, count in rows:
-        print(f"| {network}, {count} | {many['ours']:,.0f} | {many['warm']:,.0f} | "
-              f"{many['plain']:,.0f} | {many['ours'] / many['plain']:.2f}, "
-              f"{many['warm'] / many['plain']:.2f} |")  # fmt: skip
+        print(
+            f"| {network}, {count} | {many['ours']:,.0f} | {many['warm']:,.0f} | "
+            f"{many['plain']:,.0f} | {many['ours'] / many['plain']:.2f}, "
+            f"{many['warm'] / many['plain']:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -87,8 +87,16 @@ class QuietContext:
 
 
 def our_builder(root: Path, out: Path) -> float:
-    options = DatasetOptions(name="bench", method="folder", channels=3, width=64, height=64,
-                             resize_mode="squash", encoding="png", pct_val=0)  # fmt: skip
+    options = DatasetOptions(
+        name="bench",
+        method="folder",
+        channels=3,
+        width=64,
+        height=64,
+        resize_mode="squash",
+        encoding="png",
+        pct_val=0,
+    )
     started = time.perf_counter()
     parsed = parse_folder(root, 0, 0, 1, None)
     total = len(parsed.splits["train"])

@@ -60,8 +60,12 @@ def measure_emit(server: Server, settings: Settings, job_id: str, count: int) ->
     sent: dict[int, float] = {}
     for n in range(count):
         sent[n] = time.time()
-        emitter.emit("job update", {"job_id": job_id, "update": "bench", "n": n},
-                     namespace="/jobs", room=job_id)  # fmt: skip
+        emitter.emit(
+            "job update",
+            {"job_id": job_id, "update": "bench", "n": n},
+            namespace="/jobs",
+            room=job_id,
+        )
         time.sleep(0.01)
     done.wait(timeout=30)
     client.disconnect()
@@ -72,8 +76,10 @@ def measure_start(server: Server, count: int) -> list[float]:
     session = requests.Session()
     latencies = []
     for _ in range(count):
-        response = session.post(server.url + "/test/countdown.json",
-                                data={"username": "bench", "steps": "1", "delay": "0"})  # fmt: skip
+        response = session.post(
+            server.url + "/test/countdown.json",
+            data={"username": "bench", "steps": "1", "delay": "0"},
+        )
         job_id = response.json()["id"]
 
         def done(job_id=job_id):
@@ -134,8 +140,10 @@ def main() -> None:
             print(f"{broker:<10}{measure:<16}{value:>9.1f}{target or '':>9}{ratio:>8}")
         print(f"{broker:<10}{'events received':<16}{figures['emit received']:>9}/{args.events}")
     emb, red = results["embedded"], results["redis"]
-    print(f"embedded/redis ratio: emit p95 {emb['emit p95'] / red['emit p95']:.1f}x, "
-          f"start median {emb['start median'] / red['start median']:.1f}x")  # fmt: skip
+    print(
+        f"embedded/redis ratio: emit p95 {emb['emit p95'] / red['emit p95']:.1f}x, "
+        f"start median {emb['start median'] / red['start median']:.1f}x"
+    )
 
 
 if __name__ == "__main__":

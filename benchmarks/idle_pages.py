@@ -109,9 +109,12 @@ def main() -> None:
         result = measure(threads, args.pages, args.requests)
         median = "-" if result["median_ms"] is None else f"{result['median_ms']:.0f}"
         p95 = "-" if result["p95_ms"] is None else f"{result['p95_ms']:.0f}"
-        print(f"threads {threads:5d}: {result['pages']} pages live, {result['refused']} refused; "
-              f"/index.json median {median} ms, p95 {p95} ms, {result['timeouts']} of "
-              f"{args.requests} timed out (5 s)", flush=True)  # fmt: skip
+        print(
+            f"threads {threads:5d}: {result['pages']} pages live, {result['refused']} refused; "
+            f"/index.json median {median} ms, p95 {p95} ms, {result['timeouts']} of "
+            f"{args.requests} timed out (5 s)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

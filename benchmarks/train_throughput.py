@@ -52,19 +52,35 @@ def make_images(root: Path, count: int, size: int) -> None:
 
 
 def new_job(store: JobStore, kind: str, parameters: dict) -> Job:
-    job = Job(id=new_job_id(), type=f"image-classification-{kind}", kind=kind, name=kind,
-              owner="bench", queue="cpu", parameters=parameters)  # fmt: skip
+    job = Job(
+        id=new_job_id(),
+        type=f"image-classification-{kind}",
+        kind=kind,
+        name=kind,
+        owner="bench",
+        queue="cpu",
+        parameters=parameters,
+    )
     job.set_status(Status.RUN)
     store.create(job)
     return job
 
 
 def build(store: JobStore, settings: Settings, images: Path, size: int, channels: int) -> Job:
-    job = new_job(store, "dataset", {
-        "dataset_name": "bench", "method": "folder", "folder_train": str(images),
-        "folder_pct_val": "0", "resize_width": str(size), "resize_height": str(size),
-        "resize_channels": str(channels), "encoding": "none",
-    })  # fmt: skip
+    job = new_job(
+        store,
+        "dataset",
+        {
+            "dataset_name": "bench",
+            "method": "folder",
+            "folder_train": str(images),
+            "folder_pct_val": "0",
+            "resize_width": str(size),
+            "resize_height": str(size),
+            "resize_channels": str(channels),
+            "encoding": "none",
+        },
+    )
     build_dataset(JobContext(job, settings, JobEvents(store, lambda *a: None)))
     return job
 
@@ -107,22 +123,43 @@ def plain_loop(dataset_folder: Path, args, channels: int) -> float:
 
 def our_trainer(store: JobStore, settings: Settings, dataset: Job, args) -> float:
     """A model job's trainer under torchrun; its own report of images per second."""
-    job = new_job(store, "model", {
-        "model_name": "bench", "dataset": dataset.id, "method": "standard",
-        "standard_networks": args.network, "train_epochs": str(args.epochs),
-        "batch_size": str(args.batch), "learning_rate": "0.01", "lr_policy": "fixed",
-        "snapshot_interval": str(args.epochs), "random_seed": "0",
-    })  # fmt: skip
+    job = new_job(
+        store,
+        "model",
+        {
+            "model_name": "bench",
+            "dataset": dataset.id,
+            "method": "standard",
+            "standard_networks": args.network,
+            "train_epochs": str(args.epochs),
+            "batch_size": str(args.batch),
+            "learning_rate": "0.01",
+            "lr_policy": "fixed",
+            "snapshot_interval": str(args.epochs),
+            "random_seed": "0",
+        },
+    )
     env = {**os.environ, **settings.to_environment()}
     if args.device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc_per_node=1", "-m", "digits.models.train", job.id]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=1",
+        "-m",
+        "digits.models.train",
+        job.id,
+    ]
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"the trainer failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    rates = [e["images_per_sec"] for e in read_events(store.folder(job.id))
-             if e.get("update") == "progress" and "images_per_sec" in e]  # fmt: skip
+    rates = [
+        e["images_per_sec"]
+        for e in read_events(store.folder(job.id))
+        if e.get("update") == "progress" and "images_per_sec" in e
+    ]
     return rates[-1]
 
 
@@ -144,12 +181,21 @@ def main() -> None:
         dataset = build(store, settings, tmp / "images", args.size, channels)
         plain = plain_loop(store.folder(dataset.id), args, channels)
         ours = our_trainer(store, settings, dataset, args)
-    result = {"network": args.network, "size": args.size, "device": args.device,
-              "images": args.images, "epochs": args.epochs, "batch": args.batch,
-              "plain_images_per_sec": round(plain, 1), "ours_images_per_sec": round(ours, 1),
-              "ratio": round(ours / plain, 3)}  # fmt: skip
-    print(f"{args.network} {args.size}x{args.size} on {args.device}, batch {args.batch}, "
-          f"{args.images} images x {args.epochs} epochs")  # fmt: skip
+    result = {
+        "network": args.network,
+        "size": args.size,
+        "device": args.device,
+        "images": args.images,
+        "epochs": args.epochs,
+        "batch": args.batch,
+        "plain_images_per_sec": round(plain, 1),
+        "ours_images_per_sec": round(ours, 1),
+        "ratio": round(ours / plain, 3),
+    }
+    print(
+        f"{args.network} {args.size}x{args.size} on {args.device}, batch {args.batch}, "
+        f"{args.images} images x {args.epochs} epochs"
+    )
     print(f"{'plain loop (in memory)':<28}{plain:>10.0f} images/s  1.00")
     print(f"{'digits trainer (job, LMDB)':<28}{ours:>10.0f} images/s  {ours / plain:.2f}")
     print(json.dumps(result))

@@ -162,13 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
     add = actions.add_parser("add", help="add a user (asks for the password)")
     add.add_argument("name")
     add.add_argument("--admin", action="store_true", help="may change every user's jobs")
-    add.add_argument("--password-stdin", action="store_true",
-                     help="read the password from standard input")  # fmt: skip
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
     actions.add_parser("remove", help="remove a user").add_argument("name")
     token = actions.add_parser(
-        "token", help="print a new API token for a user, or revoke tokens",
+        "token",
+        help="print a new API token for a user, or revoke tokens",
         description="Print a new API token for NAME (only its hash is kept), or revoke one.",
-    )  # fmt: skip
+    )
     token.add_argument("name")
     revoke = token.add_mutually_exclusive_group()
     revoke.add_argument("--revoke", metavar="TOKEN", help="revoke this token of NAME's")
@@ -272,7 +274,9 @@ def _listening_settings(args: argparse.Namespace, settings):
         logging.getLogger("digits").warning(
             "listening on %s with no accounts (--insecure-no-accounts): anyone who can reach "
             "this server can submit custom networks, which run as Python on the workers; add a "
-            "user with `digits user add NAME`", args.host)  # fmt: skip
+            "user with `digits user add NAME`",
+            args.host,
+        )
     return settings if settings.allowed_hosts else settings.with_changes(allowed_hosts=("*",))
 
 

@@ -54,8 +54,15 @@ def int_field(form, name: str, default: int | None, errors: Errors, low: int, hi
     return int(number)
 
 
-def float_field(form, name: str, default: float | None, errors: Errors, low: float, high: float,
-                low_inclusive: bool = True) -> float | None:  # fmt: skip
+def float_field(
+    form,
+    name: str,
+    default: float | None,
+    errors: Errors,
+    low: float,
+    high: float,
+    low_inclusive: bool = True,
+) -> float | None:
     """A number in [low, high] (or (low, high] when not low_inclusive)."""
     number = _number(form, name)
     if number is None:

@@ -75,5 +75,11 @@ def _serve_debug(settings: Settings, options: ServeOptions) -> None:
     from digits.webapp.realtime import socketio
 
     app = create_app(settings)
-    socketio.run(app, host=options.host, port=options.port, debug=True, use_reloader=False,
-                 allow_unsafe_werkzeug=True)  # fmt: skip
+    socketio.run(
+        app,
+        host=options.host,
+        port=options.port,
+        debug=True,
+        use_reloader=False,
+        allow_unsafe_werkzeug=True,
+    )

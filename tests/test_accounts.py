@@ -31,12 +31,17 @@ def test_passwords_and_tokens_are_kept_hashed_and_checked(jobs_dir):
 
 def test_the_user_command_adds_lists_and_makes_tokens(jobs_dir):
     def digits_user(*args, stdin=""):
-        return subprocess.run([sys.executable, "-m", "digits", "user", "--jobs-dir",
-                               str(jobs_dir), *args], input=stdin, capture_output=True,
-                              text=True)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "digits", "user", "--jobs-dir", str(jobs_dir), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+        )
 
-    assert digits_user("add", "ann", "--admin", "--password-stdin", stdin="pass word 1\n").stdout \
-        == "user ann added (admin)\n"  # fmt: skip
+    assert (
+        digits_user("add", "ann", "--admin", "--password-stdin", stdin="pass word 1\n").stdout
+        == "user ann added (admin)\n"
+    )
     assert digits_user("list").stdout == "ann (admin)\n"
     token = digits_user("token", "ann").stdout.strip()
     assert Accounts(jobs_dir).user_for_token(token).name == "ann"

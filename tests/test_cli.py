@@ -60,15 +60,30 @@ def test_serve_listens_publicly_when_told_to_and_warns(jobs_dir):
     from processes import Process, digits_env, free_port, wait_until
 
     port = free_port()
-    args = [sys.executable, "-m", "digits", "serve", "--host", "0.0.0.0", "--port", str(port),
-            "--no-workers", "--insecure-no-accounts"]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "digits",
+        "serve",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(port),
+        "--no-workers",
+        "--insecure-no-accounts",
+    ]
     server = Process(args, digits_env(jobs_dir), jobs_dir.parent / "public.log")
     try:
         wait_until(lambda: "listening on 0.0.0.0 with no accounts" in server.output(), 20)
         assert "digits user add NAME" in server.output()
         # Listening beyond loopback, it answers whatever name it is reached by.
-        wait_until(lambda: requests_get(f"http://127.0.0.1:{port}/index.json",
-                                        {"Host": "digits.example:80"}) == 200, 20)  # fmt: skip
+        wait_until(
+            lambda: (
+                requests_get(f"http://127.0.0.1:{port}/index.json", {"Host": "digits.example:80"})
+                == 200
+            ),
+            20,
+        )
     finally:
         server.stop()
 
@@ -79,8 +94,17 @@ def test_serve_makes_its_first_admin_from_the_environment(jobs_dir):
     from digits.accounts import Accounts
 
     port = free_port()
-    args = [sys.executable, "-m", "digits", "serve", "--host", "0.0.0.0", "--port", str(port),
-            "--no-workers"]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "digits",
+        "serve",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(port),
+        "--no-workers",
+    ]
     env = digits_env(jobs_dir, extra={"DIGITS_ADMIN_PASSWORD": "a long secret"})
     server = Process(args, env, jobs_dir.parent / "admin.log")
     try:
@@ -98,4 +122,3 @@ def requests_get(url: str, headers: dict | None = None) -> int | None:
         return requests.get(url, headers=headers, timeout=2).status_code
     except requests.RequestException:
         return None
-

@@ -40,7 +40,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
     def visit(module: str) -> list[str] | None:
         if module in visiting:
-            return visiting[visiting.index(module):] + [module]
+            return visiting[visiting.index(module) :] + [module]
         if module in done:
             return None
         visiting.append(module)
@@ -80,7 +80,8 @@ def test_lower_layers_never_import_upper_ones():
         if module.startswith(("digits.files", "digits.config")):
             assert all(not t.startswith("digits.") or t == "digits.config" for t in targets), module
         if module.startswith(("digits.hardware", "digits.jobs")):
-            assert not any(t.startswith(("digits.datasets", "digits.models", "digits.webapp"))
-                           for t in targets), (module, targets)  # fmt: skip
+            assert not any(
+                t.startswith(("digits.datasets", "digits.models", "digits.webapp")) for t in targets
+            ), (module, targets)
         if not module.startswith(("digits.webapp", "digits.server", "digits.cli")):
             assert not any(t.startswith("digits.webapp") for t in targets), (module, targets)

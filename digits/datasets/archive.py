@@ -40,9 +40,12 @@ def is_archive_name(name: str) -> bool:
 
 def _safe_relative(name: str) -> PurePosixPath:
     path = PurePosixPath(name.replace("\\", "/"))
-    if path.is_absolute() or name.startswith(("/", "\\")) or ".." in path.parts or (
-        path.parts and ":" in path.parts[0]
-    ):  # fmt: skip
+    if (
+        path.is_absolute()
+        or name.startswith(("/", "\\"))
+        or ".." in path.parts
+        or (path.parts and ":" in path.parts[0])
+    ):
         raise UnsafeArchive(f"archive member {name!r} points outside the archive")
     return path
 
@@ -95,9 +98,11 @@ def check_archive(archive: Path, limits: ArchiveLimits = ArchiveLimits()) -> int
     if files == 0:
         raise UnsafeArchive("the archive holds no files")
     if total > limits.ratio * max(archive.stat().st_size, 1):
-        raise UnsafeArchive(f"the archive unpacks to {_size(total)} from "
-                            f"{_size(archive.stat().st_size)}, more than {limits.ratio:g} times "
-                            "its size: refused as a decompression bomb")  # fmt: skip
+        raise UnsafeArchive(
+            f"the archive unpacks to {_size(total)} from "
+            f"{_size(archive.stat().st_size)}, more than {limits.ratio:g} times "
+            "its size: refused as a decompression bomb"
+        )
     return files
 
 

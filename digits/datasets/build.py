@@ -76,8 +76,10 @@ def _build(ctx, options: DatasetOptions, parsed: Parsed, roots, base: dict | Non
             env.copy(str(staging / layout.database(split)), compact=True)
             env.close()
     total = sum(len(parsed.splits[s]) for s in SPLITS)
-    ctx.log(f"{len(parsed.labels)} classes, {total} images: "
-            + ", ".join(f"{s} {len(parsed.splits[s])}" for s in SPLITS))  # fmt: skip
+    ctx.log(
+        f"{len(parsed.labels)} classes, {total} images: "
+        + ", ".join(f"{s} {len(parsed.splits[s])}" for s in SPLITS)
+    )
     summary = _write_databases(ctx, options, parsed, roots, staging, total, base)
     (staging / layout.LABELS).write_text("\n".join(parsed.labels) + "\n")
     summary["labels"] = parsed.labels
@@ -161,9 +163,15 @@ def _parse(ctx: JobContext, options: DatasetOptions, roots: tuple[Path, ...]) ->
             val = options.folder_val and _folder(options.folder_val, roots, "folder_val")
             test = options.folder_test and _folder(options.folder_test, roots, "folder_test")
         return parse_folder(
-            train, options.pct_val, options.pct_test, options.min_per_class,
-            options.max_per_class, val or None, test or None, options.seed,
-        )  # fmt: skip
+            train,
+            options.pct_val,
+            options.pct_test,
+            options.min_per_class,
+            options.max_per_class,
+            val or None,
+            test or None,
+            options.seed,
+        )
     except (ParseError, archive.UnsafeArchive) as exc:
         raise JobError(str(exc)) from exc
 
@@ -186,8 +194,12 @@ def _parse_lists(folder: Path, options: DatasetOptions) -> Parsed:
     for split in SPLITS:
         path = lists / f"{split}.txt"
         if path.exists():
-            entries = parse_list_file(path.read_text(), f"textfile_{split}_images",
-                                      options.textfile_prefix.get(split, ""), labels)  # fmt: skip
+            entries = parse_list_file(
+                path.read_text(),
+                f"textfile_{split}_images",
+                options.textfile_prefix.get(split, ""),
+                labels,
+            )
             if options.textfile_shuffle:
                 rng.shuffle(entries)
             parsed.splits[split] = entries
@@ -251,15 +263,26 @@ def _process_chunk(chunk: list[tuple[int, str, int]]):
 
 def _write_databases(ctx, options, parsed, roots, staging, total, base=None) -> dict:
     settings = _Settings(
-        options.width, options.height, options.channels, options.resize_mode, options.encoding,
-        options.seed, roots, ctx.settings.max_image_pixels,
-    )  # fmt: skip
+        options.width,
+        options.height,
+        options.channels,
+        options.resize_mode,
+        options.encoding,
+        options.seed,
+        roots,
+        ctx.settings.max_image_pixels,
+    )
     summary = {
-        "image": {"width": options.width, "height": options.height, "channels": options.channels,
-                  "resize_mode": options.resize_mode, "encoding": options.encoding},
+        "image": {
+            "width": options.width,
+            "height": options.height,
+            "channels": options.channels,
+            "resize_mode": options.resize_mode,
+            "encoding": options.encoding,
+        },
         "splits": {},
         "skipped": [],
-    }  # fmt: skip
+    }
     done, started, mean_sum, mean_count = 0, time.monotonic(), None, 0
     if base is not None:  # the mean so far, weighted by its image count
         mean_count = base["splits"].get("train", {}).get("entries", 0)
@@ -296,8 +319,9 @@ def _write_databases(ctx, options, parsed, roots, staging, total, base=None) -> 
                     mean_count += len(records) - len(bad)
                 done += len(chunk)
                 elapsed = time.monotonic() - started
-                ctx.progress(0.99 * done / total, done=done, total=total,
-                             eta=elapsed / done * (total - done))  # fmt: skip
+                ctx.progress(
+                    0.99 * done / total, done=done, total=total, eta=elapsed / done * (total - done)
+                )
             writer.close()
             summary["splits"][split] = {
                 "entries": writer.count,

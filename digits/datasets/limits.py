@@ -22,8 +22,10 @@ def size_refusal(images: int, options: DatasetOptions, max_mb: int, folder: Path
     `folder`, or None."""
     shape = (options.width, options.height, options.channels)
     size = expected_bytes(images, *shape, options.encoding)
-    what = (f"about {size / 1024**2:,.0f} MB ({images} images of {'x'.join(map(str, shape))}, "
-            f"encoding {options.encoding})")  # fmt: skip
+    what = (
+        f"about {size / 1024**2:,.0f} MB ({images} images of {'x'.join(map(str, shape))}, "
+        f"encoding {options.encoding})"
+    )
     if size > max_mb * 1024**2:
         return f"{what} is more than this server's limit of {max_mb:,} MB (DIGITS_MAX_DATASET_MB)"
     free = shutil.disk_usage(folder).free

@@ -49,8 +49,10 @@ def list_images(folder: Path) -> list[str]:
 
 
 def class_folders(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                  key=lambda p: p.name)  # fmt: skip
+    return sorted(
+        (p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        key=lambda p: p.name,
+    )
 
 
 def parse_folder(
@@ -138,8 +140,10 @@ def parse_list_file(text: str, field_name: str, prefix: str, labels: list[str]) 
         path, _, label_text = line.rpartition(" ")
         if not path or not label_text.lstrip("-").isdigit():
             # The line itself is not echoed: a server file read this way would leak its lines.
-            raise ParseError(field_name, f"line {number}: expected 'path label' (a path, a "
-                                         "space, the class index)")  # fmt: skip
+            raise ParseError(
+                field_name,
+                f"line {number}: expected 'path label' (a path, a space, the class index)",
+            )
         label = int(label_text)
         if not 0 <= label < len(labels):
             raise ParseError(

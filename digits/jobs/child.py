@@ -65,9 +65,14 @@ def run_in_child(
         # NVML numbers GPUs in PCI bus order; so must CUDA, or a job's GPU 0 is another card.
         env = {**ctx.settings.child_environment(), "CUDA_DEVICE_ORDER": "PCI_BUS_ID", **extra_env}
         with open(ctx.folder / OUTPUT_FILE, "ab") as output:
-            child = subprocess.Popen(guarded(command), env=env, start_new_session=True,
-                                     stdout=output, stderr=subprocess.STDOUT,
-                                     pass_fds=ctx.lease.fds if ctx.lease else ())  # fmt: skip
+            child = subprocess.Popen(
+                guarded(command),
+                env=env,
+                start_new_session=True,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                pass_fds=ctx.lease.fds if ctx.lease else (),
+            )
             monitor = JobMonitor(child.pid, ctx.gpus) if record_usage else None
             code = _watch(child, ctx, stop_grace, monitor)
         if code == ABORTED_EXIT or ctx.abort_requested():

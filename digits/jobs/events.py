@@ -84,9 +84,10 @@ def last_seq(folder: Path) -> int:
 def read_events(folder: Path, since: int = 0) -> list[dict[str, Any]]:
     """The job's events with seq >= since, in order."""
     return [
-        event for event in read_json_lines(folder / EVENTS_FILE)
+        event
+        for event in read_json_lines(folder / EVENTS_FILE)
         if isinstance(event, dict) and event.get("seq", -1) >= since
-    ]  # fmt: skip
+    ]
 
 
 class JobEvents:

@@ -64,8 +64,7 @@ def requeue(
     if job is None:
         return None
     (events.store.folder(job_id) / ABORT_FILE).unlink(missing_ok=True)
-    events.publish(job_id, "status", status=Status.WAIT.label, reason=reason,
-                   progress=job.progress)  # fmt: skip
+    events.publish(job_id, "status", status=Status.WAIT.label, reason=reason, progress=job.progress)
     celery.send_task(RUN_JOB_TASK, args=[job_id], queue=job.queue, task_id=job.task_id)
     return job
 
@@ -74,13 +73,20 @@ def resume(events: JobEvents, celery: Celery, job_id: str) -> Job:
     """A user's Resume: an Aborted or Error job goes on from its resume point."""
     job = events.store.get(job_id)
     if job.status not in (Status.ABORT, Status.ERROR):
-        raise CannotResume(f"job {job_id} is {job.status.label}: only an Aborted or Error job "
-                           "can be resumed")  # fmt: skip
+        raise CannotResume(
+            f"job {job_id} is {job.status.label}: only an Aborted or Error job can be resumed"
+        )
     point = resume_point(job, events)
     if point is None:
         raise CannotResume("there is nothing to resume from (no snapshot yet): Clone it instead")
-    resumed = requeue(events, celery, job_id, frozenset({Status.ABORT, Status.ERROR}),
-                      f"resumed from {point}", restarted=False)  # fmt: skip
+    resumed = requeue(
+        events,
+        celery,
+        job_id,
+        frozenset({Status.ABORT, Status.ERROR}),
+        f"resumed from {point}",
+        restarted=False,
+    )
     if resumed is None:
         raise CannotResume(f"job {job_id} changed meanwhile; look again")
     return resumed
@@ -93,8 +99,9 @@ def recover(
     or too many restarts) end it Error. Whether it was requeued."""
     point = resume_point(job, events)
     if point is not None and job.restarts < max_restarts:
-        reason = (f"{what_happened}; resumed from {point} "
-                  f"(restart {job.restarts + 1} of {max_restarts})")  # fmt: skip
+        reason = (
+            f"{what_happened}; resumed from {point} (restart {job.restarts + 1} of {max_restarts})"
+        )
         if requeue(events, celery, job.id, frozenset({Status.RUN}), reason, restarted=True):
             return True
     if point is not None:

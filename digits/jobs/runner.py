@@ -20,6 +20,7 @@ from digits.jobs.store import JobNotFound, JobStore
 
 log = logging.getLogger(__name__)
 
+
 def run_job(task, job_id: str) -> None:
     """The Celery task: run one job to its end and record how it ended; never raise."""
     settings: Settings = task.app.digits_settings
@@ -91,8 +92,9 @@ def _wait_again(task, events: JobEvents, job: Job, reason: str | None, delay: fl
     """Leave the job Waiting (with the reason on its page) and look again in `delay` seconds."""
     if job.status_reason != reason:
         events.move(job.id, Status.WAIT, reason, only_from=frozenset({Status.WAIT}))
-    task.app.send_task(task.name, args=[job.id], queue=job.queue, countdown=delay,
-                       task_id=job.task_id)  # fmt: skip
+    task.app.send_task(
+        task.name, args=[job.id], queue=job.queue, countdown=delay, task_id=job.task_id
+    )
 
 
 def _lease_gpus(task, events: JobEvents, job: Job, hostname: str) -> Lease | Waiting | None:
@@ -107,8 +109,13 @@ def _lease_gpus(task, events: JobEvents, job: Job, hostname: str) -> Lease | Wai
     request = job_type.gpu_request(job)
     if not pool.offered and not request.indexes and not _gpus_offered_elsewhere(task):
         return None  # a cluster without GPUs: the job's ranks run on this host's CPU
-    holder = {"job_id": job.id, "name": job.name, "worker": hostname, "pid": os.getpid(),
-              "since": time.time()}  # fmt: skip
+    holder = {
+        "job_id": job.id,
+        "name": job.name,
+        "worker": hostname,
+        "pid": os.getpid(),
+        "since": time.time(),
+    }
     lease = pool.try_lease(request, holder, ahead=_gpu_requests_ahead(job, events.store))
     if isinstance(lease, Waiting) and lease.elsewhere:
         # Back to the queue at once for a host that has such GPUs; its reason (GPUs held
@@ -148,9 +155,14 @@ def _stale(job: Job, task_id: str | None) -> bool:
 
 def _start(events: JobEvents, job_id: str, hostname: str, lease: Lease | None) -> bool:
     """Mark the job Running on this worker, unless it ended (aborted, deleted) while queued."""
-    return events.move(job_id, Status.RUN, only_from=frozenset({Status.INIT, Status.WAIT}),
-                       worker=hostname, runner_pid=os.getpid(),
-                       gpus=list(lease.gpus) if lease else [])  # fmt: skip
+    return events.move(
+        job_id,
+        Status.RUN,
+        only_from=frozenset({Status.INIT, Status.WAIT}),
+        worker=hostname,
+        runner_pid=os.getpid(),
+        gpus=list(lease.gpus) if lease else [],
+    )
 
 
 def _recover(task, events: JobEvents, job_id: str, what_happened: str) -> None:

@@ -106,8 +106,15 @@ class JobScheduler:
             change(job)
             job.progress = 0.0
 
-        job = recovery.requeue(self.events, self.celery, job_id, frozenset({Status.DONE}),
-                               reason, restarted=False, change=again)  # fmt: skip
+        job = recovery.requeue(
+            self.events,
+            self.celery,
+            job_id,
+            frozenset({Status.DONE}),
+            reason,
+            restarted=False,
+            change=again,
+        )
         if job is None:
             status = self.store.get(job_id).status.label
             raise JobNotDone(f"job {job_id} is {status}; only a Done job can do this")
@@ -152,7 +159,8 @@ class JobScheduler:
         for job in self.store.list():
             if is_orphaned(job, workers):
                 what_happened = f"worker {job.worker} stopped while the job ran"
-                recovery.recover(self.events, self.celery, job, what_happened,
-                                 self.settings.max_restarts)  # fmt: skip
+                recovery.recover(
+                    self.events, self.celery, job, what_happened, self.settings.max_restarts
+                )
                 handled.append(job.id)
         return handled

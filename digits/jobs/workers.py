@@ -22,6 +22,7 @@ from digits.jobs.types import load_plugins
 
 log = logging.getLogger(__name__)
 
+
 def run_worker(
     settings: Settings,
     queue: str,
@@ -68,10 +69,21 @@ class QueueWorker:
 
     def command(self, loglevel: str) -> list[str]:
         return [
-            sys.executable, "-m", "digits", "worker", "--queues", self.queue,
-            "--concurrency", str(self.concurrency), "--hostname", self.node,
-            "--gpus", ",".join(map(str, self.gpus)) or "none", "--log-level", loglevel,
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "digits",
+            "worker",
+            "--queues",
+            self.queue,
+            "--concurrency",
+            str(self.concurrency),
+            "--hostname",
+            self.node,
+            "--gpus",
+            ",".join(map(str, self.gpus)) or "none",
+            "--log-level",
+            loglevel,
+        ]
 
 
 # One process answers a host's requests: each keeps the models it used loaded, and a second

@@ -24,8 +24,11 @@ def build_archive(folder: Path, model_id: str, epoch: float, fmt: str) -> Path:
     target = archive_path(folder, model_id, epoch, fmt)
     if target.exists():
         return target
-    members = sorted(p for p in folder.iterdir() if p.is_file() and p.name != target.name
-                     and not p.name.startswith(f"{model_id}_epoch_"))  # fmt: skip
+    members = sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.name != target.name and not p.name.startswith(f"{model_id}_epoch_")
+    )
     fd, tmp = tempfile.mkstemp(prefix=".archive.", dir=folder)
     os.close(fd)
     try:

@@ -56,11 +56,15 @@ def checked_network(factory, num_classes: int, channels: int, height: int, width
         with torch.no_grad():
             out = model.eval()(torch.zeros(2, channels, height, width))
     except Exception as exc:
-        raise NetworkError(f"the network fails on {channels}x{height}x{width} images: "
-                           f"{type(exc).__name__}: {exc}", _user_line(exc)) from exc  # fmt: skip
+        raise NetworkError(
+            f"the network fails on {channels}x{height}x{width} images: {type(exc).__name__}: {exc}",
+            _user_line(exc),
+        ) from exc
     if tuple(out.shape) != (2, num_classes):
-        raise NetworkError(f"the network outputs shape {tuple(out.shape)} for a batch of 2; "
-                           f"it must be (2, {num_classes}), one score per class")  # fmt: skip
+        raise NetworkError(
+            f"the network outputs shape {tuple(out.shape)} for a batch of 2; "
+            f"it must be (2, {num_classes}), one score per class"
+        )
     return model.train()
 
 
@@ -164,12 +168,23 @@ def layer_graph(model: nn.Module, channels: int, height: int, width: int) -> dic
         return _traced_graph(model, channels, height, width)
     except Exception:
         rows = summarize(model, channels, height, width)
-        first = {"id": "input", "label": "input", "kind": "Input",
-                 "output_shape": [channels, height, width], "parameters": 0}  # fmt: skip
+        first = {
+            "id": "input",
+            "label": "input",
+            "kind": "Input",
+            "output_shape": [channels, height, width],
+            "parameters": 0,
+        }
         nodes = [first] + [
-            {"id": r.name, "label": r.name, "kind": r.kind, "output_shape": r.output_shape,
-             "parameters": r.parameters} for r in rows
-        ]  # fmt: skip
+            {
+                "id": r.name,
+                "label": r.name,
+                "kind": r.kind,
+                "output_shape": r.output_shape,
+                "parameters": r.parameters,
+            }
+            for r in rows
+        ]
         edges = [[a["id"], b["id"]] for a, b in zip(nodes, nodes[1:], strict=False)]
         return {"nodes": nodes, "edges": edges}
 
@@ -194,7 +209,14 @@ def _traced_graph(model: nn.Module, channels: int, height: int, width: int) -> d
                 node.op, getattr(node.target, "__name__", str(node.target))
             )
             label, count = node.name, 0
-        nodes.append({"id": node.name, "label": label, "kind": kind, "output_shape": shape,
-                      "parameters": count})  # fmt: skip
+        nodes.append(
+            {
+                "id": node.name,
+                "label": label,
+                "kind": kind,
+                "output_shape": shape,
+                "parameters": count,
+            }
+        )
         edges += [[source.name, node.name] for source in node.all_input_nodes]
     return {"nodes": nodes, "edges": edges}

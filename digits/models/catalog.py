@@ -63,8 +63,11 @@ def standalone_source(name: str) -> str:
         if current in needed:
             continue
         needed.add(current)
-        todo += [n.id for n in ast.walk(definitions[current]) if isinstance(n, ast.Name)
-                 and n.id in definitions and n.id != "register"]  # fmt: skip
+        todo += [
+            n.id
+            for n in ast.walk(definitions[current])
+            if isinstance(n, ast.Name) and n.id in definitions and n.id != "register"
+        ]
     parts = ["import torch\nfrom torch import nn"]
     for node in tree.body:  # in the module's order, so each helper comes before its users
         if getattr(node, "name", None) in needed:

@@ -34,7 +34,7 @@ def classify_one(ctx: RequestContext) -> dict[str, Any]:
         "scores": scores,
         "epoch": model.info.epoch,
         "image": visualize.png_data_uri(network_view(pixels, model.info)),
-    }  # fmt: skip
+    }
     if payload.get("visualizations"):
         answer |= inside_the_network(model, pixels, int(np.argmax(probabilities)))
     return answer

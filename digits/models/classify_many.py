@@ -97,8 +97,11 @@ def read_upload(ctx: JobContext, labels: list[str]) -> list[Item]:
     if not unpacked.exists():
         ctx.log("unpacking the uploaded archive")
         try:
-            extract_archive(ctx.folder / CLASSIFY_UPLOAD_ARCHIVE, unpacked,
-                            ArchiveLimits.from_settings(ctx.settings))  # fmt: skip
+            extract_archive(
+                ctx.folder / CLASSIFY_UPLOAD_ARCHIVE,
+                unpacked,
+                ArchiveLimits.from_settings(ctx.settings),
+            )
         except UnsafeArchive as exc:
             raise JobError(str(exc)) from exc
     root = images_root(unpacked)
@@ -143,21 +146,29 @@ class Tally:
 
     def summary(self, model: inference.LoadedModel) -> dict[str, Any]:
         per_class = [
-            {"label": label, "count": int(self.confusion[i].sum()),
-             "top1": 100.0 * self.confusion[i, i] / max(1, self.confusion[i].sum())}
+            {
+                "label": label,
+                "count": int(self.confusion[i].sum()),
+                "top1": 100.0 * self.confusion[i, i] / max(1, self.confusion[i].sum()),
+            }
             for i, label in enumerate(self.labels)
-        ]  # fmt: skip
+        ]
         return {
             "labels": self.labels,
             "epoch": model.info.epoch,
             "classified": len(self.rows),
             "rows": self.rows,
-            "accuracy": {"labelled": self.labelled, "top1": 100.0 * self.top1 / self.labelled,
-                         "top5": 100.0 * self.top5 / self.labelled} if self.labelled else None,
+            "accuracy": {
+                "labelled": self.labelled,
+                "top1": 100.0 * self.top1 / self.labelled,
+                "top5": 100.0 * self.top5 / self.labelled,
+            }
+            if self.labelled
+            else None,
             "per_class": per_class if self.labelled else None,
             "confusion": self.confusion.tolist() if self.labelled else None,
             "top_n": self._top_n(model),
-        }  # fmt: skip
+        }
 
     def _top_n(self, model: inference.LoadedModel) -> list[dict[str, Any]]:
         """Each class's most confident images, best first, with the picture the network saw."""
@@ -166,8 +177,13 @@ class Tally:
             images_of_class = []
             for probability, _, item in sorted(best, key=lambda e: (-e[0], -e[1])):
                 view = network_view(model.prepare(item.path, self.max_pixels), model.info)
-                images_of_class.append({"path": item.shown, "percent": round(100 * probability, 2),
-                                        "image": png_data_uri(view)})  # fmt: skip
+                images_of_class.append(
+                    {
+                        "path": item.shown,
+                        "percent": round(100 * probability, 2),
+                        "image": png_data_uri(view),
+                    }
+                )
             grid.append({"label": label, "images": images_of_class})
         return grid
 
@@ -195,8 +211,10 @@ def classify_many(ctx: JobContext) -> None:
     if limit:
         items = items[:limit]
     if not items:
-        raise JobError("no image of the list could be read: " + "; ".join(
-            f"line {e['line']}: {e['reason']}" for e in errors[:5]))  # fmt: skip
+        raise JobError(
+            "no image of the list could be read: "
+            + "; ".join(f"line {e['line']}: {e['reason']}" for e in errors[:5])
+        )
     max_pixels = ctx.settings.max_image_pixels
     tally = Tally(labels, int(params.get("top_n") or DEFAULT_TOP_N), max_pixels)
     ctx.log(f"classifying {len(items)} images with the snapshot of epoch {model.info.epoch:g}")

@@ -97,28 +97,49 @@ def _write_files(store, model_id: str, model: inference.LoadedModel, folder: Pat
             torch.jit.trace(classifier, example).save(str(folder / "model.torchscript.pt"))
         _export_onnx(classifier, example, folder / "model.onnx")
     details = info.to_dict() | {
-        "model_id": model_id, "model_name": job.name, "framework": "pytorch",
+        "model_id": model_id,
+        "model_name": job.name,
+        "framework": "pytorch",
         "digits_version": __version__,
-        "input": {"name": "images", "dtype": "uint8", "layout": "NCHW",
-                  "shape": [None, info.channels, info.height, info.width]},
+        "input": {
+            "name": "images",
+            "dtype": "uint8",
+            "layout": "NCHW",
+            "shape": [None, info.channels, info.height, info.width],
+        },
         "output": {"name": "probabilities", "shape": [None, len(info.labels)]},
         "image_mode": "L" if info.channels == 1 else "RGB",
-    }  # fmt: skip
+    }
     (folder / "info.json").write_text(json.dumps(details, indent=2) + "\n")
     crop = f", centre-cropped to {info.crop_size}x{info.crop_size}" if info.crop_size else ""
-    (folder / "README.md").write_text(README.format(
-        name=job.name, epoch=info.epoch, classes=len(info.labels), network=info.network,
-        channels=info.channels, width=info.width, height=info.height, crop=crop,
-        resize_mode=info.resize_mode, opset=ONNX_OPSET, version=__version__,
-        mode="grayscale (L)" if info.channels == 1 else "RGB",
-    ))  # fmt: skip
+    (folder / "README.md").write_text(
+        README.format(
+            name=job.name,
+            epoch=info.epoch,
+            classes=len(info.labels),
+            network=info.network,
+            channels=info.channels,
+            width=info.width,
+            height=info.height,
+            crop=crop,
+            resize_mode=info.resize_mode,
+            opset=ONNX_OPSET,
+            version=__version__,
+            mode="grayscale (L)" if info.channels == 1 else "RGB",
+        )
+    )
 
 
 def _export_onnx(classifier, example: torch.Tensor, path: Path) -> None:
     buffer = io.BytesIO()
     torch.onnx.export(
-        classifier, (example,), buffer, dynamo=False, opset_version=ONNX_OPSET,
-        input_names=["images"], output_names=["probabilities"],
+        classifier,
+        (example,),
+        buffer,
+        dynamo=False,
+        opset_version=ONNX_OPSET,
+        input_names=["images"],
+        output_names=["probabilities"],
         dynamic_axes={"images": {0: "batch"}, "probabilities": {0: "batch"}},
-    )  # fmt: skip
+    )
     path.write_bytes(buffer.getvalue())

@@ -154,11 +154,16 @@ def _load(store, folder: Path, epoch: float) -> LoadedModel:
     image = dataset["image"]
     mean = np.load(dataset_folder / layout.MEAN_NPY) if options.mean_mode != "none" else None
     info = ModelInfo(
-        labels=list(snapshot["labels"]), channels=image["channels"], height=image["height"],
-        width=image["width"], resize_mode=image["resize_mode"], crop_size=options.crop_size,
-        mean_mode=options.mean_mode, network=options.network if options.method == "standard"
-        else options.method, epoch=epoch,
-    )  # fmt: skip
+        labels=list(snapshot["labels"]),
+        channels=image["channels"],
+        height=image["height"],
+        width=image["width"],
+        resize_mode=image["resize_mode"],
+        crop_size=options.crop_size,
+        mean_mode=options.mean_mode,
+        network=options.network if options.method == "standard" else options.method,
+        epoch=epoch,
+    )
     height, width = info.input_size
     network = architecture(options, store, len(info.labels), info.channels, height, width)
     network.load_state_dict(snapshot["model"])

@@ -40,8 +40,16 @@ def torchrun_command(ctx: JobContext) -> tuple[list[str], dict[str, str]]:
     env = {"CUDA_VISIBLE_DEVICES": ",".join(map(str, ctx.gpus))}
     ranks = len(ctx.gpus) or gpu_request(ctx.job).size
     # The job id in the command line lets an operator find a job's processes with `ps`.
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc_per_node={ranks}", "-m", "digits.models.train", ctx.job.id]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={ranks}",
+        "-m",
+        "digits.models.train",
+        ctx.job.id,
+    ]
     return command, env
 
 
@@ -82,9 +90,10 @@ def _validation_confusion(folder: Path, labels: list[str]) -> dict[str, Any] | N
     except (FileNotFoundError, ValueError):
         return None
     matrix = data["matrix"]
-    per_class = [{"label": label, "count": sum(row),
-                  "top1": 100.0 * row[i] / sum(row) if sum(row) else None}
-                 for i, (label, row) in enumerate(zip(labels, matrix, strict=False))]  # fmt: skip
+    per_class = [
+        {"label": label, "count": sum(row), "top1": 100.0 * row[i] / sum(row) if sum(row) else None}
+        for i, (label, row) in enumerate(zip(labels, matrix, strict=False))
+    ]
     return {"epoch": data["epoch"], "labels": labels, "matrix": matrix, "per_class": per_class}
 
 

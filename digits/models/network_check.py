@@ -55,12 +55,14 @@ def try_network(request: dict[str, Any]) -> dict[str, Any]:
         model = checked_network(factory, int(request["num_classes"]), *shape)
         if not request.get("summary"):
             return {"summary": None}
-        return {"summary": {
-            "input": shape,
-            "layers": [vars(layer) for layer in summarize(model, *shape)],
-            "graph": layer_graph(model, *shape),
-            "total_parameters": sum(p.numel() for p in model.parameters()),
-        }}  # fmt: skip
+        return {
+            "summary": {
+                "input": shape,
+                "layers": [vars(layer) for layer in summarize(model, *shape)],
+                "graph": layer_graph(model, *shape),
+                "total_parameters": sum(p.numel() for p in model.parameters()),
+            }
+        }
     except NetworkError as exc:
         return {"error": str(exc), "line": exc.line}
     except Exception as exc:  # the network ran once, but not again under the hooks
@@ -80,8 +82,11 @@ def run_limited(
     except subprocess.TimeoutExpired:
         os.killpg(child.pid, signal.SIGKILL)
         child.wait()
-        return {"error": f"the network code ran longer than {seconds:g} s (the limit for "
-                         "trying a network)", "line": None}  # fmt: skip
+        return {
+            "error": f"the network code ran longer than {seconds:g} s (the limit for "
+            "trying a network)",
+            "line": None,
+        }
     try:
         return json.loads(output)
     except ValueError:
@@ -91,8 +96,10 @@ def run_limited(
 def _death(code: int, memory_mb: int) -> str:
     if code < 0:
         name = signal.Signals(-code).name
-        return (f"the network code stopped the process that tried it ({name}); it may need "
-                f"more than the {memory_mb} MB allowed")  # fmt: skip
+        return (
+            f"the network code stopped the process that tried it ({name}); it may need "
+            f"more than the {memory_mb} MB allowed"
+        )
     return f"the network code ended the process that tried it (exit code {code})"
 
 
@@ -107,8 +114,10 @@ def main() -> None:
     try:
         answer = try_network(request)
     except MemoryError:
-        answer = {"error": f"the network needs more than the {sys.argv[1]} MB allowed",
-                  "line": None}  # fmt: skip
+        answer = {
+            "error": f"the network needs more than the {sys.argv[1]} MB allowed",
+            "line": None,
+        }
     answers.write(json.dumps(answer))
     answers.close()
 

@@ -117,11 +117,16 @@ class _Inception(nn.Module):
 def googlenet(num_classes: int, channels: int, height: int, width: int) -> nn.Module:
     """GoogLeNet (Inception v1) as DIGITS shipped it, without the auxiliary classifiers."""
     return nn.Sequential(
-        nn.Conv2d(channels, 64, 7, stride=2, padding=3), nn.ReLU(inplace=True),
-        nn.MaxPool2d(3, stride=2, ceil_mode=True), nn.LocalResponseNorm(5, 1e-4, 0.75),
-        nn.Conv2d(64, 64, 1), nn.ReLU(inplace=True),
-        nn.Conv2d(64, 192, 3, padding=1), nn.ReLU(inplace=True),
-        nn.LocalResponseNorm(5, 1e-4, 0.75), nn.MaxPool2d(3, stride=2, ceil_mode=True),
+        nn.Conv2d(channels, 64, 7, stride=2, padding=3),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(3, stride=2, ceil_mode=True),
+        nn.LocalResponseNorm(5, 1e-4, 0.75),
+        nn.Conv2d(64, 64, 1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(64, 192, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.LocalResponseNorm(5, 1e-4, 0.75),
+        nn.MaxPool2d(3, stride=2, ceil_mode=True),
         _Inception(192, 64, 96, 128, 16, 32, 32),
         _Inception(256, 128, 128, 192, 32, 96, 64),
         nn.MaxPool2d(3, stride=2, ceil_mode=True),
@@ -133,9 +138,11 @@ def googlenet(num_classes: int, channels: int, height: int, width: int) -> nn.Mo
         nn.MaxPool2d(3, stride=2, ceil_mode=True),
         _Inception(832, 256, 160, 320, 32, 128, 128),
         _Inception(832, 384, 192, 384, 48, 128, 128),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.4),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(0.4),
         nn.Linear(1024, num_classes),
-    )  # fmt: skip
+    )
 
 
 class _BasicBlock(nn.Module):
@@ -145,10 +152,12 @@ class _BasicBlock(nn.Module):
         super().__init__()
         cout = width * self.expansion
         self.body = nn.Sequential(
-            nn.Conv2d(cin, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width),
+            nn.Conv2d(cin, width, 3, stride, 1, bias=False),
+            nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
-            nn.Conv2d(width, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout),
-        )  # fmt: skip
+            nn.Conv2d(width, cout, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(cout),
+        )
         self.shortcut = _shortcut(cin, cout, stride)
 
     def forward(self, x):
@@ -162,11 +171,15 @@ class _Bottleneck(nn.Module):
         super().__init__()
         cout = width * self.expansion
         self.body = nn.Sequential(
-            nn.Conv2d(cin, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
-            nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width),
+            nn.Conv2d(cin, width, 1, bias=False),
+            nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
-            nn.Conv2d(width, cout, 1, bias=False), nn.BatchNorm2d(cout),
-        )  # fmt: skip
+            nn.Conv2d(width, width, 3, stride, 1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, cout, 1, bias=False),
+            nn.BatchNorm2d(cout),
+        )
         self.shortcut = _shortcut(cin, cout, stride)
 
     def forward(self, x):
@@ -181,9 +194,11 @@ def _shortcut(cin: int, cout: int, stride: int) -> nn.Module:
 
 def _resnet(block, depths, num_classes: int, channels: int) -> nn.Module:
     layers: list[nn.Module] = [
-        nn.Conv2d(channels, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+        nn.Conv2d(channels, 64, 7, 2, 3, bias=False),
+        nn.BatchNorm2d(64),
+        nn.ReLU(inplace=True),
         nn.MaxPool2d(3, 2, 1),
-    ]  # fmt: skip
+    ]
     cin = 64
     for stage, (width, depth) in enumerate(zip((64, 128, 256, 512), depths, strict=True)):
         for index in range(depth):
@@ -207,11 +222,15 @@ def resnet50(num_classes: int, channels: int, height: int, width: int) -> nn.Mod
 def _inverted_residual(cin: int, cout: int, stride: int, expand: int) -> nn.Module:
     hidden = cin * expand
     body = nn.Sequential(
-        nn.Conv2d(cin, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True),
+        nn.Conv2d(cin, hidden, 1, bias=False),
+        nn.BatchNorm2d(hidden),
+        nn.ReLU6(inplace=True),
         nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False),
-        nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True),
-        nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout),
-    )  # fmt: skip
+        nn.BatchNorm2d(hidden),
+        nn.ReLU6(inplace=True),
+        nn.Conv2d(hidden, cout, 1, bias=False),
+        nn.BatchNorm2d(cout),
+    )
     return _Residual(body) if stride == 1 and cin == cout else body
 
 
@@ -227,18 +246,32 @@ class _Residual(nn.Module):
 @register("mobilenet_v2", "MobileNetV2 (224x224, mobile-sized)")
 def mobilenet_v2(num_classes: int, channels: int, height: int, width: int) -> nn.Module:
     """MobileNetV2: inverted residual blocks with depthwise convolutions (3.5M parameters)."""
-    settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
-                (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]  # fmt: skip
+    settings = [
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    ]
     layers: list[nn.Module] = [
-        nn.Conv2d(channels, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU6(inplace=True)
-    ]  # fmt: skip
+        nn.Conv2d(channels, 32, 3, 2, 1, bias=False),
+        nn.BatchNorm2d(32),
+        nn.ReLU6(inplace=True),
+    ]
     cin = 32
     for expand, cout, repeats, stride in settings:
         for index in range(repeats):
             layers.append(_inverted_residual(cin, cout, stride if index == 0 else 1, expand))
             cin = cout
     layers += [
-        nn.Conv2d(cin, 1280, 1, bias=False), nn.BatchNorm2d(1280), nn.ReLU6(inplace=True),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(1280, num_classes),
-    ]  # fmt: skip
+        nn.Conv2d(cin, 1280, 1, bias=False),
+        nn.BatchNorm2d(1280),
+        nn.ReLU6(inplace=True),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(0.2),
+        nn.Linear(1280, num_classes),
+    ]
     return nn.Sequential(*layers)

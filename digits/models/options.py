@@ -166,8 +166,9 @@ def parse_lr_policy(form, errors: Errors) -> LRPolicy:
         return default if value is None else value
 
     if name == "step":
-        return LRPolicy(name, step=number("lr_step_size", 33, 0.0001, 100),
-                        gamma=number("lr_step_gamma", 0.1))  # fmt: skip
+        return LRPolicy(
+            name, step=number("lr_step_size", 33, 0.0001, 100), gamma=number("lr_step_gamma", 0.1)
+        )
     if name == "multistep":
         try:
             steps = tuple(
@@ -184,6 +185,9 @@ def parse_lr_policy(form, errors: Errors) -> LRPolicy:
     if name == "poly":
         return LRPolicy(name, power=number("lr_poly_power", 3))
     if name == "sigmoid":
-        return LRPolicy(name, step=number("lr_sigmoid_step", 50, 0, 100),
-                        gamma=number("lr_sigmoid_gamma", 0.1, -1e6))  # fmt: skip
+        return LRPolicy(
+            name,
+            step=number("lr_sigmoid_step", 50, 0, 100),
+            gamma=number("lr_sigmoid_gamma", 0.1, -1e6),
+        )
     return LRPolicy("fixed")

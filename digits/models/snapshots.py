@@ -83,8 +83,9 @@ def save(
             raise
         kept = list_snapshots(context.folder)
         intact = f"; the snapshot of epoch {kept[-1]:g} is intact" if kept else ""
-        raise JobError(f"no space left on the device for the snapshot of epoch {epoch:g}"
-                       f"{intact}") from exc  # fmt: skip
+        raise JobError(
+            f"no space left on the device for the snapshot of epoch {epoch:g}{intact}"
+        ) from exc
     os.replace(tmp, target)
     if context.options.keep_snapshots:
         prune(context.folder, context.options.keep_snapshots, state.best_epoch)

@@ -21,8 +21,9 @@ def create_optimizer(
     if solver == "SGD":
         return torch.optim.SGD(parameters, lr, momentum=MOMENTUM, weight_decay=weight_decay)
     if solver == "NESTEROV":
-        return torch.optim.SGD(parameters, lr, momentum=MOMENTUM, nesterov=True,
-                               weight_decay=weight_decay)  # fmt: skip
+        return torch.optim.SGD(
+            parameters, lr, momentum=MOMENTUM, nesterov=True, weight_decay=weight_decay
+        )
     if solver == "ADAGRAD":
         return torch.optim.Adagrad(parameters, lr, weight_decay=weight_decay)
     if solver == "RMSPROP":

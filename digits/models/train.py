@@ -103,22 +103,29 @@ class ShardSampler(Sampler[int]):
 def load_data(dataset_folder: Path, options: TrainingOptions, env: Distributed):
     train_set = LmdbImageDataset(dataset_folder / layout.database("train"))
     if options.batch_size % env.world_size:
-        raise JobError(f"batch size {options.batch_size} does not divide among {env.world_size} "
-                       "GPUs: choose a multiple of the GPU count")  # fmt: skip
+        raise JobError(
+            f"batch size {options.batch_size} does not divide among {env.world_size} "
+            "GPUs: choose a multiple of the GPU count"
+        )
     per_rank = options.batch_size // env.world_size
     workers = min(8, max(1, (os.cpu_count() or 2) // (2 * env.world_size)))
     # Their own generator: loaders must not draw from the global RNG (dropout's), or a resumed
     # training would draw differently from an uninterrupted one.
-    common = {"num_workers": workers, "pin_memory": env.device.type == "cuda",
-              "persistent_workers": True,
-              "generator": torch.Generator().manual_seed(options.seed or 0)}  # fmt: skip
-    sampler = ResumableSampler(train_set, env.world_size, env.rank, shuffle=options.shuffle,
-                               seed=options.seed or 0)  # fmt: skip
+    common = {
+        "num_workers": workers,
+        "pin_memory": env.device.type == "cuda",
+        "persistent_workers": True,
+        "generator": torch.Generator().manual_seed(options.seed or 0),
+    }
+    sampler = ResumableSampler(
+        train_set, env.world_size, env.rank, shuffle=options.shuffle, seed=options.seed or 0
+    )
     # A last batch of one image cannot train BatchNorm layers: leave that image for the next
     # epoch's shuffle rather than fail (a dataset of 225 images in batches of 32, say).
     lone_last = len(sampler) % per_rank == 1 and len(sampler) > 1
-    train = DataLoader(train_set, batch_size=per_rank, sampler=sampler, drop_last=lone_last,
-                       **common)  # fmt: skip
+    train = DataLoader(
+        train_set, batch_size=per_rank, sampler=sampler, drop_last=lone_last, **common
+    )
     val = None
     val_path = dataset_folder / layout.database("val")
     if val_path.exists():
@@ -161,8 +168,11 @@ def evaluate(
     if env.world_size > 1:
         dist.all_reduce(confusion)
     model.train()
-    row = {"val_loss": loss_sum / count, "val_top1": 100 * top1 / count,
-           "val_top5": 100 * top5 / count}  # fmt: skip
+    row = {
+        "val_loss": loss_sum / count,
+        "val_top1": 100 * top1 / count,
+        "val_top5": 100 * top5 / count,
+    }
     matrix = confusion.view(num_classes, num_classes).long().tolist()
     return row, matrix
 
@@ -186,8 +196,9 @@ class Reporter:
     def best_confusion(self, epoch: float, matrix: list[list[int]]) -> None:
         """The validation set's confusion matrix at the best epoch so far, for the model page."""
         if self.ctx is not None:
-            write_json_atomically(self.ctx.folder / VAL_CONFUSION_FILE,
-                                  {"epoch": epoch, "matrix": matrix})  # fmt: skip
+            write_json_atomically(
+                self.ctx.folder / VAL_CONFUSION_FILE, {"epoch": epoch, "matrix": matrix}
+            )
 
     def progress(self, step: int, images: int) -> None:
         self.images += images
@@ -196,8 +207,12 @@ class Reporter:
         elapsed = time.monotonic() - self.started
         rate = self.images / elapsed if elapsed > 0 else 0.0
         eta = elapsed / max(1, step) * (self.total_steps - step)
-        self.ctx.progress(step / self.total_steps, images_per_sec=round(rate, 1), eta=eta,
-                          epoch=round(step / self.epoch_steps, 3))  # fmt: skip
+        self.ctx.progress(
+            step / self.total_steps,
+            images_per_sec=round(rate, 1),
+            eta=eta,
+            epoch=round(step / self.epoch_steps, 3),
+        )
 
 
 class StopSignal:
@@ -285,8 +300,15 @@ class Trainer:
                 self.state.step, len(images) * self.env.world_size * accumulation
             )
             if self.state.step % self.report_every == 0 or self.state.step % self.epoch_steps == 0:
-                report_training(float(running), batches, self.optimizer, self.state,
-                                self.epoch_steps, self.env, self.reporter)  # fmt: skip
+                report_training(
+                    float(running),
+                    batches,
+                    self.optimizer,
+                    self.state,
+                    self.epoch_steps,
+                    self.env,
+                    self.reporter,
+                )
                 running, batches = torch.zeros((), device=self.env.device), 0
             self.after_step()
 
@@ -312,8 +334,14 @@ class Trainer:
         """Validate, snapshot and stop when their time has come."""
         step, last = self.state.step, self.state.step == self.total_steps
         if self.val_loader is not None and (step % self.val_every == 0 or last):
-            figures, confusion = evaluate(self.wrapped, self.val_loader, self.preprocess,
-                                          self.env, self.autocast, self.num_classes)  # fmt: skip
+            figures, confusion = evaluate(
+                self.wrapped,
+                self.val_loader,
+                self.preprocess,
+                self.env,
+                self.autocast,
+                self.num_classes,
+            )
             row = {"epoch": round(step / self.epoch_steps, 4), **figures}
             self.reporter.metrics(row)
             if self.state.note_validation(row):
@@ -331,8 +359,9 @@ class Trainer:
         if self.env.world_size > 1:  # every rank's, gathered to rank 0 (a collective)
             states = [None] * self.env.world_size
             dist.all_gather_object(states, rng)
-        snapshots.save(self.snapshot_context, self.model, self.optimizer, self.state,
-                       self.epoch_steps, states)  # fmt: skip
+        snapshots.save(
+            self.snapshot_context, self.model, self.optimizer, self.state, self.epoch_steps, states
+        )
 
 
 def train(ctx: JobContext) -> None:
@@ -346,10 +375,16 @@ def train(ctx: JobContext) -> None:
         raise JobError(f"dataset {options.dataset} has no databases (is it Done?)")
     labels = info["labels"]
     preprocess = Preprocessing(
-        options.mean_mode, np.load(dataset_folder / layout.MEAN_NPY), options.crop_size,
-        options.flip, options.quad_rotation, options.rotation, options.scale, options.noise,
+        options.mean_mode,
+        np.load(dataset_folder / layout.MEAN_NPY),
+        options.crop_size,
+        options.flip,
+        options.quad_rotation,
+        options.rotation,
+        options.scale,
+        options.noise,
         options.hsv,
-    )  # fmt: skip
+    )
     height, width = preprocess.output_size(info["image"]["height"], info["image"]["width"])
     model = build_network(options, ctx, len(labels), info["image"]["channels"], height, width)
     model.to(env.device)
@@ -370,7 +405,7 @@ def train(ctx: JobContext) -> None:
         stop=StopSignal(ctx, env),
         snapshot_context=snapshots.SnapshotContext(
             ctx.folder, ctx.parameters, labels, options, env.is_main
-        ),  # fmt: skip
+        ),
         seed=seed,
         num_classes=len(labels),
     )
@@ -388,10 +423,17 @@ def report_training(running, batches, optimizer, state, epoch_steps, env, report
     loss_sum, count = all_sum([running, batches], env)
     loss = loss_sum / max(1, count)
     if not math.isfinite(loss):
-        raise JobError(f"the training loss became {loss} at epoch {state.step / epoch_steps:.2f}: "
-                       "try a lower learning rate")  # fmt: skip
-    reporter.metrics({"epoch": round(state.step / epoch_steps, 4), "train_loss": loss,
-                      "lr": optimizer.param_groups[0]["lr"]})  # fmt: skip
+        raise JobError(
+            f"the training loss became {loss} at epoch {state.step / epoch_steps:.2f}: "
+            "try a lower learning rate"
+        )
+    reporter.metrics(
+        {
+            "epoch": round(state.step / epoch_steps, 4),
+            "train_loss": loss,
+            "lr": optimizer.param_groups[0]["lr"],
+        }
+    )
 
 
 def set_learning_rate(optimizer, options: TrainingOptions, percent: float) -> None:

@@ -30,10 +30,12 @@ def statistics(values: torch.Tensor) -> dict[str, Any]:
     flat = values.detach().float().flatten().numpy()
     counts, edges = np.histogram(flat, bins=HISTOGRAM_BINS)
     return {
-        "mean": float(flat.mean()), "std": float(flat.std()),
-        "min": float(flat.min()), "max": float(flat.max()),
+        "mean": float(flat.mean()),
+        "std": float(flat.std()),
+        "min": float(flat.min()),
+        "max": float(flat.max()),
         "histogram": {"counts": counts.tolist(), "edges": [float(e) for e in edges]},
-    }  # fmt: skip
+    }
 
 
 def to_uint8(values: np.ndarray) -> np.ndarray:
@@ -112,17 +114,23 @@ def layer_visualizations(network: nn.Module, network_input: torch.Tensor) -> lis
     for name, module in leaf_layers(network):
         weight = getattr(module, "weight", None)
         entry: dict[str, Any] = {
-            "name": name, "kind": type(module).__name__,
+            "name": name,
+            "kind": type(module).__name__,
             "parameters": sum(p.numel() for p in module.parameters()),
-        }  # fmt: skip
+        }
         if isinstance(weight, torch.Tensor) and weight.dim() >= 1:
-            entry["weights"] = {"image": png_data_uri(weights_picture(weight)),
-                                **statistics(weight)}  # fmt: skip
+            entry["weights"] = {
+                "image": png_data_uri(weights_picture(weight)),
+                **statistics(weight),
+            }
         output = outputs.get(name)
         if isinstance(output, torch.Tensor):
             picture = png_data_uri(activations_picture(output))
-            entry["activations"] = {"image": picture, "shape": list(output.shape[1:]),
-                                    **statistics(output)}  # fmt: skip
+            entry["activations"] = {
+                "image": picture,
+                "shape": list(output.shape[1:]),
+                **statistics(output),
+            }
         layers.append(entry)
     return layers
 
@@ -163,8 +171,13 @@ def overlay(pixels: np.ndarray, heat: np.ndarray, strength: float = 0.5) -> np.n
     """The image (H x W or H x W x 3 uint8) with the heat map (0..1) laid over in warm colours."""
     rgb = np.repeat(pixels[..., None], 3, axis=2) if pixels.ndim == 2 else pixels
     # Black -> red -> yellow -> white: how warm says how much the network looked there.
-    colour = np.stack([np.clip(heat * 3, 0, 1), np.clip(heat * 3 - 1, 0, 1),
-                       np.clip(heat * 3 - 2, 0, 1)], axis=-1) * 255  # fmt: skip
+    colour = (
+        np.stack(
+            [np.clip(heat * 3, 0, 1), np.clip(heat * 3 - 1, 0, 1), np.clip(heat * 3 - 2, 0, 1)],
+            axis=-1,
+        )
+        * 255
+    )
     mixed = rgb.astype(np.float32) * (1 - strength * heat[..., None]) + colour * (
         strength * heat[..., None]
     )

@@ -59,8 +59,11 @@ class LoginThrottle:
         """Seconds until another try is allowed (0: now)."""
         now = time.monotonic()
         with self._lock:
-            waits = [self.window - (now - t[0]) for k in keys
-                     if len(t := self._recent(k, now)) >= self.limit]  # fmt: skip
+            waits = [
+                self.window - (now - t[0])
+                for k in keys
+                if len(t := self._recent(k, now)) >= self.limit
+            ]
         return int(max(waits, default=0)) + (1 if waits else 0)
 
     def failed(self, keys: list[str]) -> None:
@@ -151,8 +154,9 @@ def check_csrf():
     sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
     expected = session.get("csrf", "")
     if not (sent and expected and hmac.compare_digest(sent, expected)):
-        return error_response("missing or wrong CSRF token: reload the page", 400,
-                              field="csrf_token")  # fmt: skip
+        return error_response(
+            "missing or wrong CSRF token: reload the page", 400, field="csrf_token"
+        )
     return None
 
 

@@ -73,8 +73,11 @@ def image_source(files, form) -> tuple[dict[str, Any], dict[str, bytes], str]:
 
 
 @bp.route("/models/images/classification/classify_one", methods=["POST"])
-@bp.route("/models/images/classification/classify_one.json", methods=["POST"],
-          endpoint="classify_one_json")  # fmt: skip
+@bp.route(
+    "/models/images/classification/classify_one.json",
+    methods=["POST"],
+    endpoint="classify_one_json",
+)
 def classify_one():
     """DIGITS' Classify One: `job_id`, `image_file` or `image_path`, `snapshot_epoch`,
     `show_visualizations`."""
@@ -140,8 +143,10 @@ def _many_inputs(form, files) -> dict[str, bytes | Path]:
     upload = files.get("image_archive")
     if upload and upload.filename:
         return {CLASSIFY_UPLOAD_ARCHIVE: stage_archive(upload, "image_archive")[0]}
-    raise field_error("image_list", "upload a list of images (image_list) or an archive of class "
-                                "folders (image_archive)")  # fmt: skip
+    raise field_error(
+        "image_list",
+        "upload a list of images (image_list) or an archive of class folders (image_archive)",
+    )
 
 
 def _stage(inputs: dict):
@@ -168,30 +173,42 @@ def _submit_many(top_n: bool):
             raise field_error(field, "a whole number above 0")
         numbers[field] = text
     inputs = _many_inputs(form, request.files)
-    parameters = {"job_id": model.id, "snapshot_epoch": "" if epoch is None else f"{epoch:g}",
-                  "image_folder": form.get("image_folder", ""), **numbers}  # fmt: skip
+    parameters = {
+        "job_id": model.id,
+        "snapshot_epoch": "" if epoch is None else f"{epoch:g}",
+        "image_folder": form.get("image_folder", ""),
+        **numbers,
+    }
     name = f"{'Top N' if top_n else 'Classify Many'} with {model.name}"
     owner = current_user() or "anonymous"
-    job = services().scheduler.submit(IMAGE_CLASSIFICATION_INFERENCE, name, owner, parameters,
-                                      _stage(inputs))  # fmt: skip
+    job = services().scheduler.submit(
+        IMAGE_CLASSIFICATION_INFERENCE, name, owner, parameters, _stage(inputs)
+    )
     if not wants_json():
         return redirect(url_for("jobs.show_models", job_id=job.id))
     finished = _wait_for_end(job.id, CLASSIFY_MANY_WAIT)
     if finished is None:
         return jsonify({"job_id": job.id, "status": "Running"}), 202
     if finished.status is not Status.DONE:
-        return json_errors({"job_id": [f"job {job.id} ended {finished.status.label}: "
-                                       f"{finished.error or ''}"]})  # fmt: skip
+        return json_errors(
+            {"job_id": [f"job {job.id} ended {finished.status.label}: {finished.error or ''}"]}
+        )
     detail = services().detail(finished)
     results = detail["results"]
     answer = {"job_id": job.id, "errors": results["errors"]}
     if top_n:
-        answer["top_n"] = {group["label"]: [[i["path"], i["percent"]] for i in group["images"]]
-                           for group in results["top_n"]}  # fmt: skip
+        answer["top_n"] = {
+            group["label"]: [[i["path"], i["percent"]] for i in group["images"]]
+            for group in results["top_n"]
+        }
     else:
-        answer |= {"classifications": detail["classifications"],
-                   "accuracy": results["accuracy"], "per_class": results["per_class"],
-                   "confusion": results["confusion"], "labels": results["labels"]}  # fmt: skip
+        answer |= {
+            "classifications": detail["classifications"],
+            "accuracy": results["accuracy"],
+            "per_class": results["per_class"],
+            "confusion": results["confusion"],
+            "labels": results["labels"],
+        }
     return jsonify(answer)
 
 
@@ -206,8 +223,11 @@ def _wait_for_end(job_id: str, timeout: float):
 
 
 @bp.route("/models/images/classification/classify_many", methods=["POST"])
-@bp.route("/models/images/classification/classify_many.json", methods=["POST"],
-          endpoint="classify_many_json")  # fmt: skip
+@bp.route(
+    "/models/images/classification/classify_many.json",
+    methods=["POST"],
+    endpoint="classify_many_json",
+)
 def classify_many():
     """DIGITS' Classify Many, as a background job: `job_id`, `image_list` (or `image_archive`),
     `image_folder`, `num_test_images`, `snapshot_epoch`. JSON callers wait for the answer."""

@@ -65,9 +65,12 @@ def create_classification():
         if upload.filename:
             form[name] = upload.filename  # the parameters record what was uploaded
     job = services().scheduler.submit(
-        IMAGE_CLASSIFICATION_DATASET, options.name, current_user(), form,
+        IMAGE_CLASSIFICATION_DATASET,
+        options.name,
+        current_user(),
+        form,
         prepare=lambda folder: _move_staged(staged, folder),
-    )  # fmt: skip
+    )
     if wants_json():
         return jsonify({"id": job.id, "name": job.name, "status": job.status.label})
     return redirect(url_for("jobs.show_datasets", job_id=job.id))
@@ -210,8 +213,9 @@ def append(job_id: str):
     svc = services()
     original = svc.store.get(job_id)
     if original.kind != "dataset":
-        return error_response(f"job {job_id} is not a dataset: images are added to datasets",
-                              400, field="job_id")  # fmt: skip
+        return error_response(
+            f"job {job_id} is not a dataset: images are added to datasets", 400, field="job_id"
+        )
     request_form = job_parameters(request.form)
     method = request_form.get("method", "folder")
     # The new images take the dataset's own image settings; only where they come from differs.
@@ -231,8 +235,9 @@ def append(job_id: str):
             _check_size(parse_options(form), images, errors)
     if errors:
         _discard(staged)
-        return error_response(" ".join(m for ms in errors.values() for m in ms), 400,
-                              field=next(iter(errors)))  # fmt: skip
+        return error_response(
+            " ".join(m for ms in errors.values() for m in ms), 400, field=next(iter(errors))
+        )
     upload = request.files.get("upload_archive")
     if upload and upload.filename:
         request_form["upload_archive"] = upload.filename
@@ -278,15 +283,27 @@ def explore():
     path = svc.store.folder(job_id) / layout.database(db)
     records, total = browse(path, page * size, size, label_index)
     items = [
-        {"key": key, "label": info["labels"][r.label],
-         "src": "data:image/png;base64," + base64.b64encode(r.png()).decode()}
+        {
+            "key": key,
+            "label": info["labels"][r.label],
+            "src": "data:image/png;base64," + base64.b64encode(r.png()).decode(),
+        }
         for key, r in records
-    ]  # fmt: skip
+    ]
     if wants_json():
         listed = [{"key": i["key"], "label": i["label"]} for i in items]
         return jsonify({"total": total, "page": page, "size": size, "items": listed})
-    return render_template("datasets/explore.html", job=job, info=info, db=db, items=items,
-                           page=page, size=size, total=total, label=label)  # fmt: skip
+    return render_template(
+        "datasets/explore.html",
+        job=job,
+        info=info,
+        db=db,
+        items=items,
+        page=page,
+        size=size,
+        total=total,
+        label=label,
+    )
 
 
 def _int_arg(name: str, default: int) -> int:

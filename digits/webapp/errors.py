@@ -17,8 +17,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc: RequestEntityTooLarge):
         limit = app.config["MAX_CONTENT_LENGTH"] // 1024**2
-        return error_response(f"the upload is larger than this server takes ({limit} MB; "
-                              "DIGITS_MAX_UPLOAD_MB sets it)", 413)  # fmt: skip
+        return error_response(
+            f"the upload is larger than this server takes ({limit} MB; "
+            "DIGITS_MAX_UPLOAD_MB sets it)",
+            413,
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -21,8 +21,10 @@ def hosts_report(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     hosts: dict[str, dict[str, Any]] = {}
     for worker in sorted(workers, key=lambda w: w.get("hostname", "")):
         node = node_of(worker.get("hostname", "?"))
-        host = hosts.setdefault(node, {"node": node, "host": worker.get("host"), "queues": [],
-                                       "workers": [], "gpus": []})  # fmt: skip
+        host = hosts.setdefault(
+            node,
+            {"node": node, "host": worker.get("host"), "queues": [], "workers": [], "gpus": []},
+        )
         host["workers"].append(worker.get("hostname"))
         host["queues"].extend(worker.get("queues", []))
         host["gpus"].extend(worker.get("devices", []))
@@ -45,14 +47,19 @@ def show():
     workers = live_workers(svc.settings)
     # Only the active jobs, oldest first (the order in which they are served): the page asks
     # every few seconds, and finished jobs, most of them, need not be read for it.
-    active = sorted((j for j in svc.store.list() if j.status in (Status.RUN, Status.WAIT)),
-                    key=lambda j: j.created)  # fmt: skip
+    active = sorted(
+        (j for j in svc.store.list() if j.status in (Status.RUN, Status.WAIT)),
+        key=lambda j: j.created,
+    )
     running, waiting = [], []
     for job in active:
         row = svc.describe(job, workers) | {
-            "kind": job.kind, "seq": last_seq(svc.store.folder(job.id)),
-            "worker": job.worker, "gpus": job.gpus, "queue": job.queue,
-        }  # fmt: skip
+            "kind": job.kind,
+            "seq": last_seq(svc.store.folder(job.id)),
+            "worker": job.worker,
+            "gpus": job.gpus,
+            "queue": job.queue,
+        }
         (running if job.status is Status.RUN else waiting).append(row)
     report = {"hosts": hosts_report(workers), "running": running, "waiting": waiting}
     if wants_json():

@@ -37,8 +37,10 @@ def infer_worker_running() -> bool:
 def ask_worker(kind: str, payload: dict, files: dict[str, bytes], field: str) -> dict:
     """A request to a worker of queue `infer`; its refusal becomes an error on `field`."""
     if not infer_worker_running():
-        raise ServiceUnavailable(f"no worker is serving queue {INFER_QUEUE}: start `digits "
-                                 f"worker --queues {INFER_QUEUE}` (or `digits serve`)")  # fmt: skip
+        raise ServiceUnavailable(
+            f"no worker is serving queue {INFER_QUEUE}: start `digits "
+            f"worker --queues {INFER_QUEUE}` (or `digits serve`)"
+        )
     settings = services().settings
     try:
         return ask(settings, services().scheduler.celery, kind, payload, files, ASK_TIMEOUT)

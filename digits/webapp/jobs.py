@@ -31,8 +31,9 @@ def owner_only(view):
     def wrapped(job_id: str, *args, **kwargs):
         job = services().store.get(job_id)
         if not may_change(job.owner):
-            return error_response(f"only the job's owner ({job.owner}) or an admin may do this",
-                                  403, field="job_id")  # fmt: skip
+            return error_response(
+                f"only the job's owner ({job.owner}) or an admin may do this", 403, field="job_id"
+            )
         return view(job_id, *args, **kwargs)
 
     return wrapped

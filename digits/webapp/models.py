@@ -65,10 +65,13 @@ def _gpu_choices(workers: list[dict]) -> list[tuple[int, str]]:
     for index in {g for w in workers for g in w.get("gpus", [])} - set(seen):
         seen[index] = []  # offered, figures not in yet
     return [
-        (index, " · ".join(filter(None, [f"GPU {index}", names.get(index)]))
-         + (f" ({', '.join(seen[index])})" if seen[index] else ""))
+        (
+            index,
+            " · ".join(filter(None, [f"GPU {index}", names.get(index)]))
+            + (f" ({', '.join(seen[index])})" if seen[index] else ""),
+        )
         for index in sorted(seen)
-    ]  # fmt: skip
+    ]
 
 
 @bp.route("/models/images/classification", methods=["POST"])
@@ -91,8 +94,11 @@ def create_classification():
     jobs = []
     for combination in combinations:
         name = combination["model_name"]
-        jobs.append(services().scheduler.submit(IMAGE_CLASSIFICATION_MODEL, name, current_user(),
-                                                combination))  # fmt: skip
+        jobs.append(
+            services().scheduler.submit(
+                IMAGE_CLASSIFICATION_MODEL, name, current_user(), combination
+            )
+        )
     if wants_json():
         listed = [{"id": j.id, "name": j.name, "status": j.status.label} for j in jobs]
         return jsonify(listed[0] | ({"jobs": listed} if len(listed) > 1 else {}))
@@ -113,8 +119,11 @@ def _sweep(form: dict) -> tuple[list[dict], dict]:
     for values in combos:
         combination = {**form, **dict(zip(SWEEP_FIELDS, values, strict=True))}
         if len(combos) > 1:
-            tags = ", ".join(f"{f.replace('_', ' ')} {v}" for f, v in zip(SWEEP_FIELDS, values,
-                             strict=True) if len(lists[f]) > 1)  # fmt: skip
+            tags = ", ".join(
+                f"{f.replace('_', ' ')} {v}"
+                for f, v in zip(SWEEP_FIELDS, values, strict=True)
+                if len(lists[f]) > 1
+            )
             combination["model_name"] = f"{form.get('model_name', '')} ({tags})"
         result.append(combination)
     return result, errors
@@ -163,9 +172,11 @@ def _check_gpus(options, errors: dict) -> None:
         elif not any(set(options.gpus) <= gpus for gpus in hosts.values()):
             add_error(errors, "select_gpus", f"no one host has all of these GPUs ({ONE_HOST})")
     elif hosts and options.gpu_count > (largest := max(len(g) for g in hosts.values())):
-        add_error(errors, "select_gpu_count",
-                  f"{options.gpu_count} GPUs asked for, but the largest host has {largest} "
-                  f"({ONE_HOST})")  # fmt: skip
+        add_error(
+            errors,
+            "select_gpu_count",
+            f"{options.gpu_count} GPUs asked for, but the largest host has {largest} ({ONE_HOST})",
+        )
 
 
 def _check_fit(options, info: dict, errors: dict) -> None:
@@ -181,9 +192,13 @@ def _check_fit(options, info: dict, errors: dict) -> None:
     height, width = (crop, crop) if crop else (image["height"], image["width"])
     field = "custom_network" if options.method == "custom" else "standard_networks"
     answer = _try_network(
-        options.method, options.network, options.custom_network, field,
-        (len(info["labels"]), image["channels"], height, width), summary=False,
-    )  # fmt: skip
+        options.method,
+        options.network,
+        options.custom_network,
+        field,
+        (len(info["labels"]), image["channels"], height, width),
+        summary=False,
+    )
     if "error" in answer:
         where = f"line {answer['line']}: " if answer.get("line") else ""
         add_error(errors, field, where + answer["error"])
@@ -192,9 +207,16 @@ def _check_fit(options, info: dict, errors: dict) -> None:
 def _try_network(method, network, code, field, shape, summary: bool) -> dict:
     """A worker's try of the network: {"summary": ...} or {"error", "line"}."""
     num_classes, channels, height, width = shape
-    payload = {"method": method, "network": network, "custom_network": code,
-               "num_classes": num_classes, "channels": channels, "height": height,
-               "width": width, "summary": summary}  # fmt: skip
+    payload = {
+        "method": method,
+        "network": network,
+        "custom_network": code,
+        "num_classes": num_classes,
+        "channels": channels,
+        "height": height,
+        "width": width,
+        "summary": summary,
+    }
     return ask_worker(CHECK_NETWORK_REQUEST, payload, {}, field)
 
 
@@ -239,8 +261,12 @@ def _shape_from(form) -> tuple[int, int, int, int]:
         value = str(form.get(name, ""))
         return int(value) if value.isdigit() and 0 < int(value) <= 4096 else default
 
-    return (number("num_classes", 10), number("channels", 1), number("height", 28),
-            number("width", 28))  # fmt: skip
+    return (
+        number("num_classes", 10),
+        number("channels", 1),
+        number("height", 28),
+        number("width", 28),
+    )
 
 
 @bp.route("/models/customize", methods=["POST"])

@@ -27,8 +27,9 @@ def init_app(app: Flask) -> None:
         # Any page of any site could otherwise open a socket here and read every job's news.
         return origin_allowed(origin, environ, settings.trusted_origins)
 
-    socketio.init_app(app, async_mode="threading", client_manager=manager,
-                      cors_allowed_origins=same_origin)  # fmt: skip
+    socketio.init_app(
+        app, async_mode="threading", client_manager=manager, cors_allowed_origins=same_origin
+    )
     app.wsgi_app = LivePageLimit(app.wsgi_app, settings.max_live_pages)
 
 
@@ -48,8 +49,11 @@ class LivePageLimit:
 
     def __call__(self, environ, start_response):
         new_session = "sid=" not in environ.get("QUERY_STRING", "")
-        if (environ.get("PATH_INFO", "").startswith("/socket.io/") and new_session
-                and _open_pages() >= self.limit):  # fmt: skip
+        if (
+            environ.get("PATH_INFO", "").startswith("/socket.io/")
+            and new_session
+            and _open_pages() >= self.limit
+        ):
             body = b"503: too many pages are open on this server (DIGITS_WEB_THREADS)\n"
             headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
             start_response("503 SERVICE UNAVAILABLE", headers)

@@ -63,8 +63,10 @@ class HostCheck:
             b"403: this server answers only requests addressed to its own name "
             b"(DIGITS_ALLOWED_HOSTS adds names)\n"
         )
-        start_response("403 FORBIDDEN", [("Content-Type", "text/plain; charset=utf-8"),
-                                         ("Content-Length", str(len(body)))])  # fmt: skip
+        start_response(
+            "403 FORBIDDEN",
+            [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+        )
         return [body]
 
 

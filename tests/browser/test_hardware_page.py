@@ -21,12 +21,26 @@ def test_hardware_page_and_a_jobs_gpu_panel_update_live(page, jobs_dir, tmp_path
     model = None
     try:
         folder = make_class_folders(data_roots_of(jobs_dir) / "colors", per_class=8, size=(16, 16))
-        dataset = post(server, "/datasets/images/classification.json", method="folder",
-                       folder_train=str(folder), resize_width="28", resize_height="28",
-                       dataset_name="colors")  # fmt: skip
-        model = post(server, "/models/images/classification.json", method="standard",
-                     standard_networks="lenet", train_epochs="10000", dataset=dataset,
-                     model_name="on gpu 1", batch_size="4", select_gpus="1")  # fmt: skip
+        dataset = post(
+            server,
+            "/datasets/images/classification.json",
+            method="folder",
+            folder_train=str(folder),
+            resize_width="28",
+            resize_height="28",
+            dataset_name="colors",
+        )
+        model = post(
+            server,
+            "/models/images/classification.json",
+            method="standard",
+            standard_networks="lenet",
+            train_epochs="10000",
+            dataset=dataset,
+            model_name="on gpu 1",
+            batch_size="4",
+            select_gpus="1",
+        )
         wait_until(lambda: requests.get(f"{server.url}/models/{model}.json").json()["gpus"], 60)
 
         page.goto(server.url + "/hardware")
@@ -55,6 +69,11 @@ def test_hardware_page_and_a_jobs_gpu_panel_update_live(page, jobs_dir, tmp_path
     finally:
         if model:  # an endless training would outlive the server (its worker finishes it first)
             requests.post(f"{server.url}/models/{model}/abort.json", data={"username": "fred"})
-            wait_until(lambda: requests.get(f"{server.url}/models/{model}.json").json()["status"]
-                       in ("Aborted", "Error", "Done"), 30)  # fmt: skip
+            wait_until(
+                lambda: (
+                    requests.get(f"{server.url}/models/{model}.json").json()["status"]
+                    in ("Aborted", "Error", "Done")
+                ),
+                30,
+            )
         server.stop()

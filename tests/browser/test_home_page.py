@@ -37,7 +37,7 @@ def test_log_in_and_watch_a_progress_bar_move_to_done(page, server):
         "(s) => { const p = +document.querySelector(s).dataset.progress; return p > 0 && p < 1; }",
         arg=selector,
         timeout=15000,
-    )  # fmt: skip
+    )
     seen = {float(bar.get_attribute("data-progress"))}
     expect(row.get_by_test_id("status")).to_have_text("Done", timeout=20000)
     expect(bar).to_have_attribute("data-progress", "1")

@@ -13,12 +13,24 @@ def server_with_dataset(jobs_dir):
     running = Server(jobs_dir)
     running.data = data_roots_of(jobs_dir)
     try:
-        response = requests.post(running.url + "/datasets/images/classification.json", data={
-            "username": "fred", "method": "folder", "folder_train": str(train),
-            "resize_width": "28", "resize_height": "28", "dataset_name": "colors"})  # fmt: skip
+        response = requests.post(
+            running.url + "/datasets/images/classification.json",
+            data={
+                "username": "fred",
+                "method": "folder",
+                "folder_train": str(train),
+                "resize_width": "28",
+                "resize_height": "28",
+                "dataset_name": "colors",
+            },
+        )
         dataset = response.json()["id"]
-        wait_until(lambda: requests.get(f"{running.url}/datasets/{dataset}/status").json()
-                   ["status"] == "Done", 60)  # fmt: skip
+        wait_until(
+            lambda: (
+                requests.get(f"{running.url}/datasets/{dataset}/status").json()["status"] == "Done"
+            ),
+            60,
+        )
         yield running
     finally:
         running.stop()

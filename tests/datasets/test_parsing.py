@@ -64,8 +64,9 @@ def test_list_files_with_relative_and_absolute_paths():
     text = "a/one.png 0\n/abs/two with space.png 1\n\n# comment\n"
     entries = parse_list_file(text, "textfile_train_images", "/data/pets", labels)
     assert [(e.path, e.label) for e in entries] == [
-        ("/data/pets/a/one.png", 0), ("/abs/two with space.png", 1)
-    ]  # fmt: skip
+        ("/data/pets/a/one.png", 0),
+        ("/abs/two with space.png", 1),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,13 @@ from digits.models import snapshots
 def test_no_space_for_a_snapshot_leaves_the_previous_one_whole(tmp_path, monkeypatch):
     model = nn.Linear(4, 2)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    context = snapshots.SnapshotContext(tmp_path, {"model_name": "m"}, ["a", "b"],
-                                        options=type("O", (), {"keep_snapshots": 0})(),
-                                        is_main=True)  # fmt: skip
+    context = snapshots.SnapshotContext(
+        tmp_path,
+        {"model_name": "m"},
+        ["a", "b"],
+        options=type("O", (), {"keep_snapshots": 0})(),
+        is_main=True,
+    )
     rng = [snapshots.rank_rng_state(torch.Generator())]
     state = snapshots.TrainingState(step=10)
     snapshots.save(context, model, optimizer, state, 10, rng)
@@ -32,8 +36,11 @@ def test_no_space_for_a_snapshot_leaves_the_previous_one_whole(tmp_path, monkeyp
 
     monkeypatch.setattr(torch, "save", save_until_the_disk_fills)
     state.step = 20
-    with pytest.raises(JobError, match="no space left on the device for the snapshot of epoch 2; "
-                                       "the snapshot of epoch 1 is intact"):  # fmt: skip
+    with pytest.raises(
+        JobError,
+        match="no space left on the device for the snapshot of epoch 2; "
+        "the snapshot of epoch 1 is intact",
+    ):
         snapshots.save(context, model, optimizer, state, 10, rng)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["snapshot_epoch_1.pt"]
     assert (tmp_path / "snapshot_epoch_1.pt").read_bytes() == before

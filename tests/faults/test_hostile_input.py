@@ -13,22 +13,90 @@ from digits.jobs.status import Status
 
 NASTY = st.one_of(
     st.text(max_size=40),
-    st.sampled_from(["", " ", "0", "-1", "1e309", "nan", "inf", "999999999999999999999",
-                     "../../etc/passwd", "/etc/passwd", "a\x00b", "%s%n", "{}", "[]", "null",
-                     "lenet", "custom", "previous", "standard", "folder", "upload", "textfile",
-                     "1,2,3", "0.1,0.01", "squash", "fill", "none", "rotall", "SGD"]),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "0",
+            "-1",
+            "1e309",
+            "nan",
+            "inf",
+            "999999999999999999999",
+            "../../etc/passwd",
+            "/etc/passwd",
+            "a\x00b",
+            "%s%n",
+            "{}",
+            "[]",
+            "null",
+            "lenet",
+            "custom",
+            "previous",
+            "standard",
+            "folder",
+            "upload",
+            "textfile",
+            "1,2,3",
+            "0.1,0.01",
+            "squash",
+            "fill",
+            "none",
+            "rotall",
+            "SGD",
+        ]
+    ),
+)
 FIELDS = [
-    "dataset_name", "method", "folder_train", "folder_pct_val", "folder_pct_test",
-    "resize_width", "resize_height", "resize_channels", "resize_mode", "encoding",
-    "folder_train_min_per_class", "folder_train_max_per_class", "textfile_train_images",
-    "model_name", "dataset", "standard_networks", "custom_network", "previous_networks",
-    "train_epochs", "batch_size", "learning_rate", "lr_policy", "solver_type", "crop_size",
-    "select_gpus", "select_gpu_count", "snapshot_interval", "val_interval", "aug_flip",
-    "aug_rot", "aug_hsv_use", "use_mean", "random_seed", "job_id", "snapshot_epoch",
-    "image_path", "image_folder", "num_test_images", "top_n", "network", "num_classes",
-    "channels", "height", "width", "job_name", "job_notes", "username", "password",
-]  # fmt: skip
+    "dataset_name",
+    "method",
+    "folder_train",
+    "folder_pct_val",
+    "folder_pct_test",
+    "resize_width",
+    "resize_height",
+    "resize_channels",
+    "resize_mode",
+    "encoding",
+    "folder_train_min_per_class",
+    "folder_train_max_per_class",
+    "textfile_train_images",
+    "model_name",
+    "dataset",
+    "standard_networks",
+    "custom_network",
+    "previous_networks",
+    "train_epochs",
+    "batch_size",
+    "learning_rate",
+    "lr_policy",
+    "solver_type",
+    "crop_size",
+    "select_gpus",
+    "select_gpu_count",
+    "snapshot_interval",
+    "val_interval",
+    "aug_flip",
+    "aug_rot",
+    "aug_hsv_use",
+    "use_mean",
+    "random_seed",
+    "job_id",
+    "snapshot_epoch",
+    "image_path",
+    "image_folder",
+    "num_test_images",
+    "top_n",
+    "network",
+    "num_classes",
+    "channels",
+    "height",
+    "width",
+    "job_name",
+    "job_notes",
+    "username",
+    "password",
+]
 FORMS = st.dictionaries(st.sampled_from(FIELDS), NASTY, max_size=12)
 UPLOADS = st.one_of(st.none(), st.binary(max_size=64), st.just(b"\x89PNG\r\n\x1a\n broken"))
 
@@ -39,8 +107,14 @@ def known_jobs(app):
     store = app.extensions["digits"].store
     ids = {}
     for kind in ("dataset", "model"):
-        job = Job(id=new_job_id(), type=f"image-classification-{kind}", kind=kind, name=kind,
-                  owner="fred", queue="cpu")  # fmt: skip
+        job = Job(
+            id=new_job_id(),
+            type=f"image-classification-{kind}",
+            kind=kind,
+            name=kind,
+            owner="fred",
+            queue="cpu",
+        )
         job.set_status(Status.DONE)
         store.create(job)
         ids[kind] = job.id
@@ -101,8 +175,10 @@ def test_no_input_breaks_an_endpoint(fred, app, known_jobs, method, path, upload
 )
 def test_server_paths_outside_the_data_roots_are_refused(fred, data_dir, value):
     """Anything that is not a path inside the data roots, '..' and NUL bytes included."""
-    response = fred.post("/datasets/images/classification.json", data={
-        "method": "folder", "folder_train": value, "dataset_name": "x"})  # fmt: skip
+    response = fred.post(
+        "/datasets/images/classification.json",
+        data={"method": "folder", "folder_train": value, "dataset_name": "x"},
+    )
     assert response.status_code == 400
     assert "folder_train" in response.get_json()["errors"]
 

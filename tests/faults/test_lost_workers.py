@@ -49,34 +49,54 @@ def test_a_job_whose_worker_process_dies_is_noticed_by_its_living_worker(stack):
 
 def test_a_killed_training_process_is_resumed_automatically(server, colors):
     job_id = train(server, colors, train_epochs="60", batch_size="4", model_name="killed")
-    wait_until(lambda: requests.get(f"{server.url}/models/{job_id}.json").json()["snapshots"],
-               60, interval=0.1)  # fmt: skip
+    wait_until(
+        lambda: requests.get(f"{server.url}/models/{job_id}.json").json()["snapshots"],
+        60,
+        interval=0.1,
+    )
     for pid in processes_named(job_id.encode(), b"digits.models.train", b"-u"):
         os.kill(pid, signal.SIGKILL)
     job = finished(server, job_id, timeout=180)
     assert job["status"] == "Done" and job["restarts"] == 1
     reasons = [change["reason"] or "" for change in job["status_history"]]
-    assert any(r.startswith("a training process was killed by SIGKILL (out of memory?); resumed "
-                            "from the snapshot of epoch") and r.endswith("(restart 1 of 2)")
-               for r in reasons), reasons  # fmt: skip
+    assert any(
+        r.startswith(
+            "a training process was killed by SIGKILL (out of memory?); resumed "
+            "from the snapshot of epoch"
+        )
+        and r.endswith("(restart 1 of 2)")
+        for r in reasons
+    ), reasons
     assert job["snapshots"][-1] == 60
 
 
 def test_a_dataset_build_killed_midway_starts_again_cleanly(server):
     """Its decoding processes and all: the job goes back to Waiting and builds from the start."""
     folder = make_class_folders(server.data / "many", per_class=700, size=(64, 64))
-    response = requests.post(server.url + "/datasets/images/classification.json", data={
-        "username": "fred", "method": "folder", "folder_train": str(folder),
-        "resize_width": "32", "resize_height": "32", "dataset_name": "killed"})  # fmt: skip
+    response = requests.post(
+        server.url + "/datasets/images/classification.json",
+        data={
+            "username": "fred",
+            "method": "folder",
+            "folder_train": str(folder),
+            "resize_width": "32",
+            "resize_height": "32",
+            "dataset_name": "killed",
+        },
+    )
     job_id = response.json()["id"]
-    wait_until(lambda: requests.get(f"{server.url}/datasets/{job_id}.json").json()["progress"]
-               > 0.1, 60, interval=0.05)  # fmt: skip
+    wait_until(
+        lambda: requests.get(f"{server.url}/datasets/{job_id}.json").json()["progress"] > 0.1,
+        60,
+        interval=0.05,
+    )
     for pid in processes_named(b"digits.datasets.build", job_id.encode()):
         os.kill(pid, signal.SIGKILL)
     job = finished(server, job_id, timeout=120)
     assert job["status"] == "Done" and job["restarts"] == 1
     reasons = [change["reason"] or "" for change in job["status_history"]]
     assert any(r.endswith("resumed from the start (restart 1 of 2)") for r in reasons), reasons
-    assert job["ParseFolderTasks"][0]["train_count"] + job["ParseFolderTasks"][0]["val_count"] \
-        == 2100  # fmt: skip
+    assert (
+        job["ParseFolderTasks"][0]["train_count"] + job["ParseFolderTasks"][0]["val_count"] == 2100
+    )
     assert not (server.jobs_dir / job_id / ".build").exists()

@@ -26,21 +26,40 @@ def test_training_survives_restarts_of_the_server_and_redis(tmp_path):
     try:
         session = login(server.url)
         folder = make_class_folders(data_roots_of(jobs_dir) / "colors", per_class=20, size=(28, 28))
-        dataset = session.post(server.url + "/datasets/images/classification.json", data={
-            "method": "folder", "folder_train": str(folder), "resize_width": "28",
-            "resize_height": "28", "dataset_name": "colors"}).json()["id"]  # fmt: skip
+        dataset = session.post(
+            server.url + "/datasets/images/classification.json",
+            data={
+                "method": "folder",
+                "folder_train": str(folder),
+                "resize_width": "28",
+                "resize_height": "28",
+                "dataset_name": "colors",
+            },
+        ).json()["id"]
         assert finished(server, dataset)["status"] == "Done"
-        model = session.post(server.url + "/models/images/classification.json", data={
-            "method": "standard", "standard_networks": "lenet", "train_epochs": "150",
-            "batch_size": "4", "dataset": dataset, "model_name": "long"}).json()["id"]  # fmt: skip
+        model = session.post(
+            server.url + "/models/images/classification.json",
+            data={
+                "method": "standard",
+                "standard_networks": "lenet",
+                "train_epochs": "150",
+                "batch_size": "4",
+                "dataset": dataset,
+                "model_name": "long",
+            },
+        ).json()["id"]
         metrics = jobs_dir / model / "metrics.jsonl"
         wait_until(lambda: metrics.exists() and metrics.read_text(), 60)
 
         server.stop()
         redis.stop()
         epoch_while_down = json.loads(metrics.read_text().splitlines()[-1])["epoch"]
-        wait_until(lambda: json.loads(metrics.read_text().splitlines()[-1])["epoch"]
-                   > epoch_while_down + 1, 60)  # fmt: skip  # it trains on, unwatched
+        wait_until(
+            lambda: (
+                json.loads(metrics.read_text().splitlines()[-1])["epoch"] > epoch_while_down + 1
+            ),
+            60,
+        )  # it trains on, unwatched
         (tmp_path / "redis-2").mkdir()
         redis = RedisServer(tmp_path / "redis-2", port=redis.port)
         server = Server(jobs_dir, url, workers=False, port=server.port)
@@ -56,8 +75,10 @@ def test_training_survives_restarts_of_the_server_and_redis(tmp_path):
         assert epochs == sorted(epochs) and epochs[-1] == 150
         steps_per_report = {round(b - a, 4) for a, b in zip(epochs, epochs[1:], strict=False)}
         assert len(steps_per_report) <= 2  # no report missing while the others were down
-        seqs = [json.loads(line)["seq"] for line in
-                (jobs_dir / model / "events.jsonl").read_text().splitlines()]  # fmt: skip
+        seqs = [
+            json.loads(line)["seq"]
+            for line in (jobs_dir / model / "events.jsonl").read_text().splitlines()
+        ]
         assert seqs == list(range(len(seqs)))
         assert requests.get(f"{server.url}/models/{model}").status_code == 200
     finally:
@@ -76,5 +97,8 @@ def test_restarting_the_server_leaves_the_job_running(stack, recorder_factory):
     stack.wait_for_status(job_id, "Done", timeout=60)
     wait_until(lambda: "Done" in statuses(recorder.for_job(job_id)))
     assert statuses(history + recorder.for_job(job_id)) == [
-        "Initialized", "Waiting", "Running", "Done"
-    ]  # fmt: skip
+        "Initialized",
+        "Waiting",
+        "Running",
+        "Done",
+    ]

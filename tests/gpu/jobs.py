@@ -13,8 +13,15 @@ from digits.jobs.store import JobStore
 
 
 def new_job(store, kind, parameters):
-    job = Job(id=new_job_id(), type=f"image-classification-{kind}", kind=kind, name=kind,
-              owner="gpu", queue="gpu", parameters=parameters)  # fmt: skip
+    job = Job(
+        id=new_job_id(),
+        type=f"image-classification-{kind}",
+        kind=kind,
+        name=kind,
+        owner="gpu",
+        queue="gpu",
+        parameters=parameters,
+    )
     job.set_status(Status.RUN)
     store.create(job)
     return job
@@ -31,12 +38,30 @@ def dataset_and_model(tmp_path, epochs: int):
         Image.fromarray(pixels).save(images / f"c{label}" / f"{n}.png")
     settings = Settings(jobs_dir=tmp_path / "jobs", data_roots=(images,))
     store = JobStore(settings.jobs_dir)
-    dataset = new_job(store, "dataset", {"dataset_name": "d", "method": "folder",
-                                         "folder_train": str(images), "resize_width": "32",
-                                         "resize_height": "32"})  # fmt: skip
+    dataset = new_job(
+        store,
+        "dataset",
+        {
+            "dataset_name": "d",
+            "method": "folder",
+            "folder_train": str(images),
+            "resize_width": "32",
+            "resize_height": "32",
+        },
+    )
     build_dataset(JobContext(dataset, settings, JobEvents(store, lambda *a: None)))
-    model = new_job(store, "model", {"model_name": "m", "dataset": dataset.id,
-                                     "method": "standard", "standard_networks": "resnet18",
-                                     "train_epochs": str(epochs), "batch_size": "32",
-                                     "learning_rate": "0.01", "random_seed": "0"})  # fmt: skip
+    model = new_job(
+        store,
+        "model",
+        {
+            "model_name": "m",
+            "dataset": dataset.id,
+            "method": "standard",
+            "standard_networks": "resnet18",
+            "train_epochs": str(epochs),
+            "batch_size": "32",
+            "learning_rate": "0.01",
+            "random_seed": "0",
+        },
+    )
     return settings, store, model

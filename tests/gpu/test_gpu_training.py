@@ -23,8 +23,16 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 def test_training_on_gpu_zero_learns_and_reports(tmp_path):
     settings, store, model = dataset_and_model(tmp_path, epochs=3)
     env = {**os.environ, **settings.to_environment(), "CUDA_VISIBLE_DEVICES": "0"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc_per_node=1", "-m", "digits.models.train", model.id]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=1",
+        "-m",
+        "digits.models.train",
+        model.id,
+    ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     folder = store.folder(model.id)
     log = [e["line"] for e in read_events(folder) if e.get("update") == "log"]

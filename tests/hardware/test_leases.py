@@ -40,8 +40,15 @@ def _race(jobs_dir, request, rounds, results):
 
 
 def test_racing_processes_never_share_a_gpu(tmp_path):
-    requests = [GpuRequest(count=1), GpuRequest(count=2), GpuRequest((0,)), GpuRequest((1, 2)),
-                GpuRequest(count=1), GpuRequest((2,)), GpuRequest(count=3)]  # fmt: skip
+    requests = [
+        GpuRequest(count=1),
+        GpuRequest(count=2),
+        GpuRequest((0,)),
+        GpuRequest((1, 2)),
+        GpuRequest(count=1),
+        GpuRequest((2,)),
+        GpuRequest(count=3),
+    ]
     ctx = multiprocessing.get_context("fork")
     results = ctx.Queue()
     racers = [ctx.Process(target=_race, args=(tmp_path, r, 15, results)) for r in requests]
@@ -62,8 +69,9 @@ def test_racing_processes_never_share_a_gpu(tmp_path):
 
 
 def test_a_killed_holder_frees_its_gpu_at_once(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path)], stdout=subprocess.PIPE,
-                              text=True)  # fmt: skip
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "Lease"
         pool = GpuPool(tmp_path, [0, 1], host="h")
@@ -127,9 +135,11 @@ def test_an_older_job_only_another_host_can_serve_keeps_nothing_here(tmp_path):
 
 @pytest.mark.parametrize(
     ("request_", "reason"),
-    [(GpuRequest((4,)), "waiting for a worker with GPU 4"),
-     (GpuRequest(count=3), "waiting for a worker with 3 GPUs")],
-)  # fmt: skip
+    [
+        (GpuRequest((4,)), "waiting for a worker with GPU 4"),
+        (GpuRequest(count=3), "waiting for a worker with 3 GPUs"),
+    ],
+)
 def test_a_request_this_host_can_never_meet_says_so(tmp_path, request_, reason):
     waiting = GpuPool(tmp_path, [0, 1], host="h").try_lease(request_, {})
     assert waiting == Waiting(reason, elsewhere=True)

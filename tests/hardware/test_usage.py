@@ -38,5 +38,8 @@ def test_an_ended_tree_uses_nothing():
     done = subprocess.Popen([sys.executable, "-c", "pass"])
     done.wait()
     assert TreeUsage(done.pid).sample() | {"cpu_count": 0} == {
-        "cpu_percent": 0.0, "memory": 0, "processes": 0, "cpu_count": 0
-    }  # fmt: skip
+        "cpu_percent": 0.0,
+        "memory": 0,
+        "processes": 0,
+        "cpu_count": 0,
+    }

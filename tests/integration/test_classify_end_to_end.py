@@ -32,14 +32,31 @@ def post(server, path, files=None, **fields) -> requests.Response:
 def model(server) -> dict:
     """LeNet trained 2 epochs on 32x32 crops of wider images, 28x28 crop, mean image."""
     folder = make_class_folders(server.data / "colors", per_class=20, size=(40, 30))
-    dataset = post(server, "/datasets/images/classification.json", method="folder",
-                   folder_train=str(folder), folder_pct_val="25", resize_width="32",
-                   resize_height="32", resize_mode="crop", dataset_name="colors")  # fmt: skip
+    dataset = post(
+        server,
+        "/datasets/images/classification.json",
+        method="folder",
+        folder_train=str(folder),
+        folder_pct_val="25",
+        resize_width="32",
+        resize_height="32",
+        resize_mode="crop",
+        dataset_name="colors",
+    )
     dataset = dataset.json()["id"]
     assert finished(server, dataset)["status"] == "Done"
-    job_id = post(server, "/models/images/classification.json", method="standard",
-                  standard_networks="lenet", train_epochs="2", batch_size="8", crop_size="28",
-                  learning_rate="0.02", dataset=dataset, model_name="lenet")  # fmt: skip
+    job_id = post(
+        server,
+        "/models/images/classification.json",
+        method="standard",
+        standard_networks="lenet",
+        train_epochs="2",
+        batch_size="8",
+        crop_size="28",
+        learning_rate="0.02",
+        dataset=dataset,
+        model_name="lenet",
+    )
     job_id = job_id.json()["id"]
     assert finished(server, job_id)["status"] == "Done"
     return {"id": job_id, "dataset": dataset, "folder": folder}
@@ -75,19 +92,28 @@ def test_classify_one_gives_what_validation_gives(server, model):
     assert answer["predictions"][0] == [expected[0][0], round(expected[0][1] * 100, 2)]
     assert answer["epoch"] == 2 and answer["image"].startswith("data:image/png;base64,")
 
-    by_path = post(server, CLASSIFY, job_id=model["id"], image_path=str(path),
-                   snapshot_epoch="1").json()  # fmt: skip
+    by_path = post(
+        server, CLASSIFY, job_id=model["id"], image_path=str(path), snapshot_epoch="1"
+    ).json()
     assert by_path["epoch"] == 1 and len(by_path["predictions"]) == 3
 
 
 def test_visualizations_cover_every_layer_with_a_saliency_map(server, model):
     path = model["folder"] / "red" / "003.png"
-    answer = post(server, CLASSIFY, job_id=model["id"], image_path=str(path),
-                  show_visualizations="1").json()  # fmt: skip
+    answer = post(
+        server, CLASSIFY, job_id=model["id"], image_path=str(path), show_visualizations="1"
+    ).json()
     layers = answer["visualizations"]
     assert [layer["kind"] for layer in layers] == [
-        "Conv2d", "MaxPool2d", "Conv2d", "MaxPool2d", "Flatten", "Linear", "ReLU", "Linear"
-    ]  # fmt: skip
+        "Conv2d",
+        "MaxPool2d",
+        "Conv2d",
+        "MaxPool2d",
+        "Flatten",
+        "Linear",
+        "ReLU",
+        "Linear",
+    ]
     conv = layers[0]
     assert conv["parameters"] == 3 * 20 * 25 + 20
     assert conv["activations"]["shape"] == [20, 24, 24]
@@ -138,8 +164,17 @@ def test_the_download_holds_everything_to_run_elsewhere(server, model, suffix, t
     else:
         with tarfile.open(archive) as t:
             names = set(t.getnames())
-    assert names == {"weights.pt", "network.py", "labels.txt", "mean.npy", "mean.png", "info.json",
-                     "model.torchscript.pt", "model.onnx", "README.md"}  # fmt: skip
+    assert names == {
+        "weights.pt",
+        "network.py",
+        "labels.txt",
+        "mean.npy",
+        "mean.png",
+        "info.json",
+        "model.torchscript.pt",
+        "model.onnx",
+        "README.md",
+    }
 
 
 def test_a_model_with_nothing_to_download_says_so(server, model):
@@ -151,8 +186,7 @@ def test_a_model_with_nothing_to_download_says_so(server, model):
 def run_outside(python: Path, script: str, *args) -> str:
     """An example script in a fresh environment, from a folder where `digits` is not found."""
     command = [str(python), str(EXAMPLES / script), *map(str, args)]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=python.parent,
-                            timeout=120)  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, cwd=python.parent, timeout=120)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -191,8 +225,11 @@ def assert_same_predictions(printed, server_answers):
 def test_use_archive_gives_the_servers_numbers_in_a_fresh_environment(
     server, model, server_answers, runtime, tmp_path
 ):
-    packages = ["torch", "numpy", "pillow"] if runtime == "torchscript" else [
-        "onnxruntime", "numpy", "pillow"]  # fmt: skip
+    packages = (
+        ["torch", "numpy", "pillow"]
+        if runtime == "torchscript"
+        else ["onnxruntime", "numpy", "pillow"]
+    )
     python = venv_with(tmp_path / "env", packages)
     archive = tmp_path / "model.tar.gz"
     archive.write_bytes(download(server, model, ".tar.gz").content)
@@ -208,9 +245,17 @@ def test_example_py_gives_the_servers_numbers_from_weights_and_source(
     with zipfile.ZipFile(io.BytesIO(download(server, model, ".zip").content)) as z:
         z.extractall(tmp_path / "model")
     folder = tmp_path / "model"
-    output = run_outside(python, "example.py", folder / "weights.pt", folder / "network.py",
-                         *server_answers, "-l", folder / "labels.txt",
-                         "-m", folder / "mean.npy")  # fmt: skip
+    output = run_outside(
+        python,
+        "example.py",
+        folder / "weights.pt",
+        folder / "network.py",
+        *server_answers,
+        "-l",
+        folder / "labels.txt",
+        "-m",
+        folder / "mean.npy",
+    )
     assert_same_predictions(parse_predictions(output), server_answers)
 
 
@@ -222,8 +267,13 @@ def test_classify_many_with_labels_gives_the_accuracy_of_a_direct_evaluation(ser
     paths = sorted(model["folder"].glob("*/*.png"))[::3]
     lines = [f"{p.relative_to(server.data)} {labels.index(p.parent.name)}" for p in paths]
     lines += ["colors/red/missing.png 2", "/etc/hostname 0", f"{paths[0]} 7"]
-    response = post(server, MANY, files={"image_list": ("list.txt", "\n".join(lines))},
-                    job_id=model["id"], image_folder=str(server.data))  # fmt: skip
+    response = post(
+        server,
+        MANY,
+        files={"image_list": ("list.txt", "\n".join(lines))},
+        job_id=model["id"],
+        image_folder=str(server.data),
+    )
     assert response.status_code == 200, response.text
     answer = response.json()
     assert len(answer["classifications"]) == len(paths)
@@ -234,7 +284,8 @@ def test_classify_many_with_labels_gives_the_accuracy_of_a_direct_evaluation(ser
     assert sum(map(sum, answer["confusion"])) == len(paths)
     first = str(paths[0].relative_to(server.data))
     assert [label for label, _ in answer["classifications"][f"{server.data}/{first}"]] == [
-        label for label, _ in validation_scores(server, model, paths[0])]  # fmt: skip
+        label for label, _ in validation_scores(server, model, paths[0])
+    ]
 
 
 def test_an_archive_of_class_folders_is_labelled_by_its_folders(server, model, tmp_path):
@@ -243,17 +294,28 @@ def test_an_archive_of_class_folders_is_labelled_by_its_folders(server, model, t
         for path in sorted(model["folder"].glob("*/00[0-3].png")):
             z.write(path, f"few/{path.parent.name}/{path.name}")
     with open(bundle, "rb") as f:
-        answer = post(server, MANY, files={"image_archive": ("few.zip", f)}, job_id=model["id"],
-                      num_test_images="10").json()  # fmt: skip
+        answer = post(
+            server,
+            MANY,
+            files={"image_archive": ("few.zip", f)},
+            job_id=model["id"],
+            num_test_images="10",
+        ).json()
     assert len(answer["classifications"]) == 10 and answer["accuracy"]["labelled"] == 10
-    assert set(answer["classifications"]) <= {f"{c}/00{n}.png" for c in ("blue", "green", "red")
-                                              for n in range(4)}  # fmt: skip
+    assert set(answer["classifications"]) <= {
+        f"{c}/00{n}.png" for c in ("blue", "green", "red") for n in range(4)
+    }
 
 
 def test_top_n_lists_each_classes_most_confident_images(server, model):
     listing = "\n".join(str(p) for p in sorted(model["folder"].glob("*/*.png")))
-    response = post(server, "/models/images/classification/top_n.json", job_id=model["id"],
-                    files={"image_list": ("l.txt", listing)}, top_n="4")  # fmt: skip
+    response = post(
+        server,
+        "/models/images/classification/top_n.json",
+        job_id=model["id"],
+        files={"image_list": ("l.txt", listing)},
+        top_n="4",
+    )
     assert response.status_code == 200, response.text
     top = response.json()["top_n"]
     assert sorted(top) == ["blue", "green", "red"]

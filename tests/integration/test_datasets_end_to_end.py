@@ -26,8 +26,15 @@ def create(server, files=None, **fields) -> str:
 def test_a_folder_dataset_with_odd_files(server):
     train = make_class_folders(server.data / "odd" / "train", per_class=12)
     add_odd_files(train / "red")
-    job_id = create(server, method="folder", folder_train=str(train), dataset_name="odd",
-                    folder_pct_val="25", resize_mode="fill", resize_channels="3")  # fmt: skip
+    job_id = create(
+        server,
+        method="folder",
+        folder_train=str(train),
+        dataset_name="odd",
+        folder_pct_val="25",
+        resize_mode="fill",
+        resize_channels="3",
+    )
     job = finished(server, job_id)
     assert job["status"] == "Done", job
     assert job["labels"] == ["blue", "green", "red"]
@@ -63,8 +70,9 @@ def test_a_folder_dataset_with_odd_files(server):
 
 def test_explore_pages_and_filters_by_class(server):
     train = make_class_folders(server.data / "explore" / "train", per_class=10)
-    job_id = create(server, method="folder", folder_train=str(train), dataset_name="explore",
-                    folder_pct_val="0")  # fmt: skip
+    job_id = create(
+        server, method="folder", folder_train=str(train), dataset_name="explore", folder_pct_val="0"
+    )
     assert finished(server, job_id)["status"] == "Done"
     url = f"{server.url}/datasets/images/classification/explore.json"
     first = requests.get(url, params={"job_id": job_id, "db": "train", "size": 7}).json()
@@ -73,8 +81,10 @@ def test_explore_pages_and_filters_by_class(server):
         url, params={"job_id": job_id, "db": "train", "label": "red", "size": 50}
     ).json()
     assert reds["total"] == 10 and {i["label"] for i in reds["items"]} == {"red"}
-    html = requests.get(f"{server.url}/datasets/images/classification/explore",
-                        params={"job_id": job_id, "db": "train"}).text  # fmt: skip
+    html = requests.get(
+        f"{server.url}/datasets/images/classification/explore",
+        params={"job_id": job_id, "db": "train"},
+    ).text
     assert html.count("<figure>") == 24
     missing = requests.get(url, params={"job_id": job_id, "db": "test"})
     assert missing.status_code == 404
@@ -87,10 +97,17 @@ def test_text_files_with_relative_absolute_and_missing_paths(server, tmp_path):
     bad = ["red/missing.png 0", f"{tmp_path}/outside.png 1"]
     train = "\n".join(relative + absolute + bad)
     Image.new("RGB", (4, 4)).save(tmp_path / "outside.png")
-    files = {"textfile_labels_file": ("labels.txt", b"red\nblue\n"),
-             "textfile_train_images": ("train.txt", train.encode())}  # fmt: skip
-    job_id = create(server, files=files, method="textfile", dataset_name="lists",
-                    textfile_train_folder=str(images))  # fmt: skip
+    files = {
+        "textfile_labels_file": ("labels.txt", b"red\nblue\n"),
+        "textfile_train_images": ("train.txt", train.encode()),
+    }
+    job_id = create(
+        server,
+        files=files,
+        method="textfile",
+        dataset_name="lists",
+        textfile_train_folder=str(images),
+    )
     job = finished(server, job_id)
     assert job["status"] == "Done", job
     assert job["ParseFolderTasks"][0]["train_count"] == 6
@@ -104,9 +121,14 @@ def test_an_uploaded_archive_of_class_folders(server, tmp_path):
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w:gz") as tf:
         tf.add(source, arcname="pets")
-    job_id = create(server, files={"upload_archive": ("pets.tar.gz", archive.getvalue())},
-                    method="upload", dataset_name="pets", folder_pct_val="20",
-                    folder_train_max_per_class="4")  # fmt: skip
+    job_id = create(
+        server,
+        files={"upload_archive": ("pets.tar.gz", archive.getvalue())},
+        method="upload",
+        dataset_name="pets",
+        folder_pct_val="20",
+        folder_train_max_per_class="4",
+    )
     job = finished(server, job_id)
     assert job["status"] == "Done", job
     assert job["labels"] == ["green", "red"]
@@ -129,13 +151,25 @@ def test_a_dataset_of_unreadable_files_ends_in_error_with_the_reason(server):
 
 def test_adding_images_and_a_new_class_to_a_done_dataset(server):
     train = make_class_folders(server.data / "grow" / "train", classes=("red", "blue"), per_class=6)
-    job_id = create(server, method="folder", folder_train=str(train), dataset_name="grow",
-                    folder_pct_val="0", resize_channels="1")  # fmt: skip
+    job_id = create(
+        server,
+        method="folder",
+        folder_train=str(train),
+        dataset_name="grow",
+        folder_pct_val="0",
+        resize_channels="1",
+    )
     assert finished(server, job_id)["status"] == "Done"
     more = make_class_folders(server.data / "grow" / "more", classes=("blue", "green"), per_class=4)
-    response = requests.post(f"{server.url}/datasets/{job_id}/append.json",
-                             data={"username": "fred", "method": "folder",
-                                   "folder_train": str(more), "folder_pct_val": "25"})  # fmt: skip
+    response = requests.post(
+        f"{server.url}/datasets/{job_id}/append.json",
+        data={
+            "username": "fred",
+            "method": "folder",
+            "folder_train": str(more),
+            "folder_pct_val": "25",
+        },
+    )
     assert response.status_code == 200, response.text
     job = wait_until(lambda: (j := finished(server, job_id)) and j["progress"] == 1.0 and j)
     assert job["status"] == "Done"

@@ -72,8 +72,9 @@ def test_jobs_on_different_gpus_run_together_and_others_wait_in_order(gpu_server
     report = wait_until(lambda: all_held(r := hardware(gpu_server)) and r)
     [host] = report["hosts"]
     assert [(g["index"], g["utilization"], g["held_by"]["name"]) for g in host["gpus"]] == [
-        (0, 42, "first"), (1, 42, "second")
-    ]  # fmt: skip
+        (0, 42, "first"),
+        (1, 42, "second"),
+    ]
     assert {j["id"] for j in report["running"]} == {first, second}
     assert [j["id"] for j in report["waiting"]][:2] == [third, fourth]
 
@@ -150,13 +151,27 @@ def test_training_stops_and_frees_its_gpu_when_its_worker_is_killed(tmp_path):
     try:
         server.session = login(server.url)
         folder = make_class_folders(data / "colors", per_class=8, size=(16, 16))
-        dataset = post_json(server, "/datasets/images/classification.json", method="folder",
-                            folder_train=str(folder), folder_pct_val="25", resize_width="28",
-                            resize_height="28", dataset_name="colors")  # fmt: skip
+        dataset = post_json(
+            server,
+            "/datasets/images/classification.json",
+            method="folder",
+            folder_train=str(folder),
+            folder_pct_val="25",
+            resize_width="28",
+            resize_height="28",
+            dataset_name="colors",
+        )
         assert finished(server, dataset)["status"] == "Done"
-        model = post_json(server, "/models/images/classification.json", method="standard",
-                          standard_networks="lenet", train_epochs="10000", dataset=dataset,
-                          model_name="endless", batch_size="4")  # fmt: skip
+        model = post_json(
+            server,
+            "/models/images/classification.json",
+            method="standard",
+            standard_networks="lenet",
+            train_epochs="10000",
+            dataset=dataset,
+            model_name="endless",
+            batch_size="4",
+        )
         wait_until(lambda: job(server, model)["snapshots"], timeout=60)
         assert job(server, model)["gpus"] == [0]
         assert processes_named(model.encode()), "the trainer's command line names its job"
@@ -167,8 +182,10 @@ def test_training_stops_and_frees_its_gpu_when_its_worker_is_killed(tmp_path):
         wait_until(lambda: not processes_named(model.encode()), timeout=30)
         pool = GpuPool(jobs_dir, [0], host="node1")
         # Free once the last process has closed its files, a moment after its command line goes.
-        lease = wait_until(lambda: isinstance(got := pool.try_lease(GpuRequest((0,)), {}), Lease)
-                           and got, timeout=5)  # fmt: skip
+        lease = wait_until(
+            lambda: isinstance(got := pool.try_lease(GpuRequest((0,)), {}), Lease) and got,
+            timeout=5,
+        )
         lease.release()
         # Noticed by the heartbeat, then queued to go on from its snapshot on any worker (the
         # page says that none serves queue gpu just now; the history says what happened).
@@ -191,10 +208,18 @@ def test_training_stops_and_frees_its_gpu_when_its_worker_is_killed(tmp_path):
 def test_each_host_offers_its_own_gpus(tmp_path):
     """Two GPU hosts sharing the jobs folder: GPU 0 of one is not GPU 0 of the other."""
     jobs_dir = tmp_path / "jobs"
-    one = start_worker(jobs_dir, queues="gpu", node="one",
-                       env={FAKE: str(write_fake_gpus(tmp_path / "1.json", count=1))})  # fmt: skip
-    two = start_worker(jobs_dir, queues="gpu", node="two",
-                       env={FAKE: str(write_fake_gpus(tmp_path / "2.json", count=2))})  # fmt: skip
+    one = start_worker(
+        jobs_dir,
+        queues="gpu",
+        node="one",
+        env={FAKE: str(write_fake_gpus(tmp_path / "1.json", count=1))},
+    )
+    two = start_worker(
+        jobs_dir,
+        queues="gpu",
+        node="two",
+        env={FAKE: str(write_fake_gpus(tmp_path / "2.json", count=2))},
+    )
     cpu_only = start_worker(jobs_dir, queues="gpu", node="cpu", env={"DIGITS_GPUS": "none"})
     server = Server(jobs_dir, workers=False)
     try:
@@ -211,8 +236,10 @@ def test_each_host_offers_its_own_gpus(tmp_path):
         wait_until(lambda: "held by" in (job(server, third)["status_reason"] or ""))
         report = wait_until(lambda: all_held(r := hardware(server)) and r)
         assert [(h["node"], len(h["gpus"])) for h in report["hosts"]] == [
-            ("cpu", 0), ("one", 1), ("two", 2)
-        ]  # fmt: skip
+            ("cpu", 0),
+            ("one", 1),
+            ("two", 2),
+        ]
         abort(server, single)
         assert status(server, third, "Running")["worker"] == "gpu@one"
         for job_id in (both, third):

@@ -17,8 +17,11 @@ def test_a_job_runs_to_done_and_its_events_arrive_live(stack, recorder_factory):
     detail = stack.wait_for_status(job_id, "Done")
     assert detail["progress"] == 1.0
     assert [c["status"] for c in detail["status_history"]] == [
-        "Initialized", "Waiting", "Running", "Done"
-    ]  # fmt: skip
+        "Initialized",
+        "Waiting",
+        "Running",
+        "Done",
+    ]
     assert detail["worker"] == "cpu@tests"
 
     wait_until(lambda: "Done" in statuses(recorder.for_job(job_id)))
@@ -48,8 +51,11 @@ def test_a_page_that_reconnects_midway_still_gets_the_whole_history(stack, recor
     last = max(received)
     assert sorted(received) == list(range(last + 1)), "no event may be missing"
     assert statuses(received[s] for s in sorted(received)) == [
-        "Initialized", "Waiting", "Running", "Done"
-    ]  # fmt: skip
+        "Initialized",
+        "Waiting",
+        "Running",
+        "Done",
+    ]
     assert sum(1 for e in received.values() if e["update"] == "log") == 30
 
 

@@ -14,8 +14,11 @@ def infer_worker(tmp_path, broker_url):
     jobs_dir = tmp_path / "jobs"
     worker = start_worker(jobs_dir, broker_url, queues="infer", node="answers")
     env = digits_env(jobs_dir, broker_url)
-    settings = Settings(jobs_dir=jobs_dir, broker_url=env.get("DIGITS_BROKER_URL") or
-                        "filesystem://localhost/", plugins=("countdown_job",))  # fmt: skip
+    settings = Settings(
+        jobs_dir=jobs_dir,
+        broker_url=env.get("DIGITS_BROKER_URL") or "filesystem://localhost/",
+        plugins=("countdown_job",),
+    )
     yield settings, worker
     worker.stop()
 

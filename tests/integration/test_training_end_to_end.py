@@ -22,18 +22,33 @@ def post(server, path, **fields) -> requests.Response:
 def colors(server) -> str:
     """A Done dataset: three colours, 28x28, 32 training and 8 validation images per class."""
     train = make_class_folders(server.data / "colors", per_class=40, size=(28, 28))
-    response = post(server, "/datasets/images/classification.json", method="folder",
-                    folder_train=str(train), folder_pct_val="20", resize_width="28",
-                    resize_height="28", dataset_name="colors")  # fmt: skip
+    response = post(
+        server,
+        "/datasets/images/classification.json",
+        method="folder",
+        folder_train=str(train),
+        folder_pct_val="20",
+        resize_width="28",
+        resize_height="28",
+        dataset_name="colors",
+    )
     job_id = response.json()["id"]
     assert finished(server, job_id)["status"] == "Done"
     return job_id
 
 
 def train(server, dataset, **fields) -> str:
-    defaults = {"method": "standard", "standard_networks": "lenet", "train_epochs": "4",
-                "learning_rate": "0.05", "random_seed": "1", "batch_size": "16",
-                "model_name": "lenet colors", "dataset": dataset, "lr_policy": "fixed"}  # fmt: skip
+    defaults = {
+        "method": "standard",
+        "standard_networks": "lenet",
+        "train_epochs": "4",
+        "learning_rate": "0.05",
+        "random_seed": "1",
+        "batch_size": "16",
+        "model_name": "lenet colors",
+        "dataset": dataset,
+        "lr_policy": "fixed",
+    }
     response = post(server, MODELS, **{**defaults, **fields})
     assert response.status_code == 200, response.text
     return response.json()["id"]
@@ -72,8 +87,15 @@ def test_a_small_network_learns_the_dataset(server, trained):
 
 def test_two_cpu_ranks_take_the_same_step_as_one(server, colors):
     """DDP over 2 gloo ranks, global batch 96 = the whole training set: one step, same weights."""
-    common = {"train_epochs": "1", "batch_size": "96", "shuffle": "0", "learning_rate": "0.1",
-              "solver_type": "SGD", "random_seed": "7", "val_interval": "1"}  # fmt: skip
+    common = {
+        "train_epochs": "1",
+        "batch_size": "96",
+        "shuffle": "0",
+        "learning_rate": "0.1",
+        "solver_type": "SGD",
+        "random_seed": "7",
+        "val_interval": "1",
+    }
     one = train(server, colors, select_gpu_count="1", model_name="one rank", **common)
     two = train(server, colors, select_gpu_count="2", model_name="two ranks", **common)
     for job_id in (one, two):
@@ -87,8 +109,14 @@ def test_two_cpu_ranks_take_the_same_step_as_one(server, colors):
 
 
 def test_abort_mid_epoch_ends_aborted_with_a_snapshot(server, colors):
-    job_id = train(server, colors, train_epochs="500", batch_size="4", snapshot_interval="100",
-                   model_name="long")  # fmt: skip
+    job_id = train(
+        server,
+        colors,
+        train_epochs="500",
+        batch_size="4",
+        snapshot_interval="100",
+        model_name="long",
+    )
 
     def progress() -> float:
         return requests.get(f"{server.url}/models/{job_id}.json").json()["progress"]
@@ -108,14 +136,27 @@ def test_abort_mid_epoch_ends_aborted_with_a_snapshot(server, colors):
 
 
 def test_fine_tuning_an_earlier_model_on_new_classes(server, trained):
-    train_folder = make_class_folders(server.data / "two", classes=("red", "gray"), per_class=20,
-                                      size=(28, 28))  # fmt: skip
-    response = post(server, "/datasets/images/classification.json", method="folder",
-                    folder_train=str(train_folder), resize_width="28", resize_height="28",
-                    dataset_name="two")  # fmt: skip
+    train_folder = make_class_folders(
+        server.data / "two", classes=("red", "gray"), per_class=20, size=(28, 28)
+    )
+    response = post(
+        server,
+        "/datasets/images/classification.json",
+        method="folder",
+        folder_train=str(train_folder),
+        resize_width="28",
+        resize_height="28",
+        dataset_name="two",
+    )
     dataset = response.json()["id"]
-    job_id = train(server, dataset, method="previous", previous_networks=trained,
-                   train_epochs="2", model_name="fine-tuned")  # fmt: skip
+    job_id = train(
+        server,
+        dataset,
+        method="previous",
+        previous_networks=trained,
+        train_epochs="2",
+        model_name="fine-tuned",
+    )
     job = finished(server, job_id)
     assert job["status"] == "Done", job
     assert job["labels"] == ["gray", "red"] and job["snapshots"] == [1.0, 2.0]
@@ -127,8 +168,13 @@ def test_a_model_waits_for_its_dataset_and_fails_with_it(server):
         (train_folder / name).mkdir(parents=True)
         for n in range(20):
             (train_folder / name / f"{n}.png").write_bytes(b"not a png")
-    dataset = post(server, "/datasets/images/classification.json", method="folder",
-                   folder_train=str(train_folder), dataset_name="broken").json()["id"]  # fmt: skip
+    dataset = post(
+        server,
+        "/datasets/images/classification.json",
+        method="folder",
+        folder_train=str(train_folder),
+        dataset_name="broken",
+    ).json()["id"]
     job_id = train(server, dataset, model_name="doomed")
     job = finished(server, job_id)
     assert job["status"] == "Error"
@@ -143,9 +189,17 @@ def test_a_sweep_of_two_learning_rates_makes_two_jobs(server, colors):
         "aug_scale": "0.1",
         "aug_noise": "0.02",
     }  # every augmentation, end to end
-    response = post(server, MODELS, method="standard", standard_networks="lenet", dataset=colors,
-                    model_name="sweep", learning_rate="0.1, 0.01", train_epochs="1",
-                    **augmented)  # fmt: skip
+    response = post(
+        server,
+        MODELS,
+        method="standard",
+        standard_networks="lenet",
+        dataset=colors,
+        model_name="sweep",
+        learning_rate="0.1, 0.01",
+        train_epochs="1",
+        **augmented,
+    )
     jobs = response.json()["jobs"]
     assert [j["name"] for j in jobs] == ["sweep (learning rate 0.1)", "sweep (learning rate 0.01)"]
     for job in jobs:
@@ -155,8 +209,15 @@ def test_a_sweep_of_two_learning_rates_makes_two_jobs(server, colors):
 
 
 def test_an_exploding_loss_stops_the_job_with_advice(server, colors):
-    job_id = train(server, colors, learning_rate="1000", solver_type="SGD", model_name="boom",
-                   use_mean="none", train_epochs="3")  # fmt: skip
+    job_id = train(
+        server,
+        colors,
+        learning_rate="1000",
+        solver_type="SGD",
+        model_name="boom",
+        use_mean="none",
+        train_epochs="3",
+    )
     job = finished(server, job_id)
     assert job["status"] == "Error"
     assert "try a lower learning rate" in job["error"]

@@ -48,8 +48,11 @@ def test_status_history_keeps_every_change_with_reasons(jobs_dir):
     store.update(job.id, lambda j: j.set_status(Status.ERROR, "out of memory"))
     job = store.get(job.id)
     assert [c.status for c in job.status_history] == [
-        Status.INIT, Status.WAIT, Status.RUN, Status.ERROR
-    ]  # fmt: skip
+        Status.INIT,
+        Status.WAIT,
+        Status.RUN,
+        Status.ERROR,
+    ]
     assert job.status is Status.ERROR
     assert job.error == "out of memory"
     times = [c.time for c in job.status_history]

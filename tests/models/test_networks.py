@@ -12,8 +12,14 @@ from digits.models.build import (
 from digits.models.solvers import SOLVERS, create_optimizer
 
 IMAGENET = (3, 224, 224)
-SIZES = {"lenet": (1, 28, 28), "alexnet": (3, 227, 227), "googlenet": IMAGENET,
-         "resnet18": IMAGENET, "resnet50": IMAGENET, "mobilenet_v2": IMAGENET}  # fmt: skip
+SIZES = {
+    "lenet": (1, 28, 28),
+    "alexnet": (3, 227, 227),
+    "googlenet": IMAGENET,
+    "resnet18": IMAGENET,
+    "resnet50": IMAGENET,
+    "mobilenet_v2": IMAGENET,
+}
 
 
 @pytest.mark.parametrize("name", networks.names())
@@ -52,8 +58,9 @@ def test_a_good_custom_network_is_summarized_layer_by_layer():
     model = checked_network(custom_factory(GOOD), 4, 1, 8, 8)
     rows = summarize(model, 1, 8, 8)
     assert [(r.kind, r.output_shape, r.parameters) for r in rows] == [
-        ("Flatten", [64], 0), ("Linear", [4], 64 * 4 + 4)
-    ]  # fmt: skip
+        ("Flatten", [64], 0),
+        ("Linear", [4], 64 * 4 + 4),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -66,13 +73,13 @@ def test_a_good_custom_network_is_summarized_layer_by_layer():
             "from torch import nn\ndef network(n, c, h, w):\n    return nn.Linear(5, n)\n",
             "fails on 1x8x8 images",
             None,
-        ),  # fmt: skip
+        ),
         (
             "from torch import nn\ndef network(n, c, h, w):\n"
             "    return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, 3))\n",
             "must be (2, 4)",
             None,
-        ),  # fmt: skip
+        ),
         ("print('no network here')\n", "must define network", None),
     ],
 )

@@ -37,8 +37,12 @@ def test_training_crops_and_flips_vary_but_stay_in_shape():
 def test_each_augmentation_varies_training_batches_and_keeps_their_shape():
     x = torch.arange(2 * 8 * 8, dtype=torch.int64).remainder(256).to(torch.uint8)
     x = x.reshape(2, 1, 8, 8).repeat(4, 1, 1, 1)
-    for options in ({"quad_rotation": "rotall"}, {"rotation": 30.0}, {"scale": 0.3},
-                    {"noise": 0.05}):  # fmt: skip
+    for options in (
+        {"quad_rotation": "rotall"},
+        {"rotation": 30.0},
+        {"scale": 0.3},
+        {"noise": 0.05},
+    ):
         prep = Preprocessing("none", None, **options)
         generator = torch.Generator().manual_seed(1)
         outs = [prep(x, True, generator) for _ in range(3)]

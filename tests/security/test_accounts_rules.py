@@ -33,9 +33,14 @@ def dataset(app, accounts) -> str:
 
 
 def test_an_anonymous_visitor_sees_the_login_page_and_nothing_else(client, dataset):
-    for url in ("/index.json", f"/datasets/{dataset}.json", f"/datasets/{dataset}/status",
-                f"/datasets/{dataset}/mean.png", "/hardware.json",
-                f"/datasets/images/classification/explore.json?job_id={dataset}"):  # fmt: skip
+    for url in (
+        "/index.json",
+        f"/datasets/{dataset}.json",
+        f"/datasets/{dataset}/status",
+        f"/datasets/{dataset}/mean.png",
+        "/hardware.json",
+        f"/datasets/images/classification/explore.json?job_id={dataset}",
+    ):
         assert refused(client.get(url)), url
     page = client.get(f"/datasets/{dataset}")
     assert page.status_code == 302 and page.headers["Location"].startswith("/login")
@@ -44,16 +49,16 @@ def test_an_anonymous_visitor_sees_the_login_page_and_nothing_else(client, datas
 
 
 def test_public_reads_are_an_opt_in_and_never_allow_changes(jobs_dir, data_dir, accounts):
-    settings = Settings(jobs_dir=jobs_dir, secret_key="t", data_roots=(data_dir,),
-                        public_reads=True)  # fmt: skip
+    settings = Settings(
+        jobs_dir=jobs_dir, secret_key="t", data_roots=(data_dir,), public_reads=True
+    )
     client = create_app(settings, {"TESTING": True, "HOUSEKEEPING": False}).test_client()
     dataset = done_dataset(client.application.extensions["digits"].store)
     assert client.get(f"/datasets/{dataset}.json").status_code == 200
     assert client.put(f"/datasets/{dataset}", data={"job_name": "x"}).status_code == 401
 
 
-def test_a_json_login_makes_a_csrf_token_and_an_empty_one_never_matches(client, accounts,
-                                                                       dataset):  # fmt: skip
+def test_a_json_login_makes_a_csrf_token_and_an_empty_one_never_matches(client, accounts, dataset):
     login = client.post("/login.json", data={"username": "fred", "password": "fred's password"})
     token = login.get_json()["csrf_token"]
     assert len(token) > 20
@@ -69,8 +74,14 @@ def test_only_the_owner_adds_images_and_only_to_a_dataset(app, accounts, dataset
     fields = {"folder_train": str(data_dir), "csrf_token": log_in(ann, "ann")}
     denied = ann.post(f"/datasets/{dataset}/append.json", data=fields)
     assert denied.status_code == 403 and "only the job's owner (fred)" in denied.text
-    model = Job(id=new_job_id(), type="image-classification-model", kind="model", name="m",
-                owner="ann", queue="gpu")  # fmt: skip
+    model = Job(
+        id=new_job_id(),
+        type="image-classification-model",
+        kind="model",
+        name="m",
+        owner="ann",
+        queue="gpu",
+    )
     app.extensions["digits"].store.create(model)
     not_a_dataset = ann.post(f"/datasets/{model.id}/append.json", data=fields)
     assert not_a_dataset.status_code == 400 and "is not a dataset" in not_a_dataset.text

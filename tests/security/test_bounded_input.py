@@ -50,8 +50,14 @@ def tiny_png() -> bytes:
 
 
 def dataset_form(archive: bytes, **fields) -> dict:
-    return {"method": "upload", "dataset_name": "d", "upload_archive": (io.BytesIO(archive),
-            "images.zip"), "resize_width": "8", "resize_height": "8", **fields}  # fmt: skip
+    return {
+        "method": "upload",
+        "dataset_name": "d",
+        "upload_archive": (io.BytesIO(archive), "images.zip"),
+        "resize_width": "8",
+        "resize_height": "8",
+        **fields,
+    }
 
 
 def no_jobs_and_nothing_staged(client, jobs_dir) -> bool:
@@ -63,8 +69,9 @@ def test_a_decompression_bomb_image_is_refused_before_decoding(fred):
     bomb = png_bomb()
     assert len(bomb) < 400_000
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    answer = fred.post("/datasets/images/resize-example.json",
-                       data={"image_file": (io.BytesIO(bomb), "bomb.png")})  # fmt: skip
+    answer = fred.post(
+        "/datasets/images/resize-example.json", data={"image_file": (io.BytesIO(bomb), "bomb.png")}
+    )
     assert answer.status_code == 400
     [message] = answer.get_json()["errors"]["image_file"]
     assert "12000x12000 is 144 megapixels" in message
@@ -82,8 +89,9 @@ def test_an_archive_bomb_is_refused_where_it_was_uploaded(fred, jobs_dir):
 
 
 def test_a_dataset_bigger_than_the_limit_is_refused(jobs_dir, data_dir):
-    settings = Settings(jobs_dir=jobs_dir, secret_key="t", data_roots=(data_dir,),
-                        max_dataset_mb=100)  # fmt: skip
+    settings = Settings(
+        jobs_dir=jobs_dir, secret_key="t", data_roots=(data_dir,), max_dataset_mb=100
+    )
     client = create_app(settings, {"TESTING": True, "HOUSEKEEPING": False}).test_client()
     client.post("/login", data={"username": "fred"})
     four = zip_of({f"{label}/{i}.png": tiny_png() for label in ("a", "b") for i in range(2)})
@@ -103,8 +111,14 @@ def test_a_dataset_bigger_than_the_limit_is_refused(jobs_dir, data_dir):
 def model_with_snapshot(app) -> str:
     store = app.extensions["digits"].store
     done_dataset(store)
-    job = Job(id=new_job_id(), type="image-classification-model", kind="model", name="m",
-              owner="fred", queue="gpu")  # fmt: skip
+    job = Job(
+        id=new_job_id(),
+        type="image-classification-model",
+        kind="model",
+        name="m",
+        owner="fred",
+        queue="gpu",
+    )
     job.set_status(Status.DONE)
     (store.create(job) / "snapshot_epoch_1.pt").write_bytes(b"never read by the web server")
     return job.id

@@ -17,8 +17,11 @@ def network(n, c, h, w):
 
 def visualize(server, marker, **headers):
     code = MARKER_CODE.format(path=str(marker))
-    return requests.post(server.url + "/models/visualize-network.json", headers=headers,
-                         data={"custom_network": code, "username": "fred"})  # fmt: skip
+    return requests.post(
+        server.url + "/models/visualize-network.json",
+        headers=headers,
+        data={"custom_network": code, "username": "fred"},
+    )
 
 
 def test_a_cross_site_form_post_runs_no_code(server, tmp_path):
@@ -47,11 +50,13 @@ def test_socketio_refuses_other_origins(server, origin):
     # Long-polling: the websocket client would add an Origin of its own to the one given.
     client = socketio.Client(reconnection=False)
     with pytest.raises(socketio.exceptions.ConnectionError):
-        client.connect(server.url, namespaces=["/jobs"], transports=["polling"],
-                       headers={"Origin": origin})  # fmt: skip
+        client.connect(
+            server.url, namespaces=["/jobs"], transports=["polling"], headers={"Origin": origin}
+        )
     own = socketio.Client(reconnection=False)
-    own.connect(server.url, namespaces=["/jobs"], transports=["polling"],
-                headers={"Origin": server.url})  # fmt: skip
+    own.connect(
+        server.url, namespaces=["/jobs"], transports=["polling"], headers={"Origin": server.url}
+    )
     assert "jobs" in own.call("join", {"room": "job_management"}, namespace="/jobs", timeout=5)
     own.disconnect()
 
@@ -64,12 +69,16 @@ def test_logging_out_takes_a_post(server):
 
 
 def test_session_cookies_are_same_site_and_secure_over_https(server):
-    plain = requests.post(server.url + "/login", data={"username": "fred"},
-                          allow_redirects=False).headers["Set-Cookie"]  # fmt: skip
+    plain = requests.post(
+        server.url + "/login", data={"username": "fred"}, allow_redirects=False
+    ).headers["Set-Cookie"]
     assert "SameSite=Lax" in plain and "HttpOnly" in plain and "Secure" not in plain
-    proxied = requests.post(server.url + "/login", data={"username": "fred"},
-                            headers={"X-Forwarded-Proto": "https"},
-                            allow_redirects=False).headers["Set-Cookie"]  # fmt: skip
+    proxied = requests.post(
+        server.url + "/login",
+        data={"username": "fred"},
+        headers={"X-Forwarded-Proto": "https"},
+        allow_redirects=False,
+    ).headers["Set-Cookie"]
     assert "Secure" in proxied
 
 
@@ -86,10 +95,15 @@ def test_with_accounts_only_a_user_may_listen(tmp_path):
         with pytest.raises(socketio.exceptions.ConnectionError):
             anonymous.connect(server.url, namespaces=["/jobs"], transports=["polling"])
         ann = socketio.Client(reconnection=False)
-        ann.connect(server.url, namespaces=["/jobs"], transports=["polling"],
-                    headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        ann.connect(
+            server.url,
+            namespaces=["/jobs"],
+            transports=["polling"],
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert ann.call("join", {"room": "job_management"}, namespace="/jobs", timeout=5) == {
-            "jobs": []}  # fmt: skip
+            "jobs": []
+        }
         ann.disconnect()
     finally:
         server.stop()

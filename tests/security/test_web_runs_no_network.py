@@ -46,8 +46,9 @@ print(json.dumps({{"statuses": statuses, "torch": "torch" in sys.modules}}))
 def test_serving_every_page_and_form_never_imports_torch(tmp_path):
     support = str(Path(__file__).parents[1] / "support")
     script = SERVE_EVERYTHING.format(support=support)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=120, cwd=tmp_path)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     statuses = report["statuses"]

@@ -42,7 +42,7 @@ TYPES = {
         JobType(
             "test-countdown-model", "model", GPU_QUEUE, run, "Countdown", gpu_request=gpu_request
         )
-    ),  # fmt: skip
+    ),
 }
 
 bp = Blueprint("countdown", __name__)

@@ -16,8 +16,9 @@ def gradient(color, width: int, height: int, shift: int = 0) -> Image.Image:
     return Image.fromarray(pixels, "RGB")
 
 
-def make_class_folders(root: Path, classes=("red", "green", "blue"), per_class: int = 10,
-                       size=(12, 10), suffix=".png") -> Path:  # fmt: skip
+def make_class_folders(
+    root: Path, classes=("red", "green", "blue"), per_class: int = 10, size=(12, 10), suffix=".png"
+) -> Path:
     """root/<class>/<n>.png, each a gradient of the class's colour."""
     for name in classes:
         folder = root / name

@@ -52,8 +52,9 @@ def data_roots_of(jobs_dir: Path) -> Path:
     return jobs_dir.parent / "data"
 
 
-def digits_env(jobs_dir: Path, broker_url: str | None = None,
-               extra: dict[str, str] | None = None) -> dict[str, str]:  # fmt: skip
+def digits_env(
+    jobs_dir: Path, broker_url: str | None = None, extra: dict[str, str] | None = None
+) -> dict[str, str]:
     env = dict(os.environ) | (extra or {})
     env["DIGITS_DATA_ROOTS"] = str(data_roots_of(jobs_dir))
     env["DIGITS_JOBS_DIR"] = str(jobs_dir)
@@ -107,13 +108,29 @@ def heartbeat_files(jobs_dir: Path) -> list[Path]:
     return sorted(folder.glob("*.json")) if folder.exists() else []
 
 
-def start_worker(jobs_dir: Path, broker_url: str | None = None, queues: str = "cpu,gpu",
-                 node: str = "tests", env: dict[str, str] | None = None) -> Process:  # fmt: skip
+def start_worker(
+    jobs_dir: Path,
+    broker_url: str | None = None,
+    queues: str = "cpu,gpu",
+    node: str = "tests",
+    env: dict[str, str] | None = None,
+) -> Process:
     """`digits worker`, waited for until each of its queue workers has said it is ready."""
-    args = [sys.executable, "-m", "digits", "worker", "--queues", queues,
-            "--concurrency", "2", "--hostname", node]  # fmt: skip
-    worker = Process(args, digits_env(jobs_dir, broker_url, env),
-                     jobs_dir.parent / f"worker-{node}.log")  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "digits",
+        "worker",
+        "--queues",
+        queues,
+        "--concurrency",
+        "2",
+        "--hostname",
+        node,
+    ]
+    worker = Process(
+        args, digits_env(jobs_dir, broker_url, env), jobs_dir.parent / f"worker-{node}.log"
+    )
     beats = [jobs_dir / ".workers" / f"{queue}@{node}.json" for queue in queues.split(",")]
     wait_until(lambda: all(p.exists() for p in beats) or not worker.alive())
     assert worker.alive(), worker.output()
@@ -121,8 +138,14 @@ def start_worker(jobs_dir: Path, broker_url: str | None = None, queues: str = "c
 
 
 class Server(Process):
-    def __init__(self, jobs_dir: Path, broker_url: str | None = None, workers: bool | None = None,
-                 port: int | None = None, env: dict[str, str] | None = None):  # fmt: skip
+    def __init__(
+        self,
+        jobs_dir: Path,
+        broker_url: str | None = None,
+        workers: bool | None = None,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         args = [sys.executable, "-m", "digits", "serve", "--port", str(self.port)]
@@ -152,8 +175,19 @@ class RedisServer(Process):
             skip_or_fail("redis-server is not installed")
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", str(tmp_dir)]  # fmt: skip
+        args = [
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_dir),
+        ]
         super().__init__(args, dict(os.environ), tmp_dir / "redis.log")
         wait_until(self._answers, timeout=10)
 

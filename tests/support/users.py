@@ -18,8 +18,9 @@ def log_in(client, name: str) -> str:
     page = client.get("/login").get_data(as_text=True)
     assert 'name="password"' in page
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"username": name, "password": f"{name}'s password",
-                                           "csrf_token": csrf})  # fmt: skip
+    response = client.post(
+        "/login", data={"username": name, "password": f"{name}'s password", "csrf_token": csrf}
+    )
     assert response.status_code == 302
     home = client.get("/").get_data(as_text=True)
     return re.search(r'name="csrf-token" content="([^"]+)"', home).group(1)

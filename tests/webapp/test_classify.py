@@ -12,8 +12,15 @@ from digits.jobs.status import Status
 def model(app):
     """A model job folder; `snapshot(model)` adds a snapshot file (the web never opens it)."""
     store = app.extensions["digits"].store
-    job = Job(id=new_job_id(), type="image-classification-model", kind="model", name="m",
-              owner="fred", queue="gpu", parameters={"dataset": "x"})  # fmt: skip
+    job = Job(
+        id=new_job_id(),
+        type="image-classification-model",
+        kind="model",
+        name="m",
+        owner="fred",
+        queue="gpu",
+        parameters={"dataset": "x"},
+    )
     job.set_status(Status.RUN)
     store.create(job)
     return store.folder(job.id)
@@ -24,8 +31,9 @@ def image():
 
 
 def test_a_model_with_no_snapshot_yet_says_so(client, model):
-    response = client.post("/models/images/classification/classify_one.json",
-                           data={"job_id": model.name, **image()})  # fmt: skip
+    response = client.post(
+        "/models/images/classification/classify_one.json", data={"job_id": model.name, **image()}
+    )
     assert response.status_code == 400
     assert "no snapshot yet" in response.get_json()["errors"]["job_id"][0]
     download = client.get(f"/models/{model.name}/download.zip")
@@ -34,8 +42,9 @@ def test_a_model_with_no_snapshot_yet_says_so(client, model):
 
 def test_with_no_worker_serving_infer_the_answer_is_a_clear_503(client, model):
     (model / "snapshot_epoch_1.pt").write_bytes(b"")
-    response = client.post("/models/images/classification/classify_one.json",
-                           data={"job_id": model.name, **image()})  # fmt: skip
+    response = client.post(
+        "/models/images/classification/classify_one.json", data={"job_id": model.name, **image()}
+    )
     assert response.status_code == 503
     assert "no worker is serving queue infer" in response.get_json()["errors"]["error"][0]
     assert client.get(f"/models/{model.name}/download").status_code == 503
@@ -44,6 +53,7 @@ def test_with_no_worker_serving_infer_the_answer_is_a_clear_503(client, model):
 def test_a_dataset_is_not_a_model(client, fred):
     created = fred.post("/test/countdown.json", data={"kind": "dataset", "steps": "1"})
     job_id = created.get_json()["id"]
-    response = client.post("/models/images/classification/classify_one.json",
-                           data={"job_id": job_id, **image()})  # fmt: skip
+    response = client.post(
+        "/models/images/classification/classify_one.json", data={"job_id": job_id, **image()}
+    )
     assert "is not a model" in response.get_json()["errors"]["job_id"][0]

@@ -12,9 +12,15 @@ FORM = "/datasets/images/classification.json"
 
 def mnist_call(folder, **overrides):
     """DIGITS' documented MNIST call, as written."""
-    fields = {"folder_train": str(folder), "encoding": "png", "resize_channels": "1",
-              "resize_width": "28", "resize_height": "28", "method": "folder",
-              "dataset_name": "mnist"}  # fmt: skip
+    fields = {
+        "folder_train": str(folder),
+        "encoding": "png",
+        "resize_channels": "1",
+        "resize_width": "28",
+        "resize_height": "28",
+        "method": "folder",
+        "dataset_name": "mnist",
+    }
     return {**fields, **overrides}
 
 
@@ -55,7 +61,7 @@ def test_the_username_field_stands_in_for_login(client, data_dir):
         (
             {"folder_train_min_per_class": "5", "folder_train_max_per_class": "3"},
             "folder_train_max_per_class",
-        ),  # fmt: skip
+        ),
         ({"method": "magic"}, "method"),
         ({"backend": "hdf5"}, "backend"),
     ],
@@ -107,9 +113,12 @@ def test_text_file_method_checks_lines_and_labels(fred, data_dir):
     errors = errors_of(fred.post(FORM, data=data, content_type="multipart/form-data"))
     assert "line 2: label 7 is outside the labels file" in errors["textfile_train_images"][0]
 
-    data = {**base, "textfile_labels_file": (io.BytesIO(b"red\nblue\n"), "labels.txt"),
-            "textfile_train_images": (io.BytesIO(b"red/000.png 0\nblue/000.png 1\n"), "train.txt"),
-            "textfile_train_folder": str(data_dir / "imgs")}  # fmt: skip
+    data = {
+        **base,
+        "textfile_labels_file": (io.BytesIO(b"red\nblue\n"), "labels.txt"),
+        "textfile_train_images": (io.BytesIO(b"red/000.png 0\nblue/000.png 1\n"), "train.txt"),
+        "textfile_train_folder": str(data_dir / "imgs"),
+    }
     response = fred.post(FORM, data=data, content_type="multipart/form-data")
     assert response.status_code == 200
     detail = fred.get(f"/datasets/{response.get_json()['id']}.json").get_json()
@@ -122,8 +131,13 @@ def test_uploads_are_checked_before_a_job_exists(fred, jobs_dir):
     with zipfile.ZipFile(buffer, "w") as zf:
         zf.writestr("cat/1.png", b"x")
         zf.writestr("../../escape.png", b"x")
-    data = {"method": "upload", "dataset_name": "up", "resize_width": "8", "resize_height": "8",
-            "upload_archive": (io.BytesIO(buffer.getvalue()), "evil.zip")}  # fmt: skip
+    data = {
+        "method": "upload",
+        "dataset_name": "up",
+        "resize_width": "8",
+        "resize_height": "8",
+        "upload_archive": (io.BytesIO(buffer.getvalue()), "evil.zip"),
+    }
     errors = errors_of(fred.post(FORM, data=data, content_type="multipart/form-data"))
     assert "points outside the archive" in errors["upload_archive"][0]
     data["upload_archive"] = (io.BytesIO(b"hello"), "notes.txt")
@@ -188,8 +202,11 @@ def test_an_upload_over_the_limit_is_a_413_saying_so(settings):
         settings.with_changes(max_upload_mb=1), {"TESTING": True, "HOUSEKEEPING": False}
     )
     client = app.test_client()
-    big = {"upload_archive": (io.BytesIO(b"x" * (2 * 1024**2)), "big.zip"), "method": "upload",
-           "username": "fred"}  # fmt: skip
+    big = {
+        "upload_archive": (io.BytesIO(b"x" * (2 * 1024**2)), "big.zip"),
+        "method": "upload",
+        "username": "fred",
+    }
     response = client.post("/datasets/images/classification.json", data=big)
     assert response.status_code == 413
     assert "larger than this server takes (1 MB" in response.get_json()["errors"]["error"][0]

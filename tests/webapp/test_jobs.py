@@ -16,9 +16,12 @@ def test_a_submitted_job_waits_and_says_why(fred):
     job_id = submit(fred)
     status = fred.get(f"/datasets/{job_id}/status").get_json()
     assert status == {
-        "status": "Waiting", "name": "countdown", "type": "test-countdown-dataset",
-        "error": None, "progress": 0.0,
-    }  # fmt: skip
+        "status": "Waiting",
+        "name": "countdown",
+        "type": "test-countdown-dataset",
+        "error": None,
+        "progress": 0.0,
+    }
     index = fred.get("/index.json").get_json()
     [dataset] = index["datasets"]
     assert dataset["status_reason"] == "no worker is serving queue cpu"
@@ -77,8 +80,10 @@ def test_aborting_a_queued_job_ends_it_at_once(fred, app):
     assert again.status_code == 400 and "already ended" in again.get_json()["errors"]["job_id"][0]
     folder = app.extensions["digits"].store.folder(job_id)
     assert [e["status"] for e in read_events(folder) if e["update"] == "status"] == [
-        "Initialized", "Waiting", "Aborted"
-    ]  # fmt: skip
+        "Initialized",
+        "Waiting",
+        "Aborted",
+    ]
 
 
 def test_delete_answers_like_digits_and_removes_the_folder(fred, jobs_dir):

@@ -52,9 +52,15 @@ def test_bad_fields_are_400s_naming_the_field(fred, dataset, overrides, field):
 
 
 def test_lr_preview_follows_the_policy(client):
-    curve = client.post("/models/visualize-lr.json", data={
-        "lr_policy": "step", "lr_step_size": "50", "lr_step_gamma": "0.5", "learning_rate": "1"
-    }).get_json()  # fmt: skip
+    curve = client.post(
+        "/models/visualize-lr.json",
+        data={
+            "lr_policy": "step",
+            "lr_step_size": "50",
+            "lr_step_gamma": "0.5",
+            "learning_rate": "1",
+        },
+    ).get_json()
     assert curve["y"][0] == 1.0 and curve["y"][50] == 0.5 and curve["y"][-1] == 0.25
 
 
@@ -79,10 +85,18 @@ def offer_gpus(jobs_dir, **hosts):
     folder = jobs_dir / ".workers"
     folder.mkdir(parents=True, exist_ok=True)
     for node, gpus in hosts.items():
-        devices = [{"index": g, "name": "H100", "held_by": {"name": "first"} if g == 0 else None}
-                   for g in gpus]  # fmt: skip
-        beat = {"hostname": f"gpu@{node}", "host": node, "queues": ["gpu"], "gpus": gpus,
-                "devices": devices, "time": time.time()}  # fmt: skip
+        devices = [
+            {"index": g, "name": "H100", "held_by": {"name": "first"} if g == 0 else None}
+            for g in gpus
+        ]
+        beat = {
+            "hostname": f"gpu@{node}",
+            "host": node,
+            "queues": ["gpu"],
+            "gpus": gpus,
+            "devices": devices,
+            "time": time.time(),
+        }
         (folder / f"gpu@{node}.json").write_text(json.dumps(beat))
 
 

@@ -21,8 +21,10 @@ def jobs_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module", autouse=True)
 def infer_worker(jobs_dir):
-    limits = {"DIGITS_NETWORK_CHECK_SECONDS": str(CHECK_SECONDS),
-              "DIGITS_NETWORK_CHECK_MEMORY_MB": "3072"}  # fmt: skip
+    limits = {
+        "DIGITS_NETWORK_CHECK_SECONDS": str(CHECK_SECONDS),
+        "DIGITS_NETWORK_CHECK_MEMORY_MB": "3072",
+    }
     worker = start_worker(jobs_dir, queues="infer", node="checks", env=limits)
     yield worker
     worker.stop()
@@ -49,8 +51,13 @@ def test_customize_gives_code_that_visualizes(fred, dataset):
 
 
 def test_visualize_draws_the_real_data_flow(fred):
-    fields = {"standard_networks": "resnet18", "num_classes": "5", "channels": "3",
-              "height": "64", "width": "64"}  # fmt: skip
+    fields = {
+        "standard_networks": "resnet18",
+        "num_classes": "5",
+        "channels": "3",
+        "height": "64",
+        "width": "64",
+    }
     graph = fred.post(VISUALIZE, data=fields).get_json()["graph"]
     kinds = [node["kind"] for node in graph["nodes"]]
     assert kinds[0] == "Input" and kinds[-1] == "Output"
@@ -75,9 +82,11 @@ def test_a_standard_network_that_does_not_fit_is_refused(fred, dataset):
 
 def test_custom_code_runs_in_a_child_of_the_worker_not_in_the_web_server(fred, tmp_path):
     marker = tmp_path / "ran-in"
-    code = (f"import os\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\n"
-            "def network(n, c, h, w):\n    return nn.Sequential(nn.Flatten(), "
-            "nn.Linear(c * h * w, n))\n")  # fmt: skip
+    code = (
+        f"import os\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\n"
+        "def network(n, c, h, w):\n    return nn.Sequential(nn.Flatten(), "
+        "nn.Linear(c * h * w, n))\n"
+    )
     assert fred.post(VISUALIZE, data={"custom_network": code}).status_code == 200
     assert int(marker.read_text()) != os.getpid()
 
