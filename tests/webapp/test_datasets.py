@@ -171,7 +171,7 @@ def test_the_html_form_shows_errors_beside_fields(fred):
     assert b'data-field-error="resize_width"' in page.data
 
 
-def test_resize_example_shows_each_mode(client):
+def test_resize_example_shows_each_mode(fred):
     image = io.BytesIO()
     from PIL import Image
 
@@ -179,10 +179,10 @@ def test_resize_example_shows_each_mode(client):
     url = "/datasets/images/resize-example.json"
     upload = (io.BytesIO(image.getvalue()), "a.png")
     data = {"resize_width": "16", "resize_height": "16", "image_file": upload}
-    response = client.post(url, data=data, content_type="multipart/form-data")
+    response = fred.post(url, data=data, content_type="multipart/form-data")
     assert sorted(response.get_json()["examples"]) == ["crop", "fill", "half_crop", "squash"]
     data = {"image_file": (io.BytesIO(b"nope"), "a.png")}
-    bad = client.post(url, data=data, content_type="multipart/form-data")
+    bad = fred.post(url, data=data, content_type="multipart/form-data")
     assert "image_file" in errors_of(bad)
 
 
