@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from digits.datasets import build, layout
+from digits.datasets import creation, layout
 from digits.datasets.database import iterate, key_for
 from digits.datasets.options import DatasetOptions
 from digits.datasets.parsing import parse_folder
@@ -100,7 +100,7 @@ def our_builder(root: Path, out: Path) -> float:
     started = time.perf_counter()
     parsed = parse_folder(root, 0, 0, 1, None)
     total = len(parsed.splits["train"])
-    build._write_databases(QuietContext(out), options, parsed, (root,), out, total)
+    creation._write_databases(QuietContext(out), options, parsed, (root,), out, total)
     return time.perf_counter() - started
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from digits.config import Settings
-from digits.datasets.build import build_dataset
+from digits.datasets.creation import build_dataset
 from digits.datasets.database import iterate
 from digits.jobs.context import JobContext
 from digits.jobs.events import JobEvents, read_events

@@ -14,7 +14,7 @@ from digits.jobs.job import Job
 from digits.jobs.types import JobType, register
 
 
-def describe_dataset(job: Job, folder: Path) -> dict[str, Any]:
+def dataset_details(job: Job, folder: Path) -> dict[str, Any]:
     """DIGITS' JSON keys (ParseFolderTasks, CreateDbTasks) plus ours."""
     info = read_info(folder)
     if info is None:
@@ -60,10 +60,10 @@ IMAGE_CLASSIFICATION_DATASET = register(
         name="image-classification-dataset",
         kind="dataset",
         queue=CPU_QUEUE,
-        run=run_in_child("digits.datasets.build"),
+        run=run_in_child("digits.datasets.creation"),
         title="Images → Classification",
         form_endpoint="datasets.new_classification",
-        describe=describe_dataset,
+        details=dataset_details,
         page_template="datasets/sections.html",
         resume_point=start_again,
     )

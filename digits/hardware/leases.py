@@ -36,7 +36,7 @@ class GpuRequest:
     def size(self) -> int:
         return len(self.indexes) or self.count
 
-    def describe(self) -> str:
+    def __str__(self) -> str:
         if self.indexes:
             noun = "GPU" if len(self.indexes) == 1 else "GPUs"
             return f"{noun} {', '.join(map(str, self.indexes))}"
@@ -147,7 +147,7 @@ class GpuPool:
             busy = [i for i in request.indexes if i not in free or i in promised_to]
             return "waiting for " + "; ".join(why(i) for i in busy)
         busy = [i for i in self.offered if i not in free or i in promised_to]
-        return f"waiting for {request.describe()}: " + "; ".join(why(i) for i in busy)
+        return f"waiting for {request}: " + "; ".join(why(i) for i in busy)
 
     @contextmanager
     def _host_lock(self) -> Iterator[None]:

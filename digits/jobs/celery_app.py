@@ -8,7 +8,7 @@ from digits.config import CPU_QUEUE, RUN_JOB_TASK, RUN_REQUEST_TASK, Settings
 from digits.hardware.leases import GpuPool
 from digits.jobs.filesystem_broker import connection_url
 from digits.jobs.messaging import broker_transport_options
-from digits.jobs.requests import run_request
+from digits.jobs.page_requests import run_request
 from digits.jobs.runner import run_job
 
 

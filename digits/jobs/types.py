@@ -29,9 +29,9 @@ class JobType:
     title: str = ""
     # The endpoint of the creation form, so that Clone can open it prefilled.
     form_endpoint: str | None = None
-    # What the type adds to the job's JSON and page: describe(job, folder) -> dict, and a
+    # What the type adds to the job's JSON and page: details(job, folder) -> dict, and a
     # template included in the job page with that dict as `extra`.
-    describe: Callable[[Job, Path], dict[str, Any]] | None = None
+    details: Callable[[Job, Path], dict[str, Any]] | None = None
     page_template: str | None = None
     # What must finish first: waiting_on(job, store) -> (reason to wait, reason to fail) or None.
     waiting_on: Callable[[Job, Any], tuple[str | None, str | None] | None] | None = None

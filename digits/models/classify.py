@@ -9,9 +9,9 @@ import numpy as np
 import torch
 
 from digits.datasets import images
-from digits.jobs.requests import RequestContext, RequestFailed
+from digits.jobs.page_requests import RequestContext, RequestFailed
 from digits.jobs.store import JobStore
-from digits.models import inference, visualize
+from digits.models import inference, layer_views
 
 
 def classify_one(ctx: RequestContext) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def classify_one(ctx: RequestContext) -> dict[str, Any]:
         "predictions": inference.as_percentages(scores),
         "scores": scores,
         "epoch": model.info.epoch,
-        "image": visualize.png_data_uri(network_view(pixels, model.info)),
+        "image": layer_views.png_data_uri(network_view(pixels, model.info)),
     }
     if payload.get("visualizations"):
         answer |= inside_the_network(model, pixels, int(np.argmax(probabilities)))
@@ -53,13 +53,13 @@ def inside_the_network(model: inference.LoadedModel, pixels: np.ndarray, target:
     with torch.inference_mode():
         network_input = classifier.transform(batch)
     answer: dict[str, Any] = {
-        "visualizations": visualize.layer_visualizations(classifier.network, network_input)
+        "visualizations": layer_views.layer_visualizations(classifier.network, network_input)
     }
-    heat = visualize.grad_cam(classifier.network, network_input.clone(), target)
+    heat = layer_views.grad_cam(classifier.network, network_input.clone(), target)
     if heat is not None:
         view = network_view(pixels, model.info)
         answer["saliency"] = {
             "label": model.info.labels[target],
-            "image": visualize.png_data_uri(visualize.overlay(view, heat)),
+            "image": layer_views.png_data_uri(layer_views.overlay(view, heat)),
         }
     return answer

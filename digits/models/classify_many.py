@@ -22,19 +22,19 @@ import numpy as np
 
 from digits.data_roots import PathNotAllowed, resolve_in_roots
 from digits.datasets import images
-from digits.datasets.archive import ArchiveLimits, UnsafeArchive, extract_archive, images_root
 from digits.datasets.parsing import class_folders, label_for_folder, list_images
+from digits.datasets.unpacking import ArchiveLimits, UnsafeArchive, extract_archive, images_root
 from digits.files import write_json_atomically
 from digits.jobs.child import child_main
 from digits.jobs.context import JobContext, JobError
 from digits.models import inference
 from digits.models.classify import network_view
+from digits.models.layer_views import png_data_uri
 from digits.models.layout import (
     CLASSIFY_LIST_FILE,
     CLASSIFY_UPLOAD_ARCHIVE,
     CLASSIFY_UPLOAD_FOLDER,
 )
-from digits.models.visualize import png_data_uri
 
 RESULTS_FILE = "results.json"
 BATCH = 64

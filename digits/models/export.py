@@ -21,8 +21,8 @@ from PIL import Image
 
 from digits import __version__
 from digits.models import inference
-from digits.models.archive import export_folder
-from digits.models.build import network_source
+from digits.models.download import export_folder
+from digits.models.factory import network_source
 from digits.models.options import parse_training_options
 
 ONNX_OPSET = 17

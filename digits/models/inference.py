@@ -19,7 +19,7 @@ from torch import nn
 
 from digits.datasets import images, layout
 from digits.models import snapshots
-from digits.models.build import architecture
+from digits.models.factory import architecture
 from digits.models.layout import NoSuchSnapshot, resolve_epoch, snapshot_name
 from digits.models.options import parse_training_options
 from digits.models.preprocessing import InputTransform, mean_tensor

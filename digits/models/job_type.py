@@ -14,7 +14,7 @@ from digits.hardware.leases import GpuRequest
 from digits.jobs.child import run_in_child
 from digits.jobs.context import JobContext
 from digits.jobs.job import Job
-from digits.jobs.requests import register_handler
+from digits.jobs.page_requests import register_handler
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
 from digits.jobs.types import JobType, register
@@ -57,7 +57,7 @@ def read_metrics(folder: Path) -> list[dict[str, Any]]:
     return read_json_lines(folder / METRICS_FILE)
 
 
-def describe_model(job: Job, folder: Path) -> dict[str, Any]:
+def model_details(job: Job, folder: Path) -> dict[str, Any]:
     """DIGITS' model JSON keys, plus the latest and best validation figures."""
     dataset_id = job.parameters.get("dataset", "")
     dataset_folder = folder.parent / dataset_id
@@ -132,7 +132,7 @@ IMAGE_CLASSIFICATION_MODEL = register(
         run=run_in_child(torchrun_command, stop_grace=STOP_GRACE, record_usage=True),
         title="Images → Classification",
         form_endpoint="models.new_classification",
-        describe=describe_model,
+        details=model_details,
         page_template="models/sections.html",
         waiting_on=dataset_ready,
         gpu_request=gpu_request,
@@ -141,7 +141,7 @@ IMAGE_CLASSIFICATION_MODEL = register(
 )
 
 
-def describe_classifications(job: Job, folder: Path) -> dict[str, Any]:
+def classifications_details(job: Job, folder: Path) -> dict[str, Any]:
     """Classify Many's results: DIGITS' `classifications` ({path: [[label, percent]...]}), and
     ours (accuracy, per class, confusion matrix, Top N, lines that could not be read)."""
     try:
@@ -162,7 +162,7 @@ IMAGE_CLASSIFICATION_INFERENCE = register(
         queue=CPU_QUEUE,  # a long batch: never in the way of Classify One on queue infer
         run=run_in_child("digits.models.classify_many"),
         title="Classify Many",
-        describe=describe_classifications,
+        details=classifications_details,
         page_template="models/classifications.html",
     )
 )
@@ -177,7 +177,7 @@ def classify_one(ctx):
 
 def export_snapshot(ctx):
     """The files of a download, made on a worker: {"epoch": the snapshot's epoch}."""
-    from digits.jobs.requests import RequestFailed
+    from digits.jobs.page_requests import RequestFailed
     from digits.jobs.store import JobStore
     from digits.models.export import export_model
     from digits.models.inference import ModelNotUsable

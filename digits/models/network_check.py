@@ -20,7 +20,7 @@ import sys
 from typing import Any
 
 from digits.jobs.guard import guarded
-from digits.jobs.requests import RequestContext
+from digits.jobs.page_requests import RequestContext
 
 CHECK_NETWORK_REQUEST = "check_network"
 
@@ -37,14 +37,10 @@ def check_network(ctx: RequestContext) -> dict[str, Any]:
 
 def try_network(request: dict[str, Any]) -> dict[str, Any]:
     """Build the network for the request's shape, run it once, and describe it."""
+    # torch: imported here, on the worker (the web server imports this module's names).
     from digits.models import networks
-    from digits.models.build import (
-        NetworkError,
-        checked_network,
-        custom_factory,
-        layer_graph,
-        summarize,
-    )
+    from digits.models.factory import NetworkError, checked_network, custom_factory
+    from digits.models.graph import layer_graph, summarize
 
     shape = [int(request[k]) for k in ("channels", "height", "width")]
     try:

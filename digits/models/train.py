@@ -29,7 +29,7 @@ from digits.files import write_json_atomically
 from digits.jobs.child import child_main
 from digits.jobs.context import JobAborted, JobContext, JobError
 from digits.models import snapshots
-from digits.models.build import build_network
+from digits.models.factory import build_network
 from digits.models.layout import METRICS_FILE, VAL_CONFUSION_FILE, list_snapshots
 from digits.models.options import TrainingOptions, parse_training_options
 from digits.models.preprocessing import Preprocessing

@@ -12,10 +12,10 @@ from digits import __version__
 from digits.accounts import Accounts
 from digits.config import Settings, ensure_secret_key, load_settings
 from digits.jobs.celery_app import create_celery
+from digits.jobs.control import JobControl
 from digits.jobs.events import JobEvents
 from digits.jobs.messaging import prune_processed_messages
-from digits.jobs.requests import prune_stale_requests
-from digits.jobs.scheduler import JobScheduler
+from digits.jobs.page_requests import prune_stale_requests
 from digits.jobs.store import JobStore
 from digits.jobs.types import load_plugins
 from digits.webapp import (
@@ -23,6 +23,7 @@ from digits.webapp import (
     auth,
     classify,
     datasets,
+    downloads,
     errors,
     hardware,
     home,
@@ -58,9 +59,9 @@ def create_app(
     security.init_app(app)  # after realtime: its checks wrap Socket.IO too
     store = JobStore(settings.jobs_dir)
     events = JobEvents(store, realtime.emit_to_room)
-    scheduler = JobScheduler(events, create_celery(settings))
+    control = JobControl(events, create_celery(settings))
     app.extensions["digits"] = Services(
-        settings, store, events, scheduler, Accounts(settings.jobs_dir)
+        settings, store, events, control, Accounts(settings.jobs_dir)
     )
 
     app.register_blueprint(auth.bp)
@@ -70,6 +71,7 @@ def create_app(
     app.register_blueprint(models.bp)
     app.register_blueprint(hardware.bp)
     app.register_blueprint(classify.bp)
+    app.register_blueprint(downloads.bp)
     app.register_blueprint(assets.bp)
     errors.init_app(app)
     infer.init_app(app)
@@ -79,19 +81,19 @@ def create_app(
 
     store.list()  # read every job now, so a bad job.json is reported at start-up
     if app.config["HOUSEKEEPING"]:
-        _start_housekeeping(scheduler)
+        _start_housekeeping(control)
     return app
 
 
-def _start_housekeeping(scheduler: JobScheduler) -> None:
+def _start_housekeeping(control: JobControl) -> None:
     def loop() -> None:
         stop = threading.Event()
         while not stop.wait(HOUSEKEEPING_INTERVAL):
             try:
-                for job_id in scheduler.recover_orphaned_jobs():
+                for job_id in control.recover_orphaned_jobs():
                     log.warning("job %s: its worker stopped while it ran", job_id)
-                prune_processed_messages(scheduler.settings)
-                prune_stale_requests(scheduler.settings)
+                prune_processed_messages(control.settings)
+                prune_stale_requests(control.settings)
             except Exception:
                 log.exception("housekeeping failed; trying again later")
 

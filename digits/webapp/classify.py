@@ -1,6 +1,5 @@
-"""Using a trained model from the browser or the API: Classify One and Download (done by a worker
-of queue `infer`: the web process never loads a model), Classify Many and Top N (background jobs).
-"""
+"""Using a trained model from the browser or the API: Classify One (done by a worker of queue
+`infer`: the web process never loads a model), Classify Many and Top N (background jobs)."""
 
 from __future__ import annotations
 
@@ -8,12 +7,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from digits.data_roots import PathNotAllowed, resolve_in_roots
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
-from digits.models.archive import archive_path, build_archive, export_folder
 from digits.models.layout import (
     CLASSIFY_LIST_FILE,
     CLASSIFY_UPLOAD_ARCHIVE,
@@ -22,7 +20,7 @@ from digits.models.layout import (
     resolve_epoch,
 )
 from digits.webapp.auth import current_user
-from digits.webapp.http import error_response, json_errors, wants_json
+from digits.webapp.http import json_errors, wants_json
 from digits.webapp.infer import ask_worker, field_error
 from digits.webapp.services import services
 from digits.webapp.uploads import move_staged, stage_archive
@@ -99,36 +97,6 @@ def classify_one():
     )
 
 
-DOWNLOAD_FORMATS = {
-    "": "tar.gz",
-    ".tar.gz": "tar.gz",
-    ".tgz": "tar.gz",
-    ".tar": "tar",
-    ".zip": "zip",
-}
-
-
-@bp.route("/models/<job_id>/download", defaults={"extension": ""})
-@bp.route("/models/<job_id>/download<any('.tar.gz', '.tgz', '.tar', '.zip'):extension>")
-def download(job_id: str, extension: str):
-    """DIGITS' Download Model: `?epoch=N` (default: the latest snapshot) as `.tar.gz`, `.tar`
-    or `.zip`, holding weights, network source, labels, mean, info.json, TorchScript, ONNX."""
-    job = services().store.get(job_id)
-    if job.kind != "model":
-        return error_response(f"job {job_id} is not a model", 404, field="job_id")
-    if not list_snapshots(services().store.folder(job.id)):
-        return error_response("this model has no snapshot to download yet", 404, field="epoch")
-    _, epoch = model_and_epoch({"job_id": job.id, "snapshot_epoch": request.args.get("epoch", "")})
-    answer = ask_worker("export", {"job_id": job.id, "epoch": epoch}, {}, "epoch")
-    fmt = DOWNLOAD_FORMATS[extension]
-    folder = export_folder(services().store.folder(job.id), answer["epoch"])
-    path = archive_path(folder, job.id, answer["epoch"], fmt)
-    if not path.exists():
-        build_archive(folder, job.id, answer["epoch"], fmt)
-    name = f"{job.id}_epoch_{answer['epoch']:g}{extension or '.tar.gz'}"
-    return send_file(path, as_attachment=True, download_name=name)
-
-
 CLASSIFY_MANY_WAIT = 600.0  # seconds a JSON caller waits for the job before getting its id
 
 
@@ -181,7 +149,7 @@ def _submit_many(top_n: bool):
     }
     name = f"{'Top N' if top_n else 'Classify Many'} with {model.name}"
     owner = current_user() or "anonymous"
-    job = services().scheduler.submit(
+    job = services().control.submit(
         IMAGE_CLASSIFICATION_INFERENCE, name, owner, parameters, _stage(inputs)
     )
     if not wants_json():

@@ -22,7 +22,7 @@ from digits.datasets.parsing import (
     parse_labels_file,
     parse_list_file,
 )
-from digits.jobs.scheduler import JobNotDone
+from digits.jobs.control import JobNotDone
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.http import error_response, job_parameters, json_errors, wants_json
 from digits.webapp.infer import BadRequest
@@ -64,7 +64,7 @@ def create_classification():
     for name, upload in request.files.items():
         if upload.filename:
             form[name] = upload.filename  # the parameters record what was uploaded
-    job = services().scheduler.submit(
+    job = services().control.submit(
         IMAGE_CLASSIFICATION_DATASET,
         options.name,
         current_user(),
@@ -249,7 +249,7 @@ def append(job_id: str):
         appends.append(request_form)
 
     try:
-        svc.scheduler.rerun(job_id, add_request, "adding images")
+        svc.control.rerun(job_id, add_request, "adding images")
     except JobNotDone as exc:
         _discard(staged)
         return error_response(str(exc), 400, field="job_id")

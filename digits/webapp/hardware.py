@@ -53,7 +53,7 @@ def show():
     )
     running, waiting = [], []
     for job in active:
-        row = svc.describe(job, workers) | {
+        row = svc.summary(job, workers) | {
             "kind": job.kind,
             "seq": last_seq(svc.store.folder(job.id)),
             "worker": job.worker,

@@ -7,7 +7,7 @@ from flask import Flask
 
 from digits.config import INFER_QUEUE
 from digits.jobs.heartbeats import live_workers
-from digits.jobs.requests import RequestFailed, RequestTimedOut, ask
+from digits.jobs.page_requests import RequestFailed, RequestTimedOut, ask
 from digits.webapp.http import error_response, json_errors, wants_json
 from digits.webapp.services import services
 
@@ -43,7 +43,7 @@ def ask_worker(kind: str, payload: dict, files: dict[str, bytes], field: str) ->
         )
     settings = services().settings
     try:
-        return ask(settings, services().scheduler.celery, kind, payload, files, ASK_TIMEOUT)
+        return ask(settings, services().control.celery, kind, payload, files, ASK_TIMEOUT)
     except RequestFailed as exc:
         raise field_error(field, str(exc)) from None
     except RequestTimedOut as exc:

@@ -10,9 +10,9 @@ import functools
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from digits.jobs import types
+from digits.jobs.control import JobFinished, JobInUse, UnknownJobType
 from digits.jobs.events import read_events
 from digits.jobs.recovery import CannotResume
-from digits.jobs.scheduler import JobFinished, JobInUse, UnknownJobType
 from digits.webapp.auth import current_user, login_required, may_change
 from digits.webapp.http import error_response, job_parameters, json_errors, wants_json
 from digits.webapp.services import services
@@ -111,7 +111,7 @@ def edit(job_id: str):
 @owner_only
 def delete(job_id: str):
     try:
-        services().scheduler.delete(job_id)
+        services().control.delete(job_id)
     except JobInUse as exc:
         return error_response(str(exc), 403, field="job_id")
     return "Job deleted.", 200, {"Content-Type": "text/plain; charset=utf-8"}
@@ -129,7 +129,7 @@ def _changed(job):
 @owner_only
 def abort(job_id: str):
     try:
-        job = services().scheduler.abort(job_id)
+        job = services().control.abort(job_id)
     except JobFinished as exc:
         return error_response(str(exc), 400, field="job_id")
     return _changed(job)
@@ -142,7 +142,7 @@ def resume(job_id: str):
     """Beyond DIGITS (its most asked-for feature, #24): an Aborted or Error job goes on from
     where it got to, a model from its latest snapshot with its optimizer and random states."""
     try:
-        job = services().scheduler.resume(job_id)
+        job = services().control.resume(job_id)
     except CannotResume as exc:
         return error_response(str(exc), 400, field="job_id")
     return _changed(job)
@@ -173,7 +173,7 @@ def clone_form(job_id: str):
 def clone(job_id: str):
     """Beyond DIGITS: submit a copy of the job at once, as its owner would resubmit it."""
     try:
-        job = services().scheduler.clone(job_id, current_user())
+        job = services().control.clone(job_id, current_user())
     except UnknownJobType as exc:
         return error_response(str(exc), 400, field="job_id")
     if wants_json():

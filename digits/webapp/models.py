@@ -95,9 +95,7 @@ def create_classification():
     for combination in combinations:
         name = combination["model_name"]
         jobs.append(
-            services().scheduler.submit(
-                IMAGE_CLASSIFICATION_MODEL, name, current_user(), combination
-            )
+            services().control.submit(IMAGE_CLASSIFICATION_MODEL, name, current_user(), combination)
         )
     if wants_json():
         listed = [{"id": j.id, "name": j.name, "status": j.status.label} for j in jobs]

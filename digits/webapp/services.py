@@ -10,11 +10,11 @@ from flask import current_app
 from digits.accounts import Accounts
 from digits.config import Settings
 from digits.jobs import types
+from digits.jobs.control import JobControl
 from digits.jobs.events import JobEvents, last_seq
 from digits.jobs.heartbeats import live_workers, waiting_reason
 from digits.jobs.job import Job, JobFormatError
 from digits.jobs.recovery import resume_point
-from digits.jobs.scheduler import JobScheduler
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound, JobStore
 from digits.webapp.http import job_parameters
@@ -25,10 +25,10 @@ class Services:
     settings: Settings
     store: JobStore
     events: JobEvents
-    scheduler: JobScheduler
+    control: JobControl
     accounts: Accounts
 
-    def describe(self, job: Job, workers: list[dict[str, Any]]) -> dict[str, Any]:
+    def summary(self, job: Job, workers: list[dict[str, Any]]) -> dict[str, Any]:
         """A job's summary, with the honest reason a waiting job is not running."""
         summary = job.summary()
         summary["status_reason"] = waiting_reason(job, workers) or summary["status_reason"]
@@ -38,10 +38,10 @@ class Services:
         """Everything about one job, for its page and its JSON (its type adds its own keys)."""
         job_type = types.get(job.type)
         folder = self.store.folder(job.id)
-        extra = job_type.describe(job, folder) if job_type and job_type.describe else {}
+        extra = job_type.details(job, folder) if job_type and job_type.details else {}
         return (
             extra
-            | self.describe(job, live_workers(self.settings))
+            | self.summary(job, live_workers(self.settings))
             | {
                 "kind": job.kind,
                 "notes": job.notes,
@@ -73,7 +73,7 @@ class Services:
                 job = self.store.get(listed.id)
             except (JobNotFound, JobFormatError):
                 continue
-            summaries.append(self.describe(job, workers) | {"kind": job.kind, "seq": seq})
+            summaries.append(self.summary(job, workers) | {"kind": job.kind, "seq": seq})
         return summaries
 
 

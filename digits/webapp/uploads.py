@@ -9,7 +9,7 @@ from pathlib import Path
 
 from werkzeug.datastructures import FileStorage
 
-from digits.datasets import archive
+from digits.datasets import unpacking
 from digits.webapp.infer import field_error
 from digits.webapp.services import services
 
@@ -18,14 +18,14 @@ def stage_archive(upload: FileStorage | None, field: str) -> tuple[Path, int]:
     """The checked archive's staged path and its number of files (BadRequest on `field`)."""
     if upload is None or not upload.filename:
         raise field_error(field, "choose a .zip or .tar.gz of class folders")
-    if not archive.is_archive_name(upload.filename):
+    if not unpacking.is_archive_name(upload.filename):
         raise field_error(field, "must be a .zip, .tar, .tar.gz or .tgz file")
     settings = services().settings
     path = Path(tempfile.mkdtemp(prefix=".upload-", dir=settings.jobs_dir)) / "archive"
     upload.save(path)
     try:
-        return path, archive.check_archive(path, archive.ArchiveLimits.from_settings(settings))
-    except archive.UnsafeArchive as exc:
+        return path, unpacking.check_archive(path, unpacking.ArchiveLimits.from_settings(settings))
+    except unpacking.UnsafeArchive as exc:
         discard_staged(path)
         raise field_error(field, str(exc)) from None
 

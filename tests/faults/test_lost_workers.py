@@ -90,7 +90,7 @@ def test_a_dataset_build_killed_midway_starts_again_cleanly(server):
         60,
         interval=0.05,
     )
-    for pid in processes_named(b"digits.datasets.build", job_id.encode()):
+    for pid in processes_named(b"digits.datasets.creation", job_id.encode()):
         os.kill(pid, signal.SIGKILL)
     job = finished(server, job_id, timeout=120)
     assert job["status"] == "Done" and job["restarts"] == 1

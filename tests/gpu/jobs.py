@@ -4,7 +4,7 @@ import numpy as np
 from PIL import Image
 
 from digits.config import Settings
-from digits.datasets.build import build_dataset
+from digits.datasets.creation import build_dataset
 from digits.jobs.context import JobContext
 from digits.jobs.events import JobEvents
 from digits.jobs.job import Job, new_job_id

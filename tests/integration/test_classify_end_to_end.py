@@ -14,7 +14,7 @@ import torch
 from imagesets import make_class_folders
 from venvs import venv_with
 
-from digits.datasets.build import _Settings, prepare_image
+from digits.datasets.creation import _Settings, prepare_image
 from digits.models import networks
 from digits.models.preprocessing import Preprocessing
 

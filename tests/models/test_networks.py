@@ -2,13 +2,13 @@ import pytest
 import torch
 
 from digits.models import networks
-from digits.models.build import (
+from digits.models.factory import (
     NetworkError,
     _resize_last_linear,
     checked_network,
     custom_factory,
-    summarize,
 )
+from digits.models.graph import summarize
 from digits.models.solvers import SOLVERS, create_optimizer
 
 IMAGENET = (3, 224, 224)

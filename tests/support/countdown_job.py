@@ -11,7 +11,7 @@ from flask import Blueprint, jsonify, request
 
 from digits.config import CPU_QUEUE, GPU_QUEUE
 from digits.hardware.leases import GpuRequest
-from digits.jobs.requests import RequestContext, RequestFailed, register_handler
+from digits.jobs.page_requests import RequestContext, RequestFailed, register_handler
 from digits.jobs.types import JobType, register
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.services import services
@@ -57,7 +57,7 @@ def create():
         for key in ("steps", "delay", "fail_at", "dataset", "select_gpus", "select_gpu_count")
         if key in request.form
     }
-    job = services().scheduler.submit(
+    job = services().control.submit(
         TYPES[kind], request.form.get("name", "countdown"), current_user(), parameters
     )
     return jsonify({"id": job.id, "name": job.name, "status": job.status.label})

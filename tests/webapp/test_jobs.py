@@ -141,10 +141,10 @@ def test_unexpected_errors_are_json_500_without_traceback(fred, app, monkeypatch
 
 def test_jobs_that_draw_the_same_id_both_get_created(fred, monkeypatch):
     """DIGITS' ids have 4 random hex digits a second: a clash draws a new id, never a 500."""
-    from digits.jobs import scheduler
+    from digits.jobs import control
 
     ids = iter(["20260101-000000-aaaa", "20260101-000000-aaaa", "20260101-000000-bbbb"])
-    monkeypatch.setattr(scheduler, "new_job_id", lambda: next(ids))
+    monkeypatch.setattr(control, "new_job_id", lambda: next(ids))
     first = fred.post("/test/countdown.json", data={"steps": "1"}).get_json()["id"]
     second = fred.post("/test/countdown.json", data={"steps": "1"}).get_json()["id"]
     assert (first, second) == ("20260101-000000-aaaa", "20260101-000000-bbbb")

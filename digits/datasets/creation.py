@@ -1,6 +1,6 @@
 """The dataset job: images in, LMDB databases, labels, mean image and a summary out.
 
-Run as `python -m digits.datasets.build <job id>` by the worker (see digits.jobs.child).
+Run as `python -m digits.datasets.creation <job id>` by the worker (see digits.jobs.child).
 Decoding and resizing run in a process per core; this process is the databases' one writer.
 Everything is built in `.build/` inside the job's folder and moved into place at the end, so
 a job that dies midway leaves nothing half-written where training would look.
@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from digits.data_roots import PathNotAllowed, resolve_in_roots
-from digits.datasets import archive, images, layout
+from digits.datasets import images, layout, unpacking
 from digits.datasets.database import (
     DatabaseWriter,
     database_size,
@@ -125,19 +125,19 @@ def _parse_append(ctx, options: DatasetOptions, request: dict, number: int, root
         if request.get("method") == "upload":
             unpacked = ctx.folder / layout.append_folder(number) / "images"
             if not unpacked.exists():
-                archive.extract_archive(
+                unpacking.extract_archive(
                     ctx.folder / layout.append_folder(number) / "archive",
                     unpacked,
-                    archive.ArchiveLimits.from_settings(ctx.settings),
+                    unpacking.ArchiveLimits.from_settings(ctx.settings),
                 )
-            source = archive.images_root(unpacked)
+            source = unpacking.images_root(unpacked)
         else:
             source = _folder(request.get("folder_train", ""), roots, "folder_train")
         pct_val = float(request.get("folder_pct_val") or 0)
         pct_test = float(request.get("folder_pct_test") or 0)
         seed = options.seed + number + 1
         new = parse_folder(source, pct_val, pct_test, 1, None, seed=seed, min_classes=1)
-    except (ParseError, archive.UnsafeArchive) as exc:
+    except (ParseError, unpacking.UnsafeArchive) as exc:
         raise JobError(str(exc)) from exc
     combined = labels + [label for label in new.labels if label not in labels]
     for entries in new.splits.values():
@@ -155,9 +155,9 @@ def _parse(ctx: JobContext, options: DatasetOptions, roots: tuple[Path, ...]) ->
             unpacked = ctx.folder / layout.UPLOAD_IMAGES
             if not unpacked.exists():
                 ctx.log("unpacking the uploaded archive")
-                limits = archive.ArchiveLimits.from_settings(ctx.settings)
-                archive.extract_archive(ctx.folder / layout.UPLOAD_ARCHIVE, unpacked, limits)
-            train, val, test = archive.images_root(unpacked), None, None
+                limits = unpacking.ArchiveLimits.from_settings(ctx.settings)
+                unpacking.extract_archive(ctx.folder / layout.UPLOAD_ARCHIVE, unpacked, limits)
+            train, val, test = unpacking.images_root(unpacked), None, None
         else:
             train = _folder(options.folder_train, roots, "folder_train")
             val = options.folder_val and _folder(options.folder_val, roots, "folder_val")
@@ -172,7 +172,7 @@ def _parse(ctx: JobContext, options: DatasetOptions, roots: tuple[Path, ...]) ->
             test or None,
             options.seed,
         )
-    except (ParseError, archive.UnsafeArchive) as exc:
+    except (ParseError, unpacking.UnsafeArchive) as exc:
         raise JobError(str(exc)) from exc
 
 

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from digits.models import networks
-from digits.models.visualize import grad_cam, layer_visualizations, leaf_layers
+from digits.models.layer_views import grad_cam, layer_visualizations, leaf_layers
 
 SIZES = {"lenet": 28, "alexnet": 227}  # the others take any reasonable size
 

@@ -6,7 +6,7 @@ from processes import digits_env, start_worker
 
 from digits.config import Settings
 from digits.jobs.celery_app import create_celery
-from digits.jobs.requests import RequestFailed, RequestTimedOut, ask, requests_dir
+from digits.jobs.page_requests import RequestFailed, RequestTimedOut, ask, requests_dir
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import zipfile
 
 import pytest
 
-from digits.datasets.archive import (
+from digits.datasets.unpacking import (
     ArchiveLimits,
     UnsafeArchive,
     check_archive,

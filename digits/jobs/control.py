@@ -47,7 +47,10 @@ class JobFinished(Exception):
     """Aborting a job that has already ended."""
 
 
-class JobScheduler:
+class JobControl:
+    """What is done to jobs: submit, abort, delete, clone, resume, rerun, and the recovery of
+    jobs whose worker died (where and when a job runs, the workers decide)."""
+
     def __init__(self, events: JobEvents, celery: Celery):
         self.events = events
         self.store = events.store

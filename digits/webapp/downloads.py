@@ -1,0 +1,44 @@
+"""Download Model: a snapshot as an archive that runs elsewhere (its files made by a worker of
+queue `infer`, packed here)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request, send_file
+
+from digits.models.download import archive_path, build_archive, export_folder
+from digits.models.layout import list_snapshots
+from digits.webapp.classify import model_and_epoch
+from digits.webapp.http import error_response
+from digits.webapp.infer import ask_worker
+from digits.webapp.services import services
+
+bp = Blueprint("downloads", __name__)
+
+DOWNLOAD_FORMATS = {
+    "": "tar.gz",
+    ".tar.gz": "tar.gz",
+    ".tgz": "tar.gz",
+    ".tar": "tar",
+    ".zip": "zip",
+}
+
+
+@bp.route("/models/<job_id>/download", defaults={"extension": ""})
+@bp.route("/models/<job_id>/download<any('.tar.gz', '.tgz', '.tar', '.zip'):extension>")
+def download(job_id: str, extension: str):
+    """DIGITS' Download Model: `?epoch=N` (default: the latest snapshot) as `.tar.gz`, `.tar`
+    or `.zip`, holding weights, network source, labels, mean, info.json, TorchScript, ONNX."""
+    job = services().store.get(job_id)
+    if job.kind != "model":
+        return error_response(f"job {job_id} is not a model", 404, field="job_id")
+    if not list_snapshots(services().store.folder(job.id)):
+        return error_response("this model has no snapshot to download yet", 404, field="epoch")
+    _, epoch = model_and_epoch({"job_id": job.id, "snapshot_epoch": request.args.get("epoch", "")})
+    answer = ask_worker("export", {"job_id": job.id, "epoch": epoch}, {}, "epoch")
+    fmt = DOWNLOAD_FORMATS[extension]
+    folder = export_folder(services().store.folder(job.id), answer["epoch"])
+    path = archive_path(folder, job.id, answer["epoch"], fmt)
+    if not path.exists():
+        build_archive(folder, job.id, answer["epoch"], fmt)
+    name = f"{job.id}_epoch_{answer['epoch']:g}{extension or '.tar.gz'}"
+    return send_file(path, as_attachment=True, download_name=name)
