@@ -27,7 +27,7 @@ ID_ATTEMPTS = 20
 
 
 class JobInUse(Exception):
-    """Deleting a dataset that models still use."""
+    """Deleting a job that others still use (a dataset its models)."""
 
     def __init__(self, job_id: str, users: list[Job]):
         names = ", ".join(f"{u.name} ({u.id})" for u in users)
@@ -142,7 +142,7 @@ class JobControl:
 
     def delete(self, job_id: str) -> None:
         job = self.store.get(job_id)
-        users = [other for other in self.store.list() if other.parameters.get("dataset") == job_id]
+        users = [other for other in self.store.list() if job_id in _uses(other)]
         if users:
             raise JobInUse(job_id, users)
         if not job.status.is_terminal:
@@ -167,3 +167,8 @@ class JobControl:
                 )
                 handled.append(job.id)
         return handled
+
+
+def _uses(job: Job) -> list[str]:
+    job_type = types.get(job.type)
+    return job_type.depends_on(job) if job_type and job_type.depends_on else []

@@ -33,8 +33,14 @@ class JobType:
     # template included in the job page with that dict as `extra`.
     details: Callable[[Job, Path], dict[str, Any]] | None = None
     page_template: str | None = None
+    # What that template draws from beyond the JSON (long histories, say): page_data(job,
+    # folder) -> dict, read by the view and handed to the template as `page_data`.
+    page_data: Callable[[Job, Path], dict[str, Any]] | None = None
     # What must finish first: waiting_on(job, store) -> (reason to wait, reason to fail) or None.
     waiting_on: Callable[[Job, Any], tuple[str | None, str | None] | None] | None = None
+    # The jobs this one uses (a model its dataset): depends_on(job) -> their ids. A job that
+    # others use is not deleted.
+    depends_on: Callable[[Job], list[str]] | None = None
     # The GPUs a job leases before it starts: gpu_request(job) -> GpuRequest. None: no GPUs.
     gpu_request: Callable[[Job], GpuRequest] | None = None
     # Where a new run of a stopped job would start (resume_point(job, folder) -> "epoch 3",

@@ -9,10 +9,12 @@ from typing import Any
 
 from digits.config import CPU_QUEUE, GPU_QUEUE
 from digits.datasets.layout import read_info
-from digits.files import read_json_lines
+from digits.files import read_json_lines, read_last_json_lines
+from digits.forms import FormErrors
 from digits.hardware.leases import GpuRequest
 from digits.jobs.child import run_in_child
 from digits.jobs.context import JobContext
+from digits.jobs.events import USAGE_FILE
 from digits.jobs.job import Job
 from digits.jobs.page_requests import register_handler
 from digits.jobs.status import Status
@@ -20,16 +22,36 @@ from digits.jobs.store import JobNotFound
 from digits.jobs.types import JobType, register
 from digits.models.layout import METRICS_FILE, VAL_CONFUSION_FILE, list_snapshots
 from digits.models.network_check import CHECK_NETWORK_REQUEST, check_network
-from digits.models.options import DEFAULT_BATCH, split_list
+from digits.models.options import TrainingOptions, parse_training_options
 
 CLASSIFY_RESULTS = "results.json"  # written by digits.models.classify_many
 STOP_GRACE = 60.0  # seconds to finish the step and write a snapshot before being signalled
 
 
+def options_of(job: Job) -> TrainingOptions | None:
+    """A model job's parameters, as the options parser reads them: the one reader of the raw
+    form. None for parameters that do not parse (they did when the job was submitted: a job
+    folder written by hand, or by another version)."""
+    try:
+        return parse_training_options(job.parameters)
+    except FormErrors:
+        return None
+
+
 def gpu_request(job: Job) -> GpuRequest:
     """The GPUs chosen on the form (`select_gpus`), or else any `select_gpu_count` of them."""
-    indexes = tuple(sorted({int(g) for g in split_list(job.parameters.get("select_gpus", ""))}))
-    return GpuRequest(indexes, _int(job.parameters.get("select_gpu_count"), 1))
+    options = options_of(job)
+    if options is None:
+        return GpuRequest((), 1)
+    return GpuRequest(tuple(sorted(set(options.gpus))), options.gpu_count)
+
+
+def uses(job: Job) -> list[str]:
+    """A model uses its dataset, and when fine-tuned the model it started from."""
+    options = options_of(job)
+    if options is None:
+        return []
+    return [options.dataset] + ([options.previous_networks] if options.method == "previous" else [])
 
 
 def torchrun_command(ctx: JobContext) -> tuple[list[str], dict[str, str]]:
@@ -57,26 +79,39 @@ def read_metrics(folder: Path) -> list[dict[str, Any]]:
     return read_json_lines(folder / METRICS_FILE)
 
 
+USAGE_HISTORY = 300  # samples (seconds) of CPU/GPU figures a model page starts with
+
+
+def model_page_data(job: Job, folder: Path) -> dict[str, Any]:
+    """What the model page's charts start from (then live events extend them)."""
+    return {
+        "metrics": read_metrics(folder),
+        "usage": read_last_json_lines(folder / USAGE_FILE, USAGE_HISTORY),
+    }
+
+
 def model_details(job: Job, folder: Path) -> dict[str, Any]:
     """DIGITS' model JSON keys, plus the latest and best validation figures."""
-    dataset_id = job.parameters.get("dataset", "")
+    options = options_of(job)
+    if options is None:
+        return {"framework": "pytorch", "snapshots": list_snapshots(folder)}
+    dataset_id = options.dataset
     dataset_folder = folder.parent / dataset_id
     info = read_info(dataset_folder) if dataset_id and dataset_folder.is_dir() else None
     validations = [row for row in read_metrics(folder) if "val_loss" in row]
     best = min(validations, key=lambda row: row["val_loss"], default=None)
     image = (info or {}).get("image", {})
     ranks = len(job.gpus) or gpu_request(job).size
-    batch = _int(job.parameters.get("batch_size"), DEFAULT_BATCH)
     return {
         "ranks": ranks,
-        "batch_per_rank": batch // max(1, ranks),
+        "batch_per_rank": options.batch_size // max(1, ranks),
         "snapshots": list_snapshots(folder),
         "dataset_id": dataset_id,
         "labels": (info or {}).get("labels", []),
         "image dimensions": [image.get("height"), image.get("width"), image.get("channels")],
         "image resize mode": image.get("resize_mode"),
         "framework": "pytorch",
-        "network": job.parameters.get("standard_networks") or job.parameters.get("method"),
+        "network": options.network if options.method == "standard" else options.method,
         "latest": validations[-1] if validations else None,
         "best": best,
         "validation_confusion": _validation_confusion(folder, (info or {}).get("labels", [])),
@@ -97,16 +132,12 @@ def _validation_confusion(folder: Path, labels: list[str]) -> dict[str, Any] | N
     return {"epoch": data["epoch"], "labels": labels, "matrix": matrix, "per_class": per_class}
 
 
-def _int(text: Any, default: int) -> int:
-    try:
-        return int(str(text))
-    except ValueError:
-        return default
-
-
 def dataset_ready(job: Job, store) -> tuple[str | None, str | None] | None:
     """A model waits while its dataset is not Done, and fails if the dataset failed."""
-    dataset_id = job.parameters.get("dataset", "")
+    options = options_of(job)
+    if options is None:
+        return None, "the model's parameters are not ones this version can read"
+    dataset_id = options.dataset
     try:
         dataset = store.get(dataset_id)
     except JobNotFound:
@@ -134,8 +165,10 @@ IMAGE_CLASSIFICATION_MODEL = register(
         form_endpoint="models.new_classification",
         details=model_details,
         page_template="models/sections.html",
+        page_data=model_page_data,
         waiting_on=dataset_ready,
         gpu_request=gpu_request,
+        depends_on=uses,
         resume_point=snapshot_to_resume,
     )
 )

@@ -72,6 +72,9 @@ def show(job_id: str):
         last_seq=events[-1]["seq"] if events else -1,
         clone_form=bool(job_type and job_type.form_endpoint),
         type_template=job_type.page_template if job_type else None,
+        page_data=job_type.page_data(job, svc.store.folder(job_id))
+        if job_type and job_type.page_data
+        else {},
     )
 
 

@@ -7,14 +7,12 @@ import itertools
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from digits.datasets.layout import read_info
-from digits.files import read_last_json_lines
 from digits.forms import FormErrors, add_error
-from digits.jobs.events import USAGE_FILE
 from digits.jobs.heartbeats import live_workers
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
 from digits.models import catalog
-from digits.models.job_type import IMAGE_CLASSIFICATION_MODEL, read_metrics
+from digits.models.job_type import IMAGE_CLASSIFICATION_MODEL, options_of
 from digits.models.layout import list_snapshots
 from digits.models.lr_policy import curve
 from digits.models.network_check import CHECK_NETWORK_REQUEST
@@ -278,11 +276,12 @@ def customize():
         job = services().store.get(name)
     except JobNotFound:
         return json_errors({"network": [f"no standard network or model called {name!r}"]})
-    params = job.parameters
-    if params.get("method") == "custom":
-        return jsonify({"network": params.get("custom_network", "")})
-    standard = params.get("standard_networks", "lenet")
-    return jsonify({"network": catalog.standalone_source(standard)})
+    options = options_of(job) if job.type == IMAGE_CLASSIFICATION_MODEL.name else None
+    if options is None:
+        return json_errors({"network": [f"job {name} is not a model this version can read"]})
+    if options.method == "custom":
+        return jsonify({"network": options.custom_network})
+    return jsonify({"network": catalog.standalone_source(options.network)})
 
 
 @bp.route("/models/visualize-lr", methods=["POST"])
@@ -301,20 +300,3 @@ def visualize_lr():
         return json_errors(errors)
     xs, ys = curve(policy, base)
     return jsonify({"x": xs, "y": ys})
-
-
-USAGE_HISTORY = 300  # samples (seconds) of CPU/GPU figures a model page starts with
-
-
-def model_page_data(job_id: str) -> dict:
-    """What the model page's charts start from (then live events extend them)."""
-    folder = services().store.folder(job_id)
-    return {
-        "metrics": read_metrics(folder),
-        "usage": read_last_json_lines(folder / USAGE_FILE, USAGE_HISTORY),
-    }
-
-
-@bp.app_context_processor
-def model_helpers():
-    return {"model_page_data": model_page_data}

@@ -40,7 +40,15 @@ TYPES = {
     "dataset": register(JobType("test-countdown-dataset", "dataset", CPU_QUEUE, run, "Countdown")),
     "model": register(
         JobType(
-            "test-countdown-model", "model", GPU_QUEUE, run, "Countdown", gpu_request=gpu_request
+            "test-countdown-model",
+            "model",
+            GPU_QUEUE,
+            run,
+            "Countdown",
+            gpu_request=gpu_request,
+            depends_on=lambda job: (
+                [job.parameters["dataset"]] if "dataset" in job.parameters else []
+            ),
         )
     ),
 }
