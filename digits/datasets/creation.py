@@ -8,7 +8,6 @@ a job that dies midway leaves nothing half-written where training would look.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import random
@@ -29,7 +28,13 @@ from digits.datasets.database import (
     encode_record,
     open_database,
 )
-from digits.datasets.layout import read_info
+from digits.datasets.layout import (
+    DatasetInfo,
+    ImageFormat,
+    SplitFigures,
+    read_info,
+    write_info,
+)
 from digits.datasets.options import DatasetOptions, parse_options
 from digits.datasets.parsing import (
     SPLITS,
@@ -56,13 +61,13 @@ def build_dataset(ctx: JobContext) -> None:
     if info is None:
         _build(ctx, options, _parse(ctx, options, roots), roots, base=None)
     appends = ctx.parameters.get("appends", [])
-    for number in range(read_info(ctx.folder).get("appends_applied", 0), len(appends)):
+    for number in range(read_info(ctx.folder).appends_applied, len(appends)):
         ctx.log(f"adding images ({number + 1} of {len(appends)} requests)")
         parsed = _parse_append(ctx, options, appends[number], number, roots)
         _build(ctx, options, parsed, roots, base=read_info(ctx.folder))
 
 
-def _build(ctx, options: DatasetOptions, parsed: Parsed, roots, base: dict | None) -> None:
+def _build(ctx, options: DatasetOptions, parsed: Parsed, roots, base: DatasetInfo | None) -> None:
     """Write `parsed` into databases (after `base`'s images, if given) and swap them in."""
     for message in parsed.messages:
         ctx.log(message)
@@ -70,7 +75,7 @@ def _build(ctx, options: DatasetOptions, parsed: Parsed, roots, base: dict | Non
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     if base is not None:
-        for split in base["splits"]:  # a compact copy to append to; the original stays intact
+        for split in base.splits:  # a compact copy to append to; the original stays intact
             (staging / layout.database(split)).mkdir()
             env = open_database(ctx.folder / layout.database(split))
             env.copy(str(staging / layout.database(split)), compact=True)
@@ -80,12 +85,19 @@ def _build(ctx, options: DatasetOptions, parsed: Parsed, roots, base: dict | Non
         f"{len(parsed.labels)} classes, {total} images: "
         + ", ".join(f"{s} {len(parsed.splits[s])}" for s in SPLITS)
     )
-    summary = _write_databases(ctx, options, parsed, roots, staging, total, base)
+    splits, skipped = _write_databases(ctx, options, parsed, roots, staging, total, base)
     (staging / layout.LABELS).write_text("\n".join(parsed.labels) + "\n")
-    summary["labels"] = parsed.labels
-    summary["messages"] = (base or {}).get("messages", []) + parsed.messages
-    summary["appends_applied"] = (base or {}).get("appends_applied", -1) + 1
-    (staging / layout.INFO).write_text(json.dumps(summary, indent=2))
+    image = ImageFormat(options.width, options.height, options.channels, options.resize_mode,
+                        options.encoding)  # fmt: skip
+    info = DatasetInfo(
+        labels=parsed.labels,
+        image=image,
+        splits=splits,
+        skipped=skipped,
+        messages=(base.messages if base else []) + parsed.messages,
+        appends_applied=base.appends_applied + 1 if base else 0,
+    )
+    write_info(staging, info)
     _swap_into_place(staging, ctx.folder)
     ctx.progress(1.0, done=total, total=total)
 
@@ -120,7 +132,7 @@ def _remove(path: Path) -> None:
 
 def _parse_append(ctx, options: DatasetOptions, request: dict, number: int, roots) -> Parsed:
     """The images of one "Add images" request, labelled in the dataset's (grown) label list."""
-    labels = read_info(ctx.folder)["labels"]
+    labels = read_info(ctx.folder).labels
     try:
         if request.get("method") == "upload":
             unpacked = ctx.folder / layout.append_folder(number) / "images"
@@ -261,7 +273,11 @@ def _process_chunk(chunk: list[tuple[int, str, int]]):
     return records, skipped, pixel_sum
 
 
-def _write_databases(ctx, options, parsed, roots, staging, total, base=None) -> dict:
+def _write_databases(
+    ctx, options, parsed, roots, staging, total, base: DatasetInfo | None = None
+) -> tuple[dict[str, SplitFigures], list[dict[str, str]]]:
+    """Each split's database written (after `base`'s records); their figures, and the first
+    skipped images."""
     settings = _Settings(
         options.width,
         options.height,
@@ -272,35 +288,25 @@ def _write_databases(ctx, options, parsed, roots, staging, total, base=None) -> 
         roots,
         ctx.settings.max_image_pixels,
     )
-    summary = {
-        "image": {
-            "width": options.width,
-            "height": options.height,
-            "channels": options.channels,
-            "resize_mode": options.resize_mode,
-            "encoding": options.encoding,
-        },
-        "splits": {},
-        "skipped": [],
-    }
+    splits: dict[str, SplitFigures] = {}
+    listed_skips: list[dict[str, str]] = list(base.skipped) if base else []
     done, started, mean_sum, mean_count = 0, time.monotonic(), None, 0
     if base is not None:  # the mean so far, weighted by its image count
-        mean_count = base["splits"].get("train", {}).get("entries", 0)
+        mean_count = base.entries("train")
         mean = np.load(ctx.folder / layout.MEAN_NPY).astype(np.float64)
         mean_sum = (mean[:, :, 0] if options.channels == 1 else mean) * mean_count
-        summary["skipped"] = base["skipped"]
     with multiprocessing.get_context("fork").Pool(
         os.cpu_count() or 1, initializer=_init_worker, initargs=(settings,)
     ) as pool:
         for split_number, split in enumerate(SPLITS):
             entries = parsed.splits[split]
-            before = (base or {}).get("splits", {}).get(split)
+            before = base.splits.get(split) if base else None
             if not entries and not before:
                 continue
             writer = DatabaseWriter(staging / layout.database(split))
-            per_class = (before or {}).get("per_class", [])
+            per_class = list(before.per_class) if before else []
             per_class = per_class + [0] * (len(parsed.labels) - len(per_class))
-            skipped = (before or {}).get("skipped", 0)
+            skipped = before.skipped if before else 0
             chunks = _chunks(entries, split_number, writer.count)
             results = pool.imap(_process_chunk, chunks)
             for chunk, (records, bad, pixel_sum) in zip(chunks, results, strict=True):
@@ -312,8 +318,8 @@ def _write_databases(ctx, options, parsed, roots, staging, total, base=None) -> 
                 for path, reason in bad:
                     skipped += 1
                     ctx.log(f"skipped {path}: {reason}")
-                    if len(summary["skipped"]) < MAX_LISTED_SKIPS:
-                        summary["skipped"].append({"split": split, "path": path, "reason": reason})
+                    if len(listed_skips) < MAX_LISTED_SKIPS:
+                        listed_skips.append({"split": split, "path": path, "reason": reason})
                 if split == "train" and pixel_sum is not None:
                     mean_sum = pixel_sum if mean_sum is None else mean_sum + pixel_sum
                     mean_count += len(records) - len(bad)
@@ -323,19 +329,15 @@ def _write_databases(ctx, options, parsed, roots, staging, total, base=None) -> 
                     0.99 * done / total, done=done, total=total, eta=elapsed / done * (total - done)
                 )
             writer.close()
-            summary["splits"][split] = {
-                "entries": writer.count,
-                "per_class": per_class,
-                "skipped": skipped,
-                "db_size": database_size(staging / layout.database(split)),
-            }
+            size = database_size(staging / layout.database(split))
+            splits[split] = SplitFigures(writer.count, per_class, skipped, size)
             ctx.log(f"{split}: {writer.count} images written, {skipped} skipped")
         pool.close()  # all done: let the decoders finish rather than be terminated
         pool.join()
     if not mean_count:
         raise JobError("no training image could be read: nothing to build a dataset from")
     _write_mean(staging, mean_sum / mean_count)
-    return summary
+    return splits, listed_skips
 
 
 def _chunks(entries: list[Entry], split_number: int, first_index: int) -> list[list[tuple]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,32 +20,30 @@ def dataset_details(job: Job, folder: Path) -> dict[str, Any]:
     info = read_info(folder)
     if info is None:
         return {"ParseFolderTasks": [], "CreateDbTasks": []}
-    splits, image = info["splits"], info["image"]
-    counts = {f"{s}_count": splits.get(s, {}).get("entries", 0) for s in SPLITS}
+    image = info.image
+    counts = {f"{s}_count": info.entries(s) for s in SPLITS}
     return {
-        "ParseFolderTasks": [
-            {"name": "Parse Folder", "label_count": len(info["labels"]), **counts}
-        ],
+        "ParseFolderTasks": [{"name": "Parse Folder", "label_count": len(info.labels), **counts}],
         "CreateDbTasks": [
             {
                 "name": f"Create DB ({split})",
                 "backend": "lmdb",
-                "encoding": image["encoding"],
+                "encoding": image.encoding,
                 "compression": "none",
-                "entries": figures["entries"],
-                "image_channels": image["channels"],
-                "image_height": image["height"],
-                "image_width": image["width"],
-                "db_size": figures["db_size"],
-                "per_class": figures["per_class"],
-                "skipped": figures["skipped"],
+                "entries": figures.entries,
+                "image_channels": image.channels,
+                "image_height": image.height,
+                "image_width": image.width,
+                "db_size": figures.db_size,
+                "per_class": figures.per_class,
+                "skipped": figures.skipped,
             }
-            for split, figures in splits.items()
+            for split, figures in info.splits.items()
         ],
-        "labels": info["labels"],
-        "image": image,
-        "skipped": info["skipped"],
-        "messages": info["messages"],
+        "labels": info.labels,
+        "image": asdict(image),
+        "skipped": info.skipped,
+        "messages": info.messages,
         "mean_image": (folder / layout.MEAN_PNG).exists(),
     }
 

@@ -1,6 +1,9 @@
-"""Where a dataset job keeps its files, inside its job folder."""
+"""Where a dataset job keeps its files, inside its job folder, and what its info.json says."""
+
+from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +25,66 @@ def append_folder(number: int) -> str:
     return f"appends/{number}"
 
 
-def read_info(folder: Path) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class ImageFormat:
+    """How the dataset's images are stored: every record has this size and encoding."""
+
+    width: int
+    height: int
+    channels: int
+    resize_mode: str
+    encoding: str
+
+
+@dataclass
+class SplitFigures:
+    """One database (train, val, test): its records, per class, the images skipped, its size."""
+
+    entries: int
+    per_class: list[int]
+    skipped: int
+    db_size: int
+
+
+@dataclass
+class DatasetInfo:
+    """info.json: what a finished dataset job built. The one way it is read and written."""
+
+    labels: list[str]
+    image: ImageFormat
+    splits: dict[str, SplitFigures] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(
+        default_factory=list
+    )  # the first ones: split, path, reason
+    messages: list[str] = field(default_factory=list)
+    appends_applied: int = 0  # "Add images" requests built in so far
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DatasetInfo:
+        return cls(
+            labels=list(data["labels"]),
+            image=ImageFormat(**data["image"]),
+            splits={name: SplitFigures(**figures) for name, figures in data["splits"].items()},
+            skipped=list(data.get("skipped", [])),
+            messages=list(data.get("messages", [])),
+            appends_applied=data.get("appends_applied", 0),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def entries(self, split: str) -> int:
+        figures = self.splits.get(split)
+        return figures.entries if figures else 0
+
+
+def read_info(folder: Path) -> DatasetInfo | None:
     """The summary a finished dataset job wrote, or None before it finishes."""
     try:
-        return json.loads((folder / INFO).read_text())
+        return DatasetInfo.from_dict(json.loads((folder / INFO).read_text()))
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+
+
+def write_info(folder: Path, info: DatasetInfo) -> None:
+    (folder / INFO).write_text(json.dumps(info.to_dict(), indent=2))

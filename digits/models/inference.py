@@ -151,14 +151,14 @@ def _load(store, folder: Path, epoch: float) -> LoadedModel:
     dataset = layout.read_info(dataset_folder)
     if dataset is None:
         raise ModelNotUsable(f"the model's dataset {options.dataset} is gone or unfinished")
-    image = dataset["image"]
+    image = dataset.image
     mean = np.load(dataset_folder / layout.MEAN_NPY) if options.mean_mode != "none" else None
     info = ModelInfo(
         labels=list(snapshot["labels"]),
-        channels=image["channels"],
-        height=image["height"],
-        width=image["width"],
-        resize_mode=image["resize_mode"],
+        channels=image.channels,
+        height=image.height,
+        width=image.width,
+        resize_mode=image.resize_mode,
         crop_size=options.crop_size,
         mean_mode=options.mean_mode,
         network=options.network if options.method == "standard" else options.method,

@@ -100,21 +100,23 @@ def model_details(job: Job, folder: Path) -> dict[str, Any]:
     info = read_info(dataset_folder) if dataset_id and dataset_folder.is_dir() else None
     validations = [row for row in read_metrics(folder) if "val_loss" in row]
     best = min(validations, key=lambda row: row["val_loss"], default=None)
-    image = (info or {}).get("image", {})
+    labels = info.labels if info else []
     ranks = len(job.gpus) or gpu_request(job).size
     return {
         "ranks": ranks,
         "batch_per_rank": options.batch_size // max(1, ranks),
         "snapshots": list_snapshots(folder),
         "dataset_id": dataset_id,
-        "labels": (info or {}).get("labels", []),
-        "image dimensions": [image.get("height"), image.get("width"), image.get("channels")],
-        "image resize mode": image.get("resize_mode"),
+        "labels": labels,
+        "image dimensions": [info.image.height, info.image.width, info.image.channels]
+        if info
+        else [None, None, None],
+        "image resize mode": info.image.resize_mode if info else None,
         "framework": "pytorch",
         "network": options.network if options.method == "standard" else options.method,
         "latest": validations[-1] if validations else None,
         "best": best,
-        "validation_confusion": _validation_confusion(folder, (info or {}).get("labels", [])),
+        "validation_confusion": _validation_confusion(folder, labels),
     }
 
 

@@ -373,7 +373,7 @@ def train(ctx: JobContext) -> None:
     info = layout.read_info(dataset_folder)
     if info is None:
         raise JobError(f"dataset {options.dataset} has no databases (is it Done?)")
-    labels = info["labels"]
+    labels = info.labels
     preprocess = Preprocessing(
         options.mean_mode,
         np.load(dataset_folder / layout.MEAN_NPY),
@@ -385,8 +385,8 @@ def train(ctx: JobContext) -> None:
         options.noise,
         options.hsv,
     )
-    height, width = preprocess.output_size(info["image"]["height"], info["image"]["width"])
-    model = build_network(options, ctx, len(labels), info["image"]["channels"], height, width)
+    height, width = preprocess.output_size(info.image.height, info.image.width)
+    model = build_network(options, ctx, len(labels), info.image.channels, height, width)
     model.to(env.device)
     if env.device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)

@@ -274,18 +274,18 @@ def explore():
     job = svc.store.get(job_id)
     info = read_info(svc.store.folder(job_id))
     db = request.args.get("db", "train")
-    if info is None or db not in info["splits"]:
+    if info is None or db not in info.splits:
         return error_response(f"dataset {job_id} has no {db} database", 404, field="db")
     page = max(0, _int_arg("page", 0))
     size = min(200, max(1, _int_arg("size", EXPLORE_PAGE_SIZE)))
     label = request.args.get("label", "")
-    label_index = info["labels"].index(label) if label in info["labels"] else None
+    label_index = info.labels.index(label) if label in info.labels else None
     path = svc.store.folder(job_id) / layout.database(db)
     records, total = browse(path, page * size, size, label_index)
     items = [
         {
             "key": key,
-            "label": info["labels"][r.label],
+            "label": info.labels[r.label],
             "src": "data:image/png;base64," + base64.b64encode(r.png()).decode(),
         }
         for key, r in records

@@ -6,7 +6,7 @@ import itertools
 
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
-from digits.datasets.layout import read_info
+from digits.datasets.layout import DatasetInfo, read_info
 from digits.forms import FormErrors, add_error
 from digits.jobs.heartbeats import live_workers
 from digits.jobs.status import Status
@@ -143,7 +143,7 @@ def _check(form: dict, check_fit: bool = True) -> dict:
         return {"dataset": [f"dataset {dataset.name} ended {dataset.status.label}"]}
     info = read_info(store.folder(dataset.id))
     if info is not None:
-        height, width = info["image"]["height"], info["image"]["width"]
+        height, width = info.image.height, info.image.width
         if options.crop_size and options.crop_size > min(height, width):
             add_error(errors, "crop_size", f"larger than the dataset's {width}x{height} images")
         if options.method in ("custom", "standard") and check_fit and not errors:
@@ -175,7 +175,7 @@ def _check_gpus(options, errors: dict) -> None:
         )
 
 
-def _check_fit(options, info: dict, errors: dict) -> None:
+def _check_fit(options, info: DatasetInfo, errors: dict) -> None:
     """Build the network for the dataset's images and try it, before any job exists.
 
     A worker of queue infer tries it (custom code in a child with limits). With no such
@@ -183,16 +183,15 @@ def _check_fit(options, info: dict, errors: dict) -> None:
     """
     if not infer_worker_running():
         return
-    image = info["image"]
     crop = options.crop_size
-    height, width = (crop, crop) if crop else (image["height"], image["width"])
+    height, width = (crop, crop) if crop else (info.image.height, info.image.width)
     field = "custom_network" if options.method == "custom" else "standard_networks"
     answer = _try_network(
         options.method,
         options.network,
         options.custom_network,
         field,
-        (len(info["labels"]), image["channels"], height, width),
+        (len(info.labels), info.image.channels, height, width),
         summary=False,
     )
     if "error" in answer:
@@ -244,14 +243,9 @@ def _shape_from(form) -> tuple[int, int, int, int]:
         except JobNotFound:
             info = None
     if info:
-        image = info["image"]
+        image = info.image
         crop = int(form["crop_size"]) if str(form.get("crop_size", "")).isdigit() else None
-        return (
-            len(info["labels"]),
-            image["channels"],
-            crop or image["height"],
-            crop or image["width"],
-        )
+        return len(info.labels), image.channels, crop or image.height, crop or image.width
 
     def number(name, default):
         value = str(form.get(name, ""))
