@@ -229,7 +229,7 @@ class _Settings:
     encoding: str
     seed: int
     roots: tuple[Path, ...]
-    max_pixels: int
+    max_pixels: int = images.DEFAULT_MAX_PIXELS
 
 
 _worker_settings: _Settings | None = None
