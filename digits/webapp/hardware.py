@@ -7,8 +7,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, render_template
 
-from digits.jobs.events import last_seq
-from digits.jobs.heartbeats import live_workers, node_of
+from digits.jobs.heartbeats import node_of
 from digits.jobs.status import Status
 from digits.webapp.http import wants_json
 from digits.webapp.services import services
@@ -44,7 +43,7 @@ def gpu_hosts(workers: list[dict[str, Any]]) -> dict[str, set[int]]:
 @bp.route("/hardware.json", endpoint="hardware_json")
 def show():
     svc = services()
-    workers = live_workers(svc.settings)
+    workers = svc.workers()
     # Only the active jobs, oldest first (the order in which they are served): the page asks
     # every few seconds, and finished jobs, most of them, need not be read for it.
     active = sorted(
@@ -55,7 +54,7 @@ def show():
     for job in active:
         row = svc.summary(job, workers) | {
             "kind": job.kind,
-            "seq": last_seq(svc.store.folder(job.id)),
+            "seq": svc.last_seq(job.id),
             "worker": job.worker,
             "gpus": job.gpus,
             "queue": job.queue,

@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import Flask
 
 from digits.config import INFER_QUEUE
-from digits.jobs.heartbeats import live_workers
 from digits.jobs.page_requests import RequestFailed, RequestTimedOut, ask
 from digits.webapp.http import error_response, json_errors, wants_json
 from digits.webapp.services import services
@@ -31,7 +30,7 @@ class ServiceUnavailable(Exception):
 
 
 def infer_worker_running() -> bool:
-    return any(INFER_QUEUE in w.get("queues", ()) for w in live_workers(services().settings))
+    return any(INFER_QUEUE in w.get("queues", ()) for w in services().workers())
 
 
 def ask_worker(kind: str, payload: dict, files: dict[str, bytes], field: str) -> dict:

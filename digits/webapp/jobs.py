@@ -11,7 +11,6 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 
 from digits.jobs import types
 from digits.jobs.control import JobFinished, JobInUse, UnknownJobType
-from digits.jobs.events import read_events
 from digits.jobs.recovery import CannotResume
 from digits.webapp.auth import current_user, login_required, may_change
 from digits.webapp.http import error_response, job_parameters, json_errors, wants_json
@@ -56,7 +55,7 @@ def _route(rule: str, **options):
 def show(job_id: str):
     svc = services()
     # Events first, then job.json: the page is then at least as new as its last event's seq.
-    events = read_events(svc.store.folder(job_id))
+    events = svc.events(job_id)
     job = svc.store.get(job_id)
     detail = svc.detail(job)
     if wants_json():

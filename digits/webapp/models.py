@@ -8,7 +8,6 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 
 from digits.datasets.layout import DatasetInfo, read_info
 from digits.forms import FormErrors, add_error
-from digits.jobs.heartbeats import live_workers
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
 from digits.models import catalog
@@ -39,7 +38,7 @@ def new_classification():
 def _form_choices() -> dict:
     store = services().store
     jobs = store.list()
-    gpus = _gpu_choices(live_workers(services().settings))
+    gpus = _gpu_choices(services().workers())
     return {
         "datasets": [
             j for j in jobs if j.kind == "dataset" and j.type == "image-classification-dataset"
@@ -159,7 +158,7 @@ ONE_HOST = "a job trains on one host: training across hosts is not supported yet
 
 def _check_gpus(options, errors: dict) -> None:
     """GPUs that some live host can give: by index, or a count no larger than a host has."""
-    hosts = gpu_hosts(live_workers(services().settings))
+    hosts = gpu_hosts(services().workers())
     if options.gpus:
         offered = set().union(*hosts.values())
         missing = [g for g in options.gpus if g not in offered]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_socketio import SocketIO, join_room
 
-from digits.jobs.events import JOB_MANAGEMENT_ROOM, NAMESPACE, read_events
+from digits.jobs.events import JOB_MANAGEMENT_ROOM, NAMESPACE
 from digits.jobs.job import is_job_id
 from digits.jobs.messaging import create_socketio_manager
 from digits.jobs.store import JobNotFound
@@ -80,12 +80,11 @@ def on_join(data):
         return {"jobs": services().summaries()}
     if not isinstance(room, str) or not is_job_id(room):
         return {"error": "no such job"}
-    store = services().store
     try:
-        store.get(room)
+        services().store.get(room)
     except JobNotFound:
         return {"error": "no such job"}
     join_room(room)
     since = data.get("since", 0)
     since = since if isinstance(since, int) and since >= 0 else 0
-    return {"job_id": room, "events": read_events(store.folder(room), since)}
+    return {"job_id": room, "events": services().events(room, since)}

@@ -11,7 +11,7 @@ from digits.accounts import Accounts
 from digits.config import Settings
 from digits.jobs import types
 from digits.jobs.control import JobControl
-from digits.jobs.events import JobEvents, last_seq
+from digits.jobs.events import JobEvents, last_seq, read_events
 from digits.jobs.heartbeats import live_workers, waiting_reason
 from digits.jobs.job import Job, JobFormatError
 from digits.jobs.recovery import resume_point
@@ -28,6 +28,17 @@ class Services:
     control: JobControl
     accounts: Accounts
 
+    def workers(self) -> list[dict[str, Any]]:
+        """The workers alive now (their heartbeats), with what they serve and offer."""
+        return live_workers(self.settings)
+
+    def events(self, job_id: str, since: int = 0) -> list[dict[str, Any]]:
+        """A job's history from event `since` on."""
+        return read_events(self.store.folder(job_id), since)
+
+    def last_seq(self, job_id: str) -> int:
+        return last_seq(self.store.folder(job_id))
+
     def summary(self, job: Job, workers: list[dict[str, Any]]) -> dict[str, Any]:
         """A job's summary, with the honest reason a waiting job is not running."""
         summary = job.summary()
@@ -41,7 +52,7 @@ class Services:
         extra = job_type.details(job, folder) if job_type and job_type.details else {}
         return (
             extra
-            | self.summary(job, live_workers(self.settings))
+            | self.summary(job, self.workers())
             | {
                 "kind": job.kind,
                 "notes": job.notes,
@@ -65,10 +76,10 @@ class Services:
         The seq is read before job.json, so each summary is at least as new as its seq and a
         page can safely drop live events that it already covers.
         """
-        workers = live_workers(self.settings)
+        workers = self.workers()
         summaries = []
         for listed in self.store.list():
-            seq = last_seq(self.store.folder(listed.id))
+            seq = self.last_seq(listed.id)
             try:
                 job = self.store.get(listed.id)
             except (JobNotFound, JobFormatError):
