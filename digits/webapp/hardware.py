@@ -43,7 +43,7 @@ def gpu_hosts(workers: list[dict[str, Any]]) -> dict[str, set[int]]:
 @bp.route("/hardware.json", endpoint="hardware_json")
 def show():
     svc = services()
-    workers = svc.workers()
+    workers = svc.live_workers()
     # Only the active jobs, oldest first (the order in which they are served): the page asks
     # every few seconds, and finished jobs, most of them, need not be read for it.
     active = sorted(

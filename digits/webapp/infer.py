@@ -30,7 +30,7 @@ class ServiceUnavailable(Exception):
 
 
 def infer_worker_running() -> bool:
-    return any(INFER_QUEUE in w.get("queues", ()) for w in services().workers())
+    return any(INFER_QUEUE in w.get("queues", ()) for w in services().live_workers())
 
 
 def ask_worker(kind: str, payload: dict, files: dict[str, bytes], field: str) -> dict:

@@ -55,7 +55,7 @@ def _route(rule: str, **options):
 def show(job_id: str):
     svc = services()
     # Events first, then job.json: the page is then at least as new as its last event's seq.
-    events = svc.events(job_id)
+    events = svc.history(job_id)
     job = svc.store.get(job_id)
     detail = svc.detail(job)
     if wants_json():

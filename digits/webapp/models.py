@@ -38,7 +38,7 @@ def new_classification():
 def _form_choices() -> dict:
     store = services().store
     jobs = store.list()
-    gpus = _gpu_choices(services().workers())
+    gpus = _gpu_choices(services().live_workers())
     return {
         "datasets": [
             j for j in jobs if j.kind == "dataset" and j.type == "image-classification-dataset"
@@ -158,7 +158,7 @@ ONE_HOST = "a job trains on one host: training across hosts is not supported yet
 
 def _check_gpus(options, errors: dict) -> None:
     """GPUs that some live host can give: by index, or a count no larger than a host has."""
-    hosts = gpu_hosts(services().workers())
+    hosts = gpu_hosts(services().live_workers())
     if options.gpus:
         offered = set().union(*hosts.values())
         missing = [g for g in options.gpus if g not in offered]

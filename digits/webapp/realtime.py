@@ -87,4 +87,4 @@ def on_join(data):
     join_room(room)
     since = data.get("since", 0)
     since = since if isinstance(since, int) and since >= 0 else 0
-    return {"job_id": room, "events": services().events(room, since)}
+    return {"job_id": room, "events": services().history(room, since)}

@@ -28,11 +28,11 @@ class Services:
     control: JobControl
     accounts: Accounts
 
-    def workers(self) -> list[dict[str, Any]]:
+    def live_workers(self) -> list[dict[str, Any]]:
         """The workers alive now (their heartbeats), with what they serve and offer."""
         return live_workers(self.settings)
 
-    def events(self, job_id: str, since: int = 0) -> list[dict[str, Any]]:
+    def history(self, job_id: str, since: int = 0) -> list[dict[str, Any]]:
         """A job's history from event `since` on."""
         return read_events(self.store.folder(job_id), since)
 
@@ -52,7 +52,7 @@ class Services:
         extra = job_type.details(job, folder) if job_type and job_type.details else {}
         return (
             extra
-            | self.summary(job, self.workers())
+            | self.summary(job, self.live_workers())
             | {
                 "kind": job.kind,
                 "notes": job.notes,
@@ -76,7 +76,7 @@ class Services:
         The seq is read before job.json, so each summary is at least as new as its seq and a
         page can safely drop live events that it already covers.
         """
-        workers = self.workers()
+        workers = self.live_workers()
         summaries = []
         for listed in self.store.list():
             seq = self.last_seq(listed.id)
