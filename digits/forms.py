@@ -7,6 +7,7 @@ form is checked whole and the user sees every problem at once.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any
 
 Errors = dict[str, list[str]]
@@ -54,6 +55,17 @@ def int_field(form, name: str, default: int | None, errors: Errors, low: int, hi
     return int(number)
 
 
+def optional_int_field(form, name: str, errors: Errors, low: int, high: int) -> int | None:
+    """A whole number in [low, high], or None when blank (an optional setting)."""
+    number = _number(form, name)
+    if number is None:
+        return None
+    if not (number.is_integer() and low <= number <= high):
+        add_error(errors, name, f"a whole number from {low} to {high}")
+        return None
+    return int(number)
+
+
 def float_field(
     form,
     name: str,
@@ -75,7 +87,7 @@ def float_field(
     return number
 
 
-def choice_field(form, name: str, choices: tuple[str, ...], default: str, errors: Errors) -> str:
+def choice_field(form, name: str, choices: Collection[str], default: str, errors: Errors) -> str:
     value = text_field(form, name, default)
     if value not in choices:
         add_error(errors, name, f"one of {', '.join(choices)}")

@@ -12,7 +12,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-RESIZE_MODES = ("squash", "crop", "fill", "half_crop")
+# Each choice and its title on the form (the form's list comes from here).
+RESIZE_MODES = {
+    "squash": "Squash",
+    "crop": "Crop",
+    "fill": "Fill",
+    "half_crop": "Half crop, half fill",
+}
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".webp", ".tif", ".tiff")
 WHITE = (255, 255, 255)
 

@@ -17,11 +17,22 @@ from digits.forms import (
     flag_field,
     float_field,
     int_field,
+    optional_int_field,
     text_field,
 )
 
-METHODS = ("folder", "textfile", "upload")
-ENCODING_CHOICES = ("png", "jpg", "none")
+# Each choice and its title on the form (the form's lists come from here).
+METHODS = {
+    "folder": "Folder on the server",
+    "upload": "Upload an archive",
+    "textfile": "Text files",
+}
+ENCODING_CHOICES = {
+    "png": "PNG (lossless)",
+    "jpg": "JPEG (lossy, 90%)",
+    "none": "None (raw pixels)",
+}
+IMAGE_TYPES = {"3": "Color", "1": "Grayscale"}
 MAX_SIDE = 4096
 
 
@@ -110,10 +121,10 @@ def parse_options(form: dict[str, Any]) -> DatasetOptions:
                 errors, "folder_pct_val", "% for validation and % for testing add up to over 100"
             )
         options.min_per_class = int_field(form, "folder_train_min_per_class", 2, errors, 1, 10**9)
-        options.max_per_class = int_field(form, "folder_train_max_per_class", -1, errors, 1, 10**9)
-        if options.max_per_class == -1:
-            options.max_per_class = None
-        elif options.max_per_class is not None and options.max_per_class < options.min_per_class:
+        options.max_per_class = optional_int_field(
+            form, "folder_train_max_per_class", errors, 1, 10**9
+        )
+        if options.max_per_class is not None and options.max_per_class < options.min_per_class:
             add_error(
                 errors, "folder_train_max_per_class", "must not be below the minimum per class"
             )

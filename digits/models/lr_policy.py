@@ -6,7 +6,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-POLICIES = ("fixed", "step", "multistep", "exp", "inv", "poly", "sigmoid")
+# Each policy and its title on the form (the form's list comes from here).
+POLICIES = {
+    "fixed": "Fixed",
+    "step": "Step down",
+    "multistep": "Step down (arbitrary steps)",
+    "exp": "Exponential decay",
+    "inv": "Inverse decay",
+    "poly": "Polynomial decay",
+    "sigmoid": "Sigmoid decay",
+}
 
 
 @dataclass(frozen=True)

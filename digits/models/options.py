@@ -17,17 +17,36 @@ from digits.forms import (
     flag_field,
     float_field,
     int_field,
+    optional_int_field,
     text_field,
 )
 from digits.models import catalog
 from digits.models.lr_policy import POLICIES, LRPolicy
 
 # The choices the form offers (kept here, free of torch, so the web server need not load it).
-METHODS = ("standard", "custom", "previous")
-SOLVERS = ("SGD", "NESTEROV", "ADAGRAD", "RMSPROP", "ADADELTA", "ADAM", "ADAMW")
-MEAN_MODES = ("none", "image", "pixel")
-FLIPS = ("none", "fliplr", "flipud", "fliplrud")
-QUAD_ROTATIONS = ("none", "rot90", "rot180", "rotall")
+METHODS = {
+    "standard": "Standard networks",
+    "previous": "Previous networks",
+    "custom": "Custom network",
+}
+# Each choice and its title on the form (the form's lists come from here).
+SOLVERS = {
+    "SGD": "SGD",
+    "NESTEROV": "Nesterov",
+    "ADAGRAD": "AdaGrad",
+    "RMSPROP": "RMSprop",
+    "ADADELTA": "AdaDelta",
+    "ADAM": "Adam",
+    "ADAMW": "AdamW",
+}
+MEAN_MODES = {"image": "Image", "pixel": "Pixel", "none": "None"}
+FLIPS = {"none": "None", "fliplr": "Horizontal", "flipud": "Vertical", "fliplrud": "Both"}
+QUAD_ROTATIONS = {
+    "none": "None",
+    "rot90": "0 or 90°",
+    "rot180": "0 or 180°",
+    "rotall": "0, 90, 180 or 270°",
+}
 FRAMEWORK = "pytorch"
 DEFAULT_BATCH = 64
 
@@ -83,14 +102,14 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
         epochs=int_field(form, "train_epochs", 30, errors, 1, 100_000),
         snapshot_interval=float_field(form, "snapshot_interval", 1.0, errors, 0, 1e6, False),
         val_interval=float_field(form, "val_interval", 1.0, errors, 0, 1e6, False),
-        seed=int_field(form, "random_seed", -1, errors, 0, 2**31 - 1),
+        seed=optional_int_field(form, "random_seed", errors, 0, 2**31 - 1),
         batch_size=int_field(form, "batch_size", DEFAULT_BATCH, errors, 1, 1_000_000),
         batch_accumulation=int_field(form, "batch_accumulation", 1, errors, 1, 1024),
         solver=choice_field(form, "solver_type", SOLVERS, "SGD", errors),
         learning_rate=float_field(form, "learning_rate", 0.01, errors, 0, 1e3, False),
         lr_policy=parse_lr_policy(form, errors),
         mean_mode=choice_field(form, "use_mean", MEAN_MODES, "image", errors),
-        crop_size=int_field(form, "crop_size", -1, errors, 1, 4096),
+        crop_size=optional_int_field(form, "crop_size", errors, 1, 4096),
         shuffle=flag_field(form, "shuffle", True),
         flip=choice_field(form, "aug_flip", FLIPS, "none", errors),
         quad_rotation=choice_field(form, "aug_quad_rot", QUAD_ROTATIONS, "none", errors),
@@ -99,7 +118,7 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
         noise=float_field(form, "aug_noise", 0.0, errors, 0, 1),
         gpu_count=int_field(form, "select_gpu_count", 1, errors, 1, 64),
         bf16=flag_field(form, "use_bf16", True),
-        keep_snapshots=int_field(form, "snapshot_keep", -1, errors, 1, 10_000),
+        keep_snapshots=optional_int_field(form, "snapshot_keep", errors, 1, 10_000),
     )
     if flag_field(form, "aug_hsv_use"):
         options.hsv = (
@@ -107,12 +126,6 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
             float_field(form, "aug_hsv_s", 0.04, errors, 0, 0.5),
             float_field(form, "aug_hsv_v", 0.06, errors, 0, 0.5),
         )
-    if options.seed == -1:
-        options.seed = None
-    if options.crop_size == -1:
-        options.crop_size = None
-    if options.keep_snapshots == -1:
-        options.keep_snapshots = None
     if not options.name:
         add_error(errors, "model_name", "a model needs a name")
     if not options.dataset:

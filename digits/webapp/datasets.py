@@ -14,7 +14,14 @@ from digits.datasets import images, layout, limits
 from digits.datasets.database import browse
 from digits.datasets.job_type import IMAGE_CLASSIFICATION_DATASET
 from digits.datasets.layout import read_info
-from digits.datasets.options import OptionErrors, parse_image_settings, parse_options
+from digits.datasets.options import (
+    ENCODING_CHOICES,
+    IMAGE_TYPES,
+    METHODS,
+    OptionErrors,
+    parse_image_settings,
+    parse_options,
+)
 from digits.datasets.parsing import (
     SPLITS,
     ParseError,
@@ -32,13 +39,24 @@ from digits.webapp.uploads import discard_staged, move_staged, stage_archive
 
 bp = Blueprint("datasets", __name__)
 EXPLORE_PAGE_SIZE = 24
+# The form's lists, each from the code that checks the field.
+FORM_CHOICES = {
+    "methods": METHODS,
+    "image_types": IMAGE_TYPES,
+    "resize_modes": images.RESIZE_MODES,
+    "encodings": ENCODING_CHOICES,
+}
 
 
 @bp.route("/datasets/images/classification/new")
 @login_required
 def new_classification():
     values = clone_values("dataset_name")
-    return render_template("datasets/new.html", values=values, errors={})
+    return _form_page(values, {})
+
+
+def _form_page(values: dict, errors: dict) -> str:
+    return render_template("datasets/new.html", values=values, errors=errors, choices=FORM_CHOICES)
 
 
 @bp.route("/datasets/images/classification", methods=["POST"])
@@ -60,7 +78,7 @@ def create_classification():
         _discard(staged)
         if wants_json():
             return json_errors(errors)
-        return render_template("datasets/new.html", values=form, errors=errors), 400
+        return _form_page(form, errors), 400
     for name, upload in request.files.items():
         if upload.filename:
             form[name] = upload.filename  # the parameters record what was uploaded

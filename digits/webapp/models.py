@@ -13,9 +13,17 @@ from digits.jobs.store import JobNotFound
 from digits.models import catalog
 from digits.models.job_type import IMAGE_CLASSIFICATION_MODEL, options_of
 from digits.models.layout import list_snapshots
-from digits.models.lr_policy import curve
+from digits.models.lr_policy import POLICIES, curve
 from digits.models.network_check import CHECK_NETWORK_REQUEST
-from digits.models.options import parse_training_options, split_list
+from digits.models.options import (
+    FLIPS,
+    MEAN_MODES,
+    METHODS,
+    QUAD_ROTATIONS,
+    SOLVERS,
+    parse_training_options,
+    split_list,
+)
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.hardware import gpu_hosts, hosts_report
 from digits.webapp.http import job_parameters, json_errors, wants_json
@@ -40,6 +48,14 @@ def _form_choices() -> dict:
     jobs = store.list()
     gpus = _gpu_choices(services().live_workers())
     return {
+        "choices": {
+            "methods": METHODS,
+            "mean_modes": MEAN_MODES,
+            "flips": FLIPS,
+            "quad_rotations": QUAD_ROTATIONS,
+            "solvers": SOLVERS,
+            "lr_policies": POLICIES,
+        },
         "datasets": [
             j for j in jobs if j.kind == "dataset" and j.type == "image-classification-dataset"
         ],
