@@ -35,10 +35,10 @@ from digits.models.layout import (
     CLASSIFY_UPLOAD_ARCHIVE,
     CLASSIFY_UPLOAD_FOLDER,
 )
+from digits.models.options import parse_inference_options
 
 RESULTS_FILE = "results.json"
 BATCH = 64
-DEFAULT_TOP_N = 9
 
 
 @dataclass
@@ -50,7 +50,7 @@ class Item:
 
 def read_list(ctx: JobContext, labels: list[str]) -> tuple[list[Item], list[dict]]:
     """The list's images that may be read, and an error for each line that cannot."""
-    folder_text = ctx.parameters.get("image_folder", "").strip()
+    folder_text = parse_inference_options(ctx.parameters).image_folder
     items, errors = [], []
     lines = (ctx.folder / CLASSIFY_LIST_FILE).read_text(errors="replace").splitlines()
     for number, line in enumerate(lines, 1):
@@ -196,10 +196,9 @@ def _prepare(model: inference.LoadedModel, item: Item, max_pixels: int) -> np.nd
 
 
 def classify_many(ctx: JobContext) -> None:
-    params = ctx.parameters
-    epoch = float(params["snapshot_epoch"]) if params.get("snapshot_epoch") else None
+    options = parse_inference_options(ctx.parameters)
     try:
-        model = inference.load_model(ctx.events.store, params["job_id"], epoch)
+        model = inference.load_model(ctx.events.store, options.model, options.epoch)
     except inference.ModelNotUsable as exc:
         raise JobError(str(exc)) from exc
     labels = model.info.labels
@@ -207,16 +206,15 @@ def classify_many(ctx: JobContext) -> None:
         items, errors = read_list(ctx, labels)
     else:
         items, errors = read_upload(ctx, labels), []
-    limit = int(params.get("num_test_images") or 0)
-    if limit:
-        items = items[:limit]
+    if options.limit:
+        items = items[: options.limit]
     if not items:
         raise JobError(
             "no image of the list could be read: "
             + "; ".join(f"line {e['line']}: {e['reason']}" for e in errors[:5])
         )
     max_pixels = ctx.settings.max_image_pixels
-    tally = Tally(labels, int(params.get("top_n") or DEFAULT_TOP_N), max_pixels)
+    tally = Tally(labels, options.top_n, max_pixels)
     ctx.log(f"classifying {len(items)} images with the snapshot of epoch {model.info.epoch:g}")
     # Decoding and resizing release the GIL: threads prepare the next batch, its images in
     # parallel, while torch classifies this one. One batch ahead, so memory stays bounded.

@@ -22,7 +22,11 @@ from digits.jobs.store import JobNotFound
 from digits.jobs.types import JobType, register
 from digits.models.layout import METRICS_FILE, VAL_CONFUSION_FILE, list_snapshots
 from digits.models.network_check import CHECK_NETWORK_REQUEST, check_network
-from digits.models.options import TrainingOptions, parse_training_options
+from digits.models.options import (
+    TrainingOptions,
+    parse_inference_options,
+    parse_training_options,
+)
 
 CLASSIFY_RESULTS = "results.json"  # written by digits.models.classify_many
 STOP_GRACE = 60.0  # seconds to finish the step and write a snapshot before being signalled
@@ -180,11 +184,15 @@ def classifications_details(job: Job, folder: Path) -> dict[str, Any]:
     """Classify Many's results: DIGITS' `classifications` ({path: [[label, percent]...]}), and
     ours (accuracy, per class, confusion matrix, Top N, lines that could not be read)."""
     try:
+        model_id = parse_inference_options(job.parameters).model
+    except FormErrors:
+        model_id = None
+    try:
         results = json.loads((folder / CLASSIFY_RESULTS).read_text())
     except (FileNotFoundError, ValueError):
-        return {"model_id": job.parameters.get("job_id"), "results": None}
+        return {"model_id": model_id, "results": None}
     return {
-        "model_id": job.parameters.get("job_id"),
+        "model_id": model_id,
         "classifications": {row["path"]: row["predictions"] for row in results["rows"]},
         "results": results,
     }

@@ -204,3 +204,35 @@ def parse_lr_policy(form, errors: Errors) -> LRPolicy:
             gamma=number("lr_sigmoid_gamma", 0.1, -1e6),
         )
     return LRPolicy("fixed")
+
+
+DEFAULT_TOP_N = 9
+
+
+@dataclass
+class InferenceOptions:
+    """Classify Many and Top N: which model and snapshot, where relative paths start, how many
+    images at most, and how many of each class's best to show."""
+
+    model: str
+    epoch: float | None
+    image_folder: str
+    limit: int | None
+    top_n: int
+
+
+def parse_inference_options(form: dict[str, Any]) -> InferenceOptions:
+    """Check every field of a Classify Many job; raise FormErrors with all the problems."""
+    errors: Errors = {}
+    options = InferenceOptions(
+        model=text_field(form, "job_id"),
+        epoch=float_field(form, "snapshot_epoch", None, {}, 0, 1e9),
+        image_folder=text_field(form, "image_folder"),
+        limit=optional_int_field(form, "num_test_images", errors, 1, 10**9),
+        top_n=int_field(form, "top_n", DEFAULT_TOP_N, errors, 1, 1000),
+    )
+    if not options.model:
+        add_error(errors, "job_id", "choose the model to classify with")
+    if errors:
+        raise FormErrors(errors)
+    return options

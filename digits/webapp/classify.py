@@ -10,8 +10,10 @@ from typing import Any
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from digits.data_roots import PathNotAllowed, resolve_in_roots
+from digits.forms import FormErrors
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
+from digits.models.job_type import IMAGE_CLASSIFICATION_INFERENCE
 from digits.models.layout import (
     CLASSIFY_LIST_FILE,
     CLASSIFY_UPLOAD_ARCHIVE,
@@ -19,9 +21,10 @@ from digits.models.layout import (
     list_snapshots,
     resolve_epoch,
 )
+from digits.models.options import parse_inference_options
 from digits.webapp.auth import current_user
 from digits.webapp.http import json_errors, wants_json
-from digits.webapp.infer import ask_worker, field_error
+from digits.webapp.infer import BadRequest, ask_worker, field_error
 from digits.webapp.services import services
 from digits.webapp.uploads import move_staged, stage_archive
 
@@ -130,23 +133,20 @@ def _stage(inputs: dict):
 
 
 def _submit_many(top_n: bool):
-    from digits.models.job_type import IMAGE_CLASSIFICATION_INFERENCE
-
     form = request.form
     model, epoch = model_and_epoch(form)
-    numbers = {}
-    for field in ("num_test_images", "top_n"):
-        text = form.get(field, "").strip()
-        if text and (not text.isdigit() or int(text) < 1):
-            raise field_error(field, "a whole number above 0")
-        numbers[field] = text
-    inputs = _many_inputs(form, request.files)
     parameters = {
         "job_id": model.id,
         "snapshot_epoch": "" if epoch is None else f"{epoch:g}",
         "image_folder": form.get("image_folder", ""),
-        **numbers,
+        "num_test_images": form.get("num_test_images", ""),
+        "top_n": form.get("top_n", ""),
     }
+    try:
+        parse_inference_options(parameters)  # the job reads them so: all fields checked now
+    except FormErrors as exc:
+        raise BadRequest(exc.errors) from None
+    inputs = _many_inputs(form, request.files)
     name = f"{'Top N' if top_n else 'Classify Many'} with {model.name}"
     owner = current_user() or "anonymous"
     job = services().control.submit(
