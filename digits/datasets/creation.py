@@ -41,6 +41,7 @@ from digits.datasets.parsing import (
     Entry,
     Parsed,
     ParseError,
+    folder_in_roots,
     parse_folder,
     parse_labels_file,
     parse_list_file,
@@ -144,7 +145,7 @@ def _parse_append(ctx, options: DatasetOptions, request: dict, number: int, root
                 )
             source = unpacking.images_root(unpacked)
         else:
-            source = _folder(request.get("folder_train", ""), roots, "folder_train")
+            source = folder_in_roots(request.get("folder_train", ""), roots, "folder_train")
         pct_val = float(request.get("folder_pct_val") or 0)
         pct_test = float(request.get("folder_pct_test") or 0)
         seed = options.seed + number + 1
@@ -171,9 +172,11 @@ def _parse(ctx: JobContext, options: DatasetOptions, roots: tuple[Path, ...]) ->
                 unpacking.extract_archive(ctx.folder / layout.UPLOAD_ARCHIVE, unpacked, limits)
             train, val, test = unpacking.images_root(unpacked), None, None
         else:
-            train = _folder(options.folder_train, roots, "folder_train")
-            val = options.folder_val and _folder(options.folder_val, roots, "folder_val")
-            test = options.folder_test and _folder(options.folder_test, roots, "folder_test")
+            train = folder_in_roots(options.folder_train, roots, "folder_train")
+            val = options.folder_val and folder_in_roots(options.folder_val, roots, "folder_val")
+            test = options.folder_test and folder_in_roots(
+                options.folder_test, roots, "folder_test"
+            )
         return parse_folder(
             train,
             options.pct_val,
@@ -186,16 +189,6 @@ def _parse(ctx: JobContext, options: DatasetOptions, roots: tuple[Path, ...]) ->
         )
     except (ParseError, unpacking.UnsafeArchive) as exc:
         raise JobError(str(exc)) from exc
-
-
-def _folder(text: str, roots: tuple[Path, ...], field: str) -> Path:
-    try:
-        path = resolve_in_roots(text, roots)
-    except PathNotAllowed as exc:
-        raise ParseError(field, str(exc)) from exc
-    if not path.is_dir():
-        raise ParseError(field, f"{text} is not a folder")
-    return path
 
 
 def _parse_lists(folder: Path, options: DatasetOptions) -> Parsed:

@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from digits.data_roots import PathNotAllowed, resolve_in_roots
 from digits.datasets.images import IMAGE_EXTENSIONS
 
 SPLITS = ("train", "val", "test")
@@ -35,6 +36,18 @@ class Parsed:
 
 def label_for_folder(name: str) -> str:
     return name.replace("_", " ")
+
+
+def folder_in_roots(text: str, roots: tuple[Path, ...], field: str) -> Path:
+    """A folder the user named, under the data roots (ParseError on `field` otherwise): checked
+    when the dataset is submitted, and again when its job reads it."""
+    try:
+        path = resolve_in_roots(text, roots)
+    except PathNotAllowed as exc:
+        raise ParseError(field, str(exc)) from exc
+    if not path.is_dir():
+        raise ParseError(field, f"{text} is not an existing folder")
+    return path
 
 
 def list_images(folder: Path) -> list[str]:

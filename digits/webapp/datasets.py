@@ -25,6 +25,7 @@ from digits.datasets.options import (
 from digits.datasets.parsing import (
     SPLITS,
     ParseError,
+    folder_in_roots,
     list_images,
     parse_labels_file,
     parse_list_file,
@@ -130,12 +131,9 @@ def _flag(form: dict, name: str) -> bool:
 def _check_folder(text, roots, field, errors, need_classes: bool) -> int:
     """A folder of class folders under the data roots; the number of images in it."""
     try:
-        path = resolve_in_roots(text, roots)
-    except PathNotAllowed as exc:
+        path = folder_in_roots(text, roots, field)
+    except ParseError as exc:
         errors.setdefault(field, []).append(str(exc))
-        return 0
-    if not path.is_dir():
-        errors.setdefault(field, []).append(f"{text} is not an existing folder")
         return 0
     classes = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
     if need_classes and len(classes) < 2:
