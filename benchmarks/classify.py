@@ -29,11 +29,10 @@ import requests
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
-
-from processes import Server, data_roots_of, wait_until  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' helpers
 
 from digits.models import networks  # noqa: E402
+from tests.support.processes import Server, data_roots_of, wait_until  # noqa: E402
 
 SIZES = {"lenet": 28, "alexnet": 227}
 CLASSES = 4

@@ -22,12 +22,11 @@ from pathlib import Path
 import requests
 import socketio
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
-
-from processes import RedisServer, Server, start_worker, wait_until  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' helpers
 
 from digits.config import Settings  # noqa: E402
 from digits.jobs.messaging import create_socketio_manager  # noqa: E402
+from tests.support.processes import RedisServer, Server, start_worker, wait_until  # noqa: E402
 
 TARGETS_MS = {  # from the backbone issue
     ("embedded", "emit p95"): 300,

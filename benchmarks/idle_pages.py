@@ -23,9 +23,9 @@ from pathlib import Path
 import requests
 import websocket
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' helpers
 
-from processes import Server  # noqa: E402
+from tests.support.processes import Server  # noqa: E402
 
 
 class IdlePage:

@@ -1,14 +1,12 @@
-import sys
+import itertools
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "support"))
-
-from processes import RedisServer  # noqa: E402
-
-from digits.config import Settings  # noqa: E402
-from digits.webapp import create_app  # noqa: E402
+from digits.config import Settings
+from digits.webapp import create_app
+from tests.support.processes import PLUGIN, RedisServer, Server, data_roots_of
+from tests.support.stacks import EventRecorder, build_stack, teardown_stack
 
 
 @pytest.fixture
@@ -29,7 +27,7 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(jobs_dir: Path, data_dir: Path) -> Settings:
     return Settings(
-        jobs_dir=jobs_dir, secret_key="tests", plugins=("countdown_job",), data_roots=(data_dir,)
+        jobs_dir=jobs_dir, secret_key="tests", plugins=(PLUGIN,), data_roots=(data_dir,)
     )
 
 
@@ -55,3 +53,47 @@ def redis_server(tmp_path_factory):
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     yield server
     server.stop()
+
+
+_redis_db = itertools.count(1)
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def broker_url(request):
+    if request.param == "embedded":
+        return None
+    server = request.getfixturevalue("redis_server")
+    return f"{server.url[:-2]}/{next(_redis_db)}"
+
+
+@pytest.fixture
+def stack(tmp_path, broker_url):
+    """`digits serve` with a separate `digits worker`, the layout of a multi-host install."""
+    built = build_stack(tmp_path, broker_url, own_workers=False)
+    yield built
+    teardown_stack(built)
+
+
+@pytest.fixture
+def recorder_factory():
+    recorders = []
+
+    def make(url: str) -> EventRecorder:
+        recorders.append(EventRecorder(url))
+        return recorders[-1]
+
+    yield make
+    for recorder in recorders:
+        recorder.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Server:
+    """The default install, shared by a module's tests: `digits serve` with its own workers,
+    a data root beside its jobs folder (`server.data`)."""
+    jobs_dir = tmp_path_factory.mktemp("server") / "jobs"
+    data_roots_of(jobs_dir).mkdir(parents=True)
+    running = Server(jobs_dir)
+    running.jobs_dir, running.data = jobs_dir, data_roots_of(jobs_dir)
+    yield running
+    running.stop()

@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 import requests
-from processes import Server, heartbeat_files
+
+from tests.support.processes import Server, heartbeat_files
 
 
 def digits(*args: str) -> subprocess.CompletedProcess:
@@ -57,7 +58,7 @@ def test_serve_refuses_to_listen_publicly_with_no_accounts(jobs_dir):
 
 
 def test_serve_listens_publicly_when_told_to_and_warns(jobs_dir):
-    from processes import Process, digits_env, free_port, wait_until
+    from tests.support.processes import Process, digits_env, free_port, wait_until
 
     port = free_port()
     args = [
@@ -89,9 +90,8 @@ def test_serve_listens_publicly_when_told_to_and_warns(jobs_dir):
 
 
 def test_serve_makes_its_first_admin_from_the_environment(jobs_dir):
-    from processes import Process, digits_env, free_port, wait_until
-
     from digits.accounts import Accounts
+    from tests.support.processes import Process, digits_env, free_port, wait_until
 
     port = free_port()
     args = [

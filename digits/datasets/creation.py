@@ -88,8 +88,9 @@ def _build(ctx, options: DatasetOptions, parsed: Parsed, roots, base: DatasetInf
     )
     splits, skipped = _write_databases(ctx, options, parsed, roots, staging, total, base)
     (staging / layout.LABELS).write_text("\n".join(parsed.labels) + "\n")
-    image = ImageFormat(options.width, options.height, options.channels, options.resize_mode,
-                        options.encoding)  # fmt: skip
+    image = ImageFormat(
+        options.width, options.height, options.channels, options.resize_mode, options.encoding
+    )
     info = DatasetInfo(
         labels=parsed.labels,
         image=image,

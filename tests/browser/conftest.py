@@ -2,7 +2,8 @@ import os
 import shutil
 
 import pytest
-from processes import skip_or_fail
+
+from tests.support.processes import skip_or_fail
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

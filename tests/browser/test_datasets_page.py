@@ -1,9 +1,10 @@
 """A person creates a dataset from a folder through the form and looks at the result."""
 
 import pytest
-from imagesets import gradient, make_class_folders
 from playwright.sync_api import expect
-from processes import Server, data_roots_of
+
+from tests.support.imagesets import gradient, make_class_folders
+from tests.support.processes import Server, data_roots_of
 
 
 @pytest.fixture

@@ -3,16 +3,17 @@
 import re
 
 import requests
-from fake_gpus import write_fake_gpus
-from imagesets import make_class_folders
 from playwright.sync_api import expect
-from processes import Server, data_roots_of, wait_until
+
+from tests.support.api import created
+from tests.support.api import post as api_post
+from tests.support.fake_gpus import write_fake_gpus
+from tests.support.imagesets import make_class_folders
+from tests.support.processes import Server, data_roots_of, wait_until
 
 
 def post(server, path, **fields) -> str:
-    response = requests.post(server.url + path, data={"username": "fred", **fields})
-    assert response.status_code == 200, response.text
-    return response.json()["id"]
+    return created(api_post(server, path, **fields))
 
 
 def test_hardware_page_and_a_jobs_gpu_panel_update_live(page, jobs_dir, tmp_path):

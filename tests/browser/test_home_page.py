@@ -3,7 +3,8 @@
 import pytest
 import requests
 from playwright.sync_api import expect
-from processes import Server
+
+from tests.support.processes import Server
 
 
 @pytest.fixture

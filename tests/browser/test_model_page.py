@@ -2,9 +2,10 @@
 
 import pytest
 import requests
-from imagesets import make_class_folders
 from playwright.sync_api import expect
-from processes import Server, data_roots_of, wait_until
+
+from tests.support.imagesets import make_class_folders
+from tests.support.processes import Server, data_roots_of, wait_until
 
 
 @pytest.fixture

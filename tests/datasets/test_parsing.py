@@ -1,7 +1,7 @@
 import pytest
-from imagesets import make_class_folders
 
 from digits.datasets.parsing import ParseError, parse_folder, parse_labels_file, parse_list_file
+from tests.support.imagesets import make_class_folders
 
 
 def test_folder_split_counts_follow_the_percentages(tmp_path):

@@ -7,12 +7,11 @@ import signal
 
 import pytest
 import requests
-from imagesets import make_class_folders
-from processes import processes_named, wait_until
 
-from tests.integration.conftest import build_stack, finished, teardown_stack
-
-from .helpers import build_dataset, train
+from tests.support.api import build_dataset, finished, train
+from tests.support.imagesets import make_class_folders
+from tests.support.processes import processes_named, wait_until
+from tests.support.stacks import build_stack, teardown_stack
 
 
 @pytest.fixture(scope="module")

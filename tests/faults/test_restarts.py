@@ -5,10 +5,11 @@ import json
 
 import pytest
 import requests
-from imagesets import make_class_folders
-from processes import RedisServer, Server, data_roots_of, start_worker, wait_until
 
-from tests.integration.conftest import EventRecorder, finished, login
+from tests.support.api import finished, login
+from tests.support.imagesets import make_class_folders
+from tests.support.processes import RedisServer, Server, data_roots_of, start_worker, wait_until
+from tests.support.stacks import EventRecorder
 
 
 def statuses(events):

@@ -3,11 +3,9 @@
 import json
 
 import torch
-from imagesets import make_class_folders
 
-from tests.integration.conftest import finished
-
-from .helpers import build_dataset, post, train
+from tests.support.api import build_dataset, finished, post, train
+from tests.support.imagesets import make_class_folders
 
 
 def test_resume_after_abort_ends_with_the_weights_of_an_uninterrupted_run(server):

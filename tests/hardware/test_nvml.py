@@ -5,9 +5,9 @@ import subprocess
 import sys
 
 import pytest
-from fake_gpus import GIB, write_fake_gpus
 
 from digits.hardware import nvml
+from tests.support.fake_gpus import GIB, write_fake_gpus
 
 
 def test_a_host_without_gpus_or_driver_has_no_gpus(monkeypatch):

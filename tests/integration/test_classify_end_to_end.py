@@ -11,21 +11,16 @@ import numpy as np
 import pytest
 import requests
 import torch
-from imagesets import make_class_folders
-from venvs import venv_with
 
 from digits.datasets.creation import _Settings, prepare_image
 from digits.models import networks
 from digits.models.preprocessing import Preprocessing
-
-from .conftest import finished
+from tests.support.api import finished, post
+from tests.support.imagesets import make_class_folders
+from tests.support.venvs import venv_with
 
 CLASSIFY = "/models/images/classification/classify_one.json"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "classification"
-
-
-def post(server, path, files=None, **fields) -> requests.Response:
-    return requests.post(server.url + path, data={"username": "fred", **fields}, files=files)
 
 
 @pytest.fixture(scope="module")

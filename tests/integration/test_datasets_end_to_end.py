@@ -5,13 +5,12 @@ import tarfile
 
 import numpy as np
 import requests
-from imagesets import add_odd_files, make_class_folders
 from PIL import Image
-from processes import wait_until
 
 from digits.datasets.reader import LmdbImageDataset
-
-from .conftest import finished
+from tests.support.api import finished
+from tests.support.imagesets import add_odd_files, make_class_folders
+from tests.support.processes import wait_until
 
 FORM = "/datasets/images/classification.json"
 

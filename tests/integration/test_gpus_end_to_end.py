@@ -7,13 +7,12 @@ import signal
 
 import pytest
 import requests
-from fake_gpus import write_fake_gpus
-from imagesets import make_class_folders
-from processes import Server, data_roots_of, processes_named, start_worker, wait_until
 
 from digits.hardware.leases import GpuPool, GpuRequest, Lease
-
-from .conftest import finished, login
+from tests.support.api import finished, login
+from tests.support.fake_gpus import write_fake_gpus
+from tests.support.imagesets import make_class_folders
+from tests.support.processes import Server, data_roots_of, processes_named, start_worker, wait_until
 
 FAKE = "DIGITS_FAKE_GPUS"
 

@@ -2,7 +2,8 @@
 
 import time
 
-from processes import start_worker, wait_until
+from tests.support.processes import start_worker, wait_until
+from tests.support.stacks import build_stack, teardown_stack
 
 
 def statuses(events):
@@ -89,7 +90,6 @@ def test_cpu_jobs_are_not_blocked_by_a_long_gpu_job(stack):
 
 
 def test_a_job_aborted_while_queued_never_runs(tmp_path, broker_url, recorder_factory):
-    from .conftest import build_stack, teardown_stack
 
     stack = build_stack(tmp_path, broker_url, own_workers=False)
     stack.worker.stop()  # nobody serves the queues now

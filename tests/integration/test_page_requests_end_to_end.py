@@ -2,11 +2,11 @@
 answers through the jobs folder."""
 
 import pytest
-from processes import digits_env, start_worker
 
 from digits.config import Settings
 from digits.jobs.celery_app import create_celery
 from digits.jobs.page_requests import RequestFailed, RequestTimedOut, ask, requests_dir
+from tests.support.processes import PLUGIN, digits_env, start_worker
 
 
 @pytest.fixture
@@ -17,7 +17,7 @@ def infer_worker(tmp_path, broker_url):
     settings = Settings(
         jobs_dir=jobs_dir,
         broker_url=env.get("DIGITS_BROKER_URL") or "filesystem://localhost/",
-        plugins=("countdown_job",),
+        plugins=(PLUGIN,),
     )
     yield settings, worker
     worker.stop()

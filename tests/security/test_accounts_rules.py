@@ -6,13 +6,13 @@ import statistics
 import time
 
 import pytest
-from model_forms import done_dataset
-from users import add_users, log_in
 
 from digits.accounts import AccountError
 from digits.config import Settings
 from digits.jobs.job import Job, is_job_id, new_job_id
 from digits.webapp import create_app
+from tests.support.model_forms import done_dataset
+from tests.support.users import add_users, log_in
 
 
 def refused(response) -> bool:

@@ -8,13 +8,13 @@ import zipfile
 import zlib
 
 import pytest
-from model_forms import done_dataset
 from PIL import Image
 
 from digits.config import Settings
 from digits.jobs.job import Job, new_job_id
 from digits.jobs.status import Status
 from digits.webapp import create_app
+from tests.support.model_forms import done_dataset
 
 DATASETS = "/datasets/images/classification.json"
 

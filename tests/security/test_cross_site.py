@@ -83,8 +83,8 @@ def test_session_cookies_are_same_site_and_secure_over_https(server):
 
 
 def test_with_accounts_only_a_user_may_listen(tmp_path):
-    from processes import Server
-    from users import add_users
+    from tests.support.processes import Server
+    from tests.support.users import add_users
 
     jobs_dir = tmp_path / "jobs"
     jobs_dir.mkdir()

@@ -5,7 +5,8 @@ taking the threads requests need (benchmarks/idle_pages.py measures it with 500 
 import pytest
 import requests
 import socketio
-from processes import Server, wait_until
+
+from tests.support.processes import Server, wait_until
 
 
 @pytest.fixture

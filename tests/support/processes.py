@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 import requests
 
-SUPPORT_DIR = Path(__file__).resolve().parent
-PLUGIN = "countdown_job"
+# The repository, on the path of every process a test starts, so that the stand-in job type
+# (a plugin) imports in the server and the workers as it does here.
+REPOSITORY = Path(__file__).resolve().parents[2]
+PLUGIN = "tests.support.countdown_job"
 
 
 def strict() -> bool:
@@ -60,7 +62,7 @@ def digits_env(
     env["DIGITS_JOBS_DIR"] = str(jobs_dir)
     env["DIGITS_PLUGINS"] = PLUGIN
     env["DIGITS_SECRET_KEY"] = "tests"
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SUPPORT_DIR), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPOSITORY), env.get("PYTHONPATH")]))
     env.pop("DIGITS_BROKER_URL", None)
     if broker_url:
         env["DIGITS_BROKER_URL"] = broker_url

@@ -3,7 +3,8 @@
 import html
 
 import pytest
-from users import add_users, log_in
+
+from tests.support.users import add_users, log_in
 
 
 @pytest.fixture

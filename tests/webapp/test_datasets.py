@@ -5,7 +5,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from imagesets import make_class_folders
+
+from tests.support.imagesets import make_class_folders
 
 FORM = "/datasets/images/classification.json"
 

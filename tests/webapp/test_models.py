@@ -1,7 +1,8 @@
 """The New Model form and API: what is refused before any job exists, and the form's helpers."""
 
 import pytest
-from model_forms import MODELS, done_dataset, errors_of, model_fields
+
+from tests.support.model_forms import MODELS, done_dataset, errors_of, model_fields
 
 
 @pytest.fixture

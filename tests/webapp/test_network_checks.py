@@ -4,8 +4,9 @@ infer, custom code in a child with a time and a memory limit, never in the web p
 import os
 
 import pytest
-from model_forms import MODELS, done_dataset, errors_of, model_fields
-from processes import start_worker
+
+from tests.support.model_forms import MODELS, done_dataset, errors_of, model_fields
+from tests.support.processes import start_worker
 
 VISUALIZE = "/models/visualize-network.json"
 CHECK_SECONDS = 6

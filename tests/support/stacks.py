@@ -1,15 +1,14 @@
-"""A real stack per broker: `digits serve`, real workers, the real broker (embedded or Redis)."""
+"""Real stacks as the integration and fault tests start them: `digits serve`, real workers and
+the real broker (embedded or Redis), and a Socket.IO client that records what a page gets."""
 
-import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 import requests
 import socketio
-from processes import Process, Server, data_roots_of, start_worker, wait_until
 
-_redis_db = itertools.count(1)
+from tests.support.api import login
+from tests.support.processes import Process, Server, start_worker, wait_until
 
 
 @dataclass
@@ -41,12 +40,6 @@ class Stack:
         self.server = Server(self.jobs_dir, self.broker_url, workers=False, port=self.server.port)
 
 
-def login(url: str) -> requests.Session:
-    session = requests.Session()
-    session.post(url + "/login", data={"username": "fred"}).raise_for_status()
-    return session
-
-
 def build_stack(tmp_path: Path, broker_url: str | None, own_workers: bool) -> Stack:
     jobs_dir = tmp_path / "jobs"
     if own_workers:
@@ -62,22 +55,6 @@ def teardown_stack(stack: Stack) -> None:
     stack.server.stop()
     if stack.worker:
         stack.worker.stop()
-
-
-@pytest.fixture(params=["embedded", "redis"])
-def broker_url(request):
-    if request.param == "embedded":
-        return None
-    server = request.getfixturevalue("redis_server")
-    return f"{server.url[:-2]}/{next(_redis_db)}"
-
-
-@pytest.fixture
-def stack(tmp_path, broker_url):
-    """`digits serve` with a separate `digits worker`, the layout of a multi-host install."""
-    built = build_stack(tmp_path, broker_url, own_workers=False)
-    yield built
-    teardown_stack(built)
 
 
 class EventRecorder:
@@ -100,38 +77,3 @@ class EventRecorder:
 
     def close(self) -> None:
         self.client.disconnect()
-
-
-@pytest.fixture
-def recorder_factory():
-    recorders = []
-
-    def make(url: str) -> EventRecorder:
-        recorders.append(EventRecorder(url))
-        return recorders[-1]
-
-    yield make
-    for recorder in recorders:
-        recorder.close()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Server:
-    """The default install, shared by a module's tests: `digits serve` with its own workers,
-    a data root beside its jobs folder (`server.data`)."""
-    jobs_dir = tmp_path_factory.mktemp("server") / "jobs"
-    data_roots_of(jobs_dir).mkdir(parents=True)
-    running = Server(jobs_dir)
-    running.jobs_dir, running.data = jobs_dir, data_roots_of(jobs_dir)
-    yield running
-    running.stop()
-
-
-def finished(server: Server, job_id: str, timeout: float = 120) -> dict:
-    """The job once it has ended (Done, Error or Aborted)."""
-
-    def ended():
-        job = requests.get(f"{server.url}/jobs/{job_id}.json").json()
-        return job if job["status"] in ("Done", "Error", "Aborted") else None
-
-    return wait_until(ended, timeout, interval=0.2)
