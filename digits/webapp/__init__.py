@@ -19,7 +19,6 @@ from digits.jobs.page_requests import prune_stale_requests
 from digits.jobs.store import JobStore
 from digits.jobs.types import load_plugins
 from digits.webapp import (
-    assets,
     auth,
     classify,
     datasets,
@@ -72,7 +71,6 @@ def create_app(
     app.register_blueprint(hardware.bp)
     app.register_blueprint(classify.bp)
     app.register_blueprint(downloads.bp)
-    app.register_blueprint(assets.bp)
     errors.init_app(app)
     infer.init_app(app)
     for plugin in plugins:

@@ -330,7 +330,7 @@ def _int_arg(name: str, default: int) -> int:
 
 
 @bp.route("/datasets/images/resize-example", methods=["POST"])
-@bp.route("/datasets/images/resize-example.json", methods=["POST"])
+@bp.route("/datasets/images/resize-example.json", methods=["POST"], endpoint="resize_example_json")
 @login_required
 def resize_example():
     """How each resize mode treats one of the user's images ("See example")."""

@@ -231,7 +231,7 @@ def _try_network(method, network, code, field, shape, summary: bool) -> dict:
 
 
 @bp.route("/models/visualize-network", methods=["POST"])
-@bp.route("/models/visualize-network.json", methods=["POST"])
+@bp.route("/models/visualize-network.json", methods=["POST"], endpoint="visualize_network_json")
 @login_required
 def visualize_network():
     """Each layer's output shape and parameter count, or the error and its line."""
@@ -275,7 +275,7 @@ def _shape_from(form) -> tuple[int, int, int, int]:
 
 
 @bp.route("/models/customize", methods=["POST"])
-@bp.route("/models/customize.json", methods=["POST"])
+@bp.route("/models/customize.json", methods=["POST"], endpoint="customize_json")
 def customize():
     """DIGITS' Customize: a standard network's (or an earlier model's) code, to edit."""
     name = request.form.get("network", "")
@@ -294,7 +294,7 @@ def customize():
 
 
 @bp.route("/models/visualize-lr", methods=["POST"])
-@bp.route("/models/visualize-lr.json", methods=["POST"])
+@bp.route("/models/visualize-lr.json", methods=["POST"], endpoint="visualize_lr_json")
 def visualize_lr():
     from digits.models.options import parse_lr_policy
 

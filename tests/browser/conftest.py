@@ -26,6 +26,8 @@ def browser():
     except ImportError:
         skip_or_fail("playwright is not installed (pip install -e '.[test]')")
     with sync_playwright() as playwright:
+        # Elements are found by the role the page's own scripts know them by.
+        playwright.selectors.set_test_id_attribute("data-role")
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()

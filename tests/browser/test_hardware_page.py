@@ -55,14 +55,14 @@ def test_hardware_page_and_a_jobs_gpu_panel_update_live(page, jobs_dir, tmp_path
         expect(rows.nth(1).locator("[data-field=utilization]")).to_have_text("77 %", timeout=10000)
 
         page.get_by_role("link", name="on gpu 1").first.click()
-        panel = page.locator("[data-testid=usage-panel][data-key=gpu1]")
+        panel = page.locator("[data-role=usage-panel][data-key=gpu1]")
         expect(panel.locator("h3")).to_have_text("GPU 1 · NVIDIA H100 80GB HBM3", timeout=10000)
         expect(panel.locator("[data-field=utilization]")).to_have_text("77 %")
         write_fake_gpus(gpus, count=2, utilization=88)
         expect(panel.locator("[data-field=utilization]")).to_have_text("88 %", timeout=10000)
-        processes = page.locator("[data-testid=usage-panel][data-key=processes]")
+        processes = page.locator("[data-role=usage-panel][data-key=processes]")
         expect(processes.locator("[data-field=memory]")).to_have_text(re.compile(r"[\d.]+ [MG]iB"))
-        expect(page.locator("[data-testid=usage-panel][data-key=gpu0]")).to_have_count(0)
+        expect(page.locator("[data-role=usage-panel][data-key=gpu0]")).to_have_count(0)
         page.screenshot(path=str(tmp_path / "gpu-panels.png"), full_page=True)
         abort = requests.post(f"{server.url}/models/{model}/abort.json", data={"username": "fred"})
         assert abort.status_code == 200

@@ -33,7 +33,7 @@ def test_log_in_and_watch_a_progress_bar_move_to_done(page, server):
     row = page.locator(f'tr[data-job-id="{job_id}"]')
     expect(row).to_contain_text("watch me")  # the new job appears without a reload
     bar = row.get_by_test_id("progress")
-    selector = f'tr[data-job-id="{job_id}"] [data-testid=progress]'
+    selector = f'tr[data-job-id="{job_id}"] [data-role=progress]'
     page.wait_for_function(
         "(s) => { const p = +document.querySelector(s).dataset.progress; return p > 0 && p < 1; }",
         arg=selector,

@@ -63,7 +63,7 @@ def test_create_a_model_and_watch_the_chart_grow(page, server_with_dataset, tmp_
     expect(page.get_by_test_id("job-name")).to_have_text("lenet colors")
     chart = page.get_by_test_id("metrics-chart")
     page.wait_for_function(
-        "() => Number(document.querySelector('[data-testid=metrics-chart]').dataset.points) > 2",
+        "() => Number(document.querySelector('[data-role=metrics-chart]').dataset.points) > 2",
         timeout=60000,
     )
     expect(page.get_by_test_id("status")).to_have_text("Done", timeout=90000)

@@ -57,7 +57,7 @@ def test_a_folder_dataset_with_odd_files(server):
     assert mean.headers["Content-Type"] == "image/png"
     assert Image.open(io.BytesIO(mean.content)).size == (8, 8)
     page = requests.get(f"{server.url}/datasets/{job_id}").text
-    assert "corrupt.png" in page and "Explore" in page and 'data-testid="mean-image"' in page
+    assert "corrupt.png" in page and "Explore" in page and 'data-role="mean-image"' in page
 
     dataset = LmdbImageDataset(server.jobs_dir / job_id / "train_db")
     image, label = dataset[0]

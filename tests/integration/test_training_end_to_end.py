@@ -74,7 +74,7 @@ def test_a_small_network_learns_the_dataset(server, trained):
     assert losses[-1] < losses[0]
     assert {"val_loss", "val_top1", "val_top5"} <= {k for r in rows for k in r}
     page = requests.get(f"{server.url}/models/{trained}").text
-    assert 'data-testid="metrics-chart"' in page and "epoch 4" in page
+    assert 'data-role="metrics-chart"' in page and "epoch 4" in page
 
 
 def test_two_cpu_ranks_take_the_same_step_as_one(server, colors):

@@ -1,7 +1,7 @@
 def test_login_sets_the_user_shown_on_pages(client):
     response = client.post("/login", data={"username": "fred"})
     assert response.status_code == 302
-    assert b'data-testid="username">fred<' in client.get("/").data
+    assert b'data-role="username">fred<' in client.get("/").data
 
 
 def test_login_json_and_logout(client):

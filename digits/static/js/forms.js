@@ -1,0 +1,171 @@
+// The New Dataset and New Model forms: the method's fields, "See example", the learning-rate
+// preview, Customize and Visualize (the form element carries each helper's URL).
+
+import { learningRate } from "./charts.js";
+import { errorText, post } from "./util.js";
+
+// A helper's URL, from the form's data-*-url attribute (not form.dataset: the model form has a
+// field named "dataset", which that name finds instead).
+const url = (form, name) => form.getAttribute(`data-${name}-url`);
+
+// Show the fields of the chosen method (data-method sections); `then` after each change.
+function methodSections(form, then = () => {}) {
+  const show = () => {
+    const method = form.querySelector("input[name=method]:checked").value;
+    form.querySelectorAll("[data-method]").forEach((section) => {
+      section.hidden = section.dataset.method !== method;
+    });
+    then(method);
+  };
+  form.querySelectorAll("input[name=method]").forEach((r) => r.addEventListener("change", show));
+  show();
+  return show;
+}
+
+export function datasetForm() {
+  const form = document.querySelector("form[data-role=dataset-form]");
+  methodSections(form);
+  const exampleFile = form.querySelector("[data-example-file]");
+  const examples = form.querySelector("[data-examples]");
+  exampleFile.addEventListener("change", async () => {
+    const body = new FormData();
+    for (const name of ["resize_channels", "resize_width", "resize_height"]) {
+      body.append(name, form.elements[name].value);
+    }
+    body.append("image_file", exampleFile.files[0]);
+    const response = await post(url(form, "example"), body);
+    if (!response.ok) {
+      examples.textContent = errorText(await response.text());
+      return;
+    }
+    const answer = await response.json();
+    examples.replaceChildren(...Object.entries(answer.examples).map(([mode, src]) => {
+      const picture = document.createElement("figure");
+      const img = document.createElement("img");
+      img.src = src;
+      img.alt = mode;
+      const caption = document.createElement("figcaption");
+      caption.textContent = mode;
+      picture.append(img, caption);
+      return picture;
+    }));
+  });
+}
+
+export function modelForm() {
+  const form = document.querySelector("form[data-role=model-form]");
+  // The custom network's code editor (CodeMirror keeps the textarea in step on submit).
+  const editor = window.CodeMirror
+    ? CodeMirror.fromTextArea(form.elements.custom_network, { mode: "python", lineNumbers: true, indentUnit: 4 })
+    : null;
+  const code = {
+    get: () => (editor ? editor.getValue() : form.elements.custom_network.value),
+    set: (text) => (editor ? editor.setValue(text) : (form.elements.custom_network.value = text)),
+  };
+  const showMethod = methodSections(form, (method) => {
+    if (editor && method === "custom") editor.refresh();
+  });
+  previewRates(form);
+  const network = () => form.querySelector("input[name=standard_networks]:checked").value;
+
+  form.querySelector("[data-action=customize]").addEventListener("click", async () => {
+    const body = new FormData();
+    body.append("network", network());
+    const response = await post(url(form, "customize"), body);
+    code.set((await response.json()).network);
+    form.querySelector("input[name=method][value=custom]").checked = true;
+    showMethod();
+  });
+
+  let markedLine = null;
+  form.querySelector("[data-action=visualize]").addEventListener("click", async () => {
+    const body = new FormData();
+    body.append("dataset", form.elements.dataset.value);
+    body.append("crop_size", form.elements.crop_size.value);
+    const method = form.querySelector("input[name=method]:checked").value;
+    if (method === "custom") body.append("custom_network", code.get());
+    else body.append("standard_networks", network());
+    const response = await post(url(form, "visualize"), body);
+    const answer = await response.json();
+    const box = form.querySelector("[data-role=visualization]");
+    if (editor && markedLine !== null) editor.removeLineClass(markedLine, "background", "error-line");
+    markedLine = null;
+    if (!response.ok) {
+      if (editor && answer.line && method === "custom") {
+        markedLine = answer.line - 1;
+        editor.addLineClass(markedLine, "background", "error-line");
+      }
+      box.replaceChildren(networkError(answer));
+      return;
+    }
+    box.replaceChildren(...networkSummary(answer));
+    drawNetwork(box.querySelector(".network-graph"), answer.graph);
+  });
+}
+
+// The learning-rate policy's own fields, and its curve drawn as they change.
+function previewRates(form) {
+  const policyFields = () => {
+    const prefix = `lr_${form.elements.lr_policy.value}_`;
+    form.querySelectorAll(".policy-fields input").forEach((input) => {
+      const shown = input.name.startsWith(prefix);
+      input.classList.toggle("shown", shown);
+      form.querySelector(`label[for=${input.id}]`).classList.toggle("shown", shown);
+    });
+  };
+  const preview = async () => {
+    policyFields();
+    const response = await post(url(form, "learning-rate"), new FormData(form));
+    if (response.ok) learningRate(form.querySelector("[data-role=lr-preview]"), await response.json());
+  };
+  form.querySelectorAll("[name^=lr_], [name=learning_rate]").forEach((el) => el.addEventListener("change", preview));
+  preview();
+}
+
+function networkError(answer) {
+  const p = document.createElement("p");
+  p.className = "error";
+  p.dataset.role = "network-error";
+  p.textContent = (answer.line ? `line ${answer.line}: ` : "") + Object.values(answer.errors).flat().join(" ");
+  return p;
+}
+
+function networkSummary(answer) {
+  const table = document.createElement("table");
+  const head = table.insertRow();
+  ["Layer", "Type", "Output shape", "Parameters"].forEach((t) => { head.insertCell().textContent = t; });
+  for (const layer of answer.layers) {
+    const row = table.insertRow();
+    [layer.name, layer.kind, layer.output_shape.join(" × "), layer.parameters.toLocaleString()]
+      .forEach((t) => { row.insertCell().textContent = t; });
+  }
+  const total = document.createElement("p");
+  total.textContent = `Input ${answer.input.join(" × ")} · ${answer.total_parameters.toLocaleString()} parameters`;
+  const graph = document.createElement("div");
+  graph.className = "network-graph";
+  graph.dataset.role = "network-graph";
+  return [total, graph, table];
+}
+
+function drawNetwork(container, graph) {
+  if (!window.cytoscape || !graph) return;
+  const label = (n) => {
+    const params = n.parameters ? ` · ${n.parameters.toLocaleString()}` : "";
+    return `${n.label} (${n.kind})\n${n.output_shape.join("×")}${params}`;
+  };
+  container.dataset.nodes = graph.nodes.length;
+  cytoscape({
+    container,
+    elements: [
+      ...graph.nodes.map((n) => ({ data: { id: n.id, label: label(n) } })),
+      ...graph.edges.map(([source, target], i) => ({ data: { id: `edge${i}`, source, target } })),
+    ],
+    layout: { name: "breadthfirst", directed: true, spacingFactor: 0.8 },
+    style: [
+      { selector: "node", style: { label: "data(label)", "text-wrap": "wrap", "text-valign": "center",
+        shape: "round-rectangle", width: 170, height: 34, "font-size": 9,
+        "background-color": "#eef7dc", "border-color": "#76b900", "border-width": 1 } },
+      { selector: "edge", style: { width: 1, "curve-style": "bezier", "target-arrow-shape": "triangle" } },
+    ],
+  });
+}
