@@ -8,8 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from digits.jobs.job import Job, new_job_id
-from digits.jobs.status import Status
+from tests.support.model_forms import stored_job
 
 NASTY = st.one_of(
     st.text(max_size=40),
@@ -105,19 +104,7 @@ UPLOADS = st.one_of(st.none(), st.binary(max_size=64), st.just(b"\x89PNG\r\n\x1a
 def known_jobs(app):
     """A Done dataset and a model with a (fake) snapshot, for routes that need a real id."""
     store = app.extensions["digits"].store
-    ids = {}
-    for kind in ("dataset", "model"):
-        job = Job(
-            id=new_job_id(),
-            type=f"image-classification-{kind}",
-            kind=kind,
-            name=kind,
-            owner="fred",
-            queue="cpu",
-        )
-        job.set_status(Status.DONE)
-        store.create(job)
-        ids[kind] = job.id
+    ids = {kind: stored_job(store, kind).id for kind in ("dataset", "model")}
     (store.folder(ids["model"]) / "snapshot_epoch_1.pt").write_bytes(b"not a snapshot")
     return ids
 

@@ -9,9 +9,10 @@ import pytest
 
 from digits.accounts import AccountError
 from digits.config import Settings
-from digits.jobs.job import Job, is_job_id, new_job_id
+from digits.jobs.job import is_job_id
+from digits.jobs.status import Status
 from digits.webapp import create_app
-from tests.support.model_forms import done_dataset
+from tests.support.model_forms import done_dataset, stored_job
 from tests.support.users import add_users, log_in
 
 
@@ -74,15 +75,7 @@ def test_only_the_owner_adds_images_and_only_to_a_dataset(app, accounts, dataset
     fields = {"folder_train": str(data_dir), "csrf_token": log_in(ann, "ann")}
     denied = ann.post(f"/datasets/{dataset}/append.json", data=fields)
     assert denied.status_code == 403 and "only the job's owner (fred)" in denied.text
-    model = Job(
-        id=new_job_id(),
-        type="image-classification-model",
-        kind="model",
-        name="m",
-        owner="ann",
-        queue="gpu",
-    )
-    app.extensions["digits"].store.create(model)
+    model = stored_job(app.extensions["digits"].store, "model", Status.INIT, owner="ann")
     not_a_dataset = ann.post(f"/datasets/{model.id}/append.json", data=fields)
     assert not_a_dataset.status_code == 400 and "is not a dataset" in not_a_dataset.text
     assert app.extensions["digits"].store.get(model.id).status.label == "Initialized"

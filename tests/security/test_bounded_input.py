@@ -11,10 +11,8 @@ import pytest
 from PIL import Image
 
 from digits.config import Settings
-from digits.jobs.job import Job, new_job_id
-from digits.jobs.status import Status
 from digits.webapp import create_app
-from tests.support.model_forms import done_dataset
+from tests.support.model_forms import done_dataset, stored_job
 
 DATASETS = "/datasets/images/classification.json"
 
@@ -111,16 +109,8 @@ def test_a_dataset_bigger_than_the_limit_is_refused(jobs_dir, data_dir):
 def model_with_snapshot(app) -> str:
     store = app.extensions["digits"].store
     done_dataset(store)
-    job = Job(
-        id=new_job_id(),
-        type="image-classification-model",
-        kind="model",
-        name="m",
-        owner="fred",
-        queue="gpu",
-    )
-    job.set_status(Status.DONE)
-    (store.create(job) / "snapshot_epoch_1.pt").write_bytes(b"never read by the web server")
+    job = stored_job(store, "model")
+    (store.folder(job.id) / "snapshot_epoch_1.pt").write_bytes(b"never read by the web server")
     return job.id
 
 

@@ -1,4 +1,5 @@
-"""The New Model form as the web tests fill it: a Done dataset to train on, and its fields."""
+"""Jobs as the web tests need them (a Done dataset to train on, a model job folder) and the New
+Model form's fields."""
 
 import json
 
@@ -8,18 +9,34 @@ from digits.jobs.status import Status
 MODELS = "/models/images/classification.json"
 
 
+QUEUES = {"dataset": "cpu", "model": "gpu"}
+
+
+def new_job(kind: str, owner: str = "fred", **parameters) -> Job:
+    """A job of the real image-classification type of `kind` (dataset or model), not stored."""
+    return Job(
+        id=new_job_id(),
+        type=f"image-classification-{kind}",
+        kind=kind,
+        name=kind[0],
+        owner=owner,
+        queue=QUEUES[kind],
+        parameters=parameters,
+    )
+
+
+def stored_job(store, kind: str, status: Status = Status.DONE, **fields) -> Job:
+    """A job folder of that type and status, as if it had run (nothing in it but job.json)."""
+    job = new_job(kind, **fields)
+    job.set_status(status)
+    store.create(job)
+    return job
+
+
 def done_dataset(store) -> str:
     """A Done dataset job folder with an info.json (28x28 gray images, 3 classes)."""
-    job = Job(
-        id=new_job_id(),
-        type="image-classification-dataset",
-        kind="dataset",
-        name="d",
-        owner="fred",
-        queue="cpu",
-    )
-    job.set_status(Status.DONE)
-    folder = store.create(job)
+    job = stored_job(store, "dataset")
+    folder = store.folder(job.id)
     info = {
         "labels": ["a", "b", "c"],
         "image": {

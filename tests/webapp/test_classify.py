@@ -4,26 +4,15 @@ import io
 
 import pytest
 
-from digits.jobs.job import Job, new_job_id
 from digits.jobs.status import Status
+from tests.support.model_forms import stored_job
 
 
 @pytest.fixture
 def model(app):
     """A model job folder; `snapshot(model)` adds a snapshot file (the web never opens it)."""
     store = app.extensions["digits"].store
-    job = Job(
-        id=new_job_id(),
-        type="image-classification-model",
-        kind="model",
-        name="m",
-        owner="fred",
-        queue="gpu",
-        parameters={"dataset": "x"},
-    )
-    job.set_status(Status.RUN)
-    store.create(job)
-    return store.folder(job.id)
+    return store.folder(stored_job(store, "model", Status.RUN, dataset="x").id)
 
 
 def image():
