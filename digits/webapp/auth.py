@@ -50,27 +50,29 @@ class LoginThrottle:
         self._lock = threading.Lock()
 
     def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures[key]
+        """The key's failures within the window; a key with none is forgotten (random
+        usernames cannot grow this without bound)."""
+        times = self._failures.get(key, deque())
         while times and now - times[0] > self.window:
             times.popleft()
+        if not times:
+            self._failures.pop(key, None)
         return times
 
     def retry_after(self, keys: list[str]) -> int:
         """Seconds until another try is allowed (0: now)."""
         now = time.monotonic()
         with self._lock:
-            waits = [
-                self.window - (now - t[0])
-                for k in keys
-                if len(t := self._recent(k, now)) >= self.limit
-            ]
+            recent = [self._recent(key, now) for key in keys]
+        waits = [self.window - (now - times[0]) for times in recent if len(times) >= self.limit]
         return int(max(waits, default=0)) + (1 if waits else 0)
 
     def failed(self, keys: list[str]) -> None:
         now = time.monotonic()
         with self._lock:
             for key in keys:
-                self._recent(key, now).append(now)
+                self._recent(key, now)
+                self._failures[key].append(now)
 
 
 @bp.record_once
@@ -106,8 +108,8 @@ def current_user() -> str | None:
 
 
 def may_change(owner: str) -> bool:
-    """A job's owner or an admin may abort, delete, rename or resume it (anyone, without
-    accounts)."""
+    """A job's owner or an admin may abort, delete, rename, resume it or add images to it
+    (anyone, without accounts)."""
     accounts = _accounts()
     if not accounts.enabled:
         return True
