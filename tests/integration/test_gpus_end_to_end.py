@@ -144,7 +144,9 @@ def test_training_stops_and_frees_its_gpu_when_its_worker_is_killed(tmp_path):
     jobs_dir = tmp_path / "jobs"
     data = data_roots_of(jobs_dir)
     env = {FAKE: str(write_fake_gpus(tmp_path / "gpus.json", count=1))}
-    worker = start_worker(jobs_dir, node="node1", env=env)
+    # Every `digits worker` started here, each stopped at the end: killing the GPU queue's
+    # worker process leaves its parent and the cpu queue's worker running.
+    workers = [start_worker(jobs_dir, node="node1", env=env)]
     server = Server(jobs_dir, workers=False)
     model = None
     try:
@@ -191,16 +193,16 @@ def test_training_stops_and_frees_its_gpu_when_its_worker_is_killed(tmp_path):
         waiting = status(server, model, "Waiting", timeout=30)["status_history"][-1]["reason"]
         expected = "worker gpu@node1 stopped while the job ran; resumed from the snapshot of epoch"
         assert waiting.startswith(expected) and waiting.endswith("(restart 1 of 2)")
-        worker = start_worker(jobs_dir, node="node1", env=env)
+        workers.append(start_worker(jobs_dir, node="node1", env=env))
         assert status(server, model, "Running", timeout=30)["gpus"] == [0]
         abort(server, model)
         assert status(server, model, "Aborted", timeout=60)["restarts"] == 1
     finally:
         server.stop()
-        worker.stop()
-        for pid in (
-            processes_named(model.encode()) if model else ()
-        ):  # the test failed: leave nothing behind
+        for worker in workers:
+            worker.stop()
+        # Had the test failed, its trainer might still run: leave nothing behind.
+        for pid in processes_named(model.encode()) if model else ():
             os.kill(pid, signal.SIGKILL)
 
 
