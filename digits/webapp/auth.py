@@ -33,7 +33,7 @@ from digits.webapp.services import services
 BAD_LOGIN = "wrong username or password"
 UNSAFE_METHODS = ("POST", "PUT", "DELETE", "PATCH")
 # What an anonymous visitor may reach with accounts on: the login page and what it loads.
-PUBLIC_ENDPOINTS = ("auth.login", "auth.login_json", "static")
+PUBLIC_ENDPOINTS = ("auth.login", "auth.login_json", "static", "home.favicon")
 # Failed logins allowed per username and per client address in a window, then a 429.
 LOGIN_FAILURES = 10
 LOGIN_WINDOW = 300.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify, redirect, render_template, url_for
 
 from digits import __version__
 from digits.jobs import types
@@ -46,3 +46,9 @@ def index():
         dataset_forms=[t for t in forms if t.kind == "dataset"],
         model_forms=[t for t in forms if t.kind == "model"],
     )
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """Browsers and tools ask for it whatever the page says: the same icon as the pages'."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)

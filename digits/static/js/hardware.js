@@ -20,7 +20,9 @@ function hostCard(host, jobUrl) {
   heading.textContent = `${host.node} `;
   const detail = document.createElement("span");
   detail.className = "muted";
-  detail.textContent = `${host.host} · queues ${host.queues.join(", ")}`;
+  // The machine's own name only where the workers were given another (`--hostname`).
+  const machine = host.host && host.host !== host.node ? `${host.host} · ` : "";
+  detail.textContent = `${machine}queues ${host.queues.join(", ")}`;
   heading.append(detail);
   card.append(heading);
   if (!host.gpus.length) {

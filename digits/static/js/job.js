@@ -55,6 +55,8 @@ export function job(jobId, lastSeq) {
     if ("progress" in event) setProgress(role("progress"), event.progress);
     if (event.update === "progress") role("progress-detail").textContent = progressDetail(event);
     if (event.update === "log") {
+      log.hidden = false;
+      role("log-empty").hidden = true;
       const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
       log.append(`${event.line}\n`);
       if (atBottom) log.scrollTop = log.scrollHeight;
