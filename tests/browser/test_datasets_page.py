@@ -26,10 +26,14 @@ def test_create_a_dataset_through_the_form_and_see_chart_and_mean(page, server, 
     page.locator("summary", has_text="See example").click()
     page.locator("[data-example-file]").set_input_files(tmp_path / "wide.png")
     expect(page.locator("[data-examples] figure")).to_have_count(4)
+    first = page.locator("[data-examples] img").first
+    page.wait_for_function("(img) => img.naturalWidth === 256", arg=first.element_handle())
 
     page.get_by_label("Training images").fill(str(train))
     page.get_by_label("Width").fill("16")
     page.get_by_label("Height").fill("16")
+    page.get_by_label("Height").press("Tab")  # committed: the examples follow the new size
+    page.wait_for_function("(img) => img.naturalWidth === 16", arg=first.element_handle())
     page.get_by_label("Dataset name").fill("colors")
     page.get_by_test_id("create").click()
 

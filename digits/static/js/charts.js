@@ -32,10 +32,18 @@ export function classChart() {
   });
 }
 
+// A rate never falls below zero: the axis starts there, so a fixed rate is a level line at
+// its value (autoscaled alone, a flat line sat on a -0.5..1 axis).
+const RATE_AXIS = { rangemode: "tozero" };
+
 export function learningRate(element, curve) {
+  if (!curve) {
+    if (window.Plotly && element) Plotly.purge(element); // no valid rate: no curve at all
+    return;
+  }
   plot(element, [{ x: curve.x, y: curve.y, mode: "lines" }], {
     title: { text: "Learning rate" }, xaxis: { title: { text: "% of training" } },
-    margin: { t: 40, r: 10, b: 40, l: 60 },
+    yaxis: RATE_AXIS, margin: { t: 40, r: 10, b: 40, l: 60 },
   });
 }
 
@@ -74,7 +82,9 @@ export function modelCharts() {
       yaxis2: { title: { text: "accuracy (%)" }, overlaying: "y", side: "right", range: [0, 102] },
       margin, legend: { orientation: "h" },
     });
-    plot(lrChart, [rate], { datarevision: revision, xaxis: epochs, yaxis: { title: { text: "learning rate" } }, margin });
+    plot(lrChart, [rate], {
+      datarevision: revision, xaxis: epochs, yaxis: { ...RATE_AXIS, title: { text: "learning rate" } }, margin,
+    });
     chart.dataset.points = series.train_loss.x.length + series.val_loss.x.length;
   };
   data.metrics.forEach(add);
@@ -193,8 +203,9 @@ export function confusionMatrix() {
     const { labels, matrix } = JSON.parse(holder.textContent);
     const chart = role("confusion-matrix", holder.parentElement);
     if (!chart) return;
+    // Plotly's "Greens" runs dark to light: reversed, the largest counts are the darkest.
     plot(chart, [{ type: "heatmap", z: matrix, x: labels, y: labels, colorscale: "Greens",
-      hovertemplate: "true %{y}, predicted %{x}: %{z}<extra></extra>" }], {
+      reversescale: true, texttemplate: "%{z}", hovertemplate: "true %{y}, predicted %{x}: %{z}<extra></extra>" }], {
       xaxis: { title: { text: "predicted" }, side: "top" }, yaxis: { title: { text: "true" }, autorange: "reversed" },
       margin: { t: 60, r: 20, b: 20, l: 80 }, height: 320,
     });

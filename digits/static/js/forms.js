@@ -27,11 +27,12 @@ export function datasetForm() {
   methodSections(form);
   const exampleFile = form.querySelector("[data-example-file]");
   const examples = form.querySelector("[data-examples]");
-  exampleFile.addEventListener("change", async () => {
+  const sizeFields = ["resize_channels", "resize_width", "resize_height"];
+  // "See example": each resize mode on the chosen image, again whenever the size changes.
+  const showExamples = async () => {
+    if (!exampleFile.files.length) return;
     const body = new FormData();
-    for (const name of ["resize_channels", "resize_width", "resize_height"]) {
-      body.append(name, form.elements[name].value);
-    }
+    for (const name of sizeFields) body.append(name, form.elements[name].value);
     body.append("image_file", exampleFile.files[0]);
     const response = await post(url(form, "example"), body);
     if (!response.ok) {
@@ -49,7 +50,9 @@ export function datasetForm() {
       picture.append(img, caption);
       return picture;
     }));
-  });
+  };
+  exampleFile.addEventListener("change", showExamples);
+  sizeFields.forEach((name) => form.elements[name].addEventListener("change", showExamples));
 }
 
 export function modelForm() {
@@ -116,7 +119,7 @@ function previewRates(form) {
   const preview = async () => {
     policyFields();
     const response = await post(url(form, "learning-rate"), new FormData(form));
-    if (response.ok) learningRate(form.querySelector("[data-role=lr-preview]"), await response.json());
+    learningRate(form.querySelector("[data-role=lr-preview]"), response.ok ? await response.json() : null);
   };
   form.querySelectorAll("[name^=lr_], [name=learning_rate]").forEach((el) => el.addEventListener("change", preview));
   preview();

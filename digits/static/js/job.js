@@ -32,11 +32,19 @@ export function job(jobId, lastSeq) {
 
   function showStatus(event) {
     setStatus(statusCard, event.status, event.reason);
-    const row = document.createElement("tr");
-    const time = cell(formatTime(event.time));
-    time.className = "time";
-    row.append(cell(event.status), time, cell(event.reason || ""));
-    statusCard.querySelector("tbody").append(row);
+    const history = statusCard.querySelector("tbody");
+    const last = history.lastElementChild;
+    // The page may have been drawn from a job.json newer than its last event: the change is
+    // then in the table already, and comes again as an event.
+    const shown = last && last.cells[0].textContent === event.status
+      && last.cells[2].textContent === (event.reason || "");
+    if (!shown) {
+      const row = document.createElement("tr");
+      const time = cell(formatTime(event.time));
+      time.className = "time";
+      row.append(cell(event.status), time, cell(event.reason || ""));
+      history.append(row);
+    }
     document.querySelector("[data-action=abort]").disabled = TERMINAL.includes(event.status);
     // A stopped job may go on (the server says so if it has nothing to go on from).
     document.querySelector("[data-action=resume]").hidden = !["Aborted", "Error"].includes(event.status);
