@@ -7,7 +7,7 @@ import itertools
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from digits.datasets.layout import DatasetInfo, read_info
-from digits.forms import FormErrors, add_error
+from digits.forms import FormErrors, add_error, optional_int_field, text_field
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
 from digits.models import catalog
@@ -141,32 +141,44 @@ def _sweep(form: dict) -> tuple[list[dict], dict]:
 
 
 def _check(form: dict, check_fit: bool = True) -> dict:
-    """Everything that can be known before training: fields, dataset, network, GPUs."""
+    """Everything that can be known before training, all reported at once: fields, dataset,
+    crop against the dataset's images, network, GPUs."""
     try:
-        options = parse_training_options(form)
+        options, errors = parse_training_options(form), {}
     except FormErrors as exc:
-        return exc.errors
-    errors: dict = {}
+        options, errors = None, dict(exc.errors)
+    info = _check_dataset(text_field(form, "dataset"), errors)
+    crop = optional_int_field(form, "crop_size", {}, 1, 4096)  # its own error comes from above
+    if info is not None and crop and crop > min(info.image.height, info.image.width):
+        size = f"{info.image.width}x{info.image.height}"
+        add_error(errors, "crop_size", f"larger than the dataset's {size} images")
+    if options is None:
+        return errors
     store = services().store
-    try:
-        dataset = store.get(options.dataset)
-    except JobNotFound:
-        return {"dataset": [f"no dataset {options.dataset}"]}
-    if dataset.kind != "dataset":
-        return {"dataset": [f"job {options.dataset} is not a dataset"]}
-    if dataset.status in (Status.ABORT, Status.ERROR):
-        return {"dataset": [f"dataset {dataset.name} ended {dataset.status.label}"]}
-    info = read_info(store.folder(dataset.id))
-    if info is not None:
-        height, width = info.image.height, info.image.width
-        if options.crop_size and options.crop_size > min(height, width):
-            add_error(errors, "crop_size", f"larger than the dataset's {width}x{height} images")
-        if options.method in ("custom", "standard") and check_fit and not errors:
-            _check_fit(options, info, errors)
     if options.method == "previous" and not list_snapshots(store.folder(options.previous_networks)):
         add_error(errors, "previous_networks", "that model has no snapshot to start from")
     _check_gpus(options, errors)
+    if info is not None and options.method in ("custom", "standard") and check_fit and not errors:
+        _check_fit(options, info, errors)
     return errors
+
+
+def _check_dataset(dataset_id: str, errors: dict) -> DatasetInfo | None:
+    """The chosen dataset's info (None before it is Done); what is wrong with it, in `errors`."""
+    if not dataset_id:
+        return None  # the options parser asks for one
+    try:
+        dataset = services().store.get(dataset_id)
+    except JobNotFound:
+        add_error(errors, "dataset", f"no dataset {dataset_id}")
+        return None
+    if dataset.kind != "dataset":
+        add_error(errors, "dataset", f"job {dataset_id} is not a dataset")
+        return None
+    if dataset.status in (Status.ABORT, Status.ERROR):
+        add_error(errors, "dataset", f"dataset {dataset.name} ended {dataset.status.label}")
+        return None
+    return read_info(services().store.folder(dataset.id))
 
 
 ONE_HOST = "a job trains on one host: training across hosts is not supported yet"

@@ -129,3 +129,10 @@ def test_the_form_offers_each_gpu_with_its_state_on_each_host(fred, jobs_dir):
         '<option value="0">GPU 0 · H100 (held by first on a, held by first on b)</option>' in page
     )
     assert '<option value="1">GPU 1 · H100 (free on a)</option>' in page
+
+
+def test_every_error_is_reported_at_once(fred, dataset):
+    fields = model_fields(dataset, crop_size="29", train_epochs="0", learning_rate="-1")
+    errors = errors_of(fred.post(MODELS, data=fields))
+    assert {"crop_size", "train_epochs", "learning_rate"} <= set(errors)
+    assert "larger than the dataset's 28x28 images" in errors["crop_size"][0]
