@@ -43,7 +43,12 @@ class WebServer(BaseApplication):
         # Connections held at once: the threads' plus idle keep-alive ones.
         self.cfg.set("worker_connections", self.settings.web_threads + 1000)
         self.cfg.set("graceful_timeout", 3)
-        self.cfg.set("accesslog", "-")
+        # Every request (each page's Socket.IO polls among them) only when debugging.
+        if logging.getLogger().isEnabledFor(logging.DEBUG):
+            self.cfg.set("accesslog", "-")
+        # Gunicorn's runtime control socket sits at one path per user: two servers on a
+        # machine would share it, and nothing here uses it.
+        self.cfg.set("control_socket_disable", True)
         self.cfg.set("proc_name", "digits-serve")
 
     def load(self):
@@ -61,6 +66,7 @@ def serve(settings: Settings, options: ServeOptions) -> None:
         workers = WorkerGroup(settings, plans)
         workers.start()
     try:
+        log.info("DIGITS is at http://%s:%d/", _display_host(options.host), options.port)
         if options.debug:
             _serve_debug(settings, options)
         else:
@@ -68,6 +74,13 @@ def serve(settings: Settings, options: ServeOptions) -> None:
     finally:
         if workers:
             workers.stop(grace=SHUTDOWN_GRACE)
+
+
+def _display_host(host: str) -> str:
+    """The address to open in a browser: a wildcard listener is reached on this machine."""
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 def _serve_debug(settings: Settings, options: ServeOptions) -> None:
