@@ -150,6 +150,28 @@ function networkSummary(answer) {
   return [total, graph, table];
 }
 
+// Each layer one row below the layers it reads (its longest path from the input), layers of a
+// row side by side: a network reads top to bottom, a ResNet's shortcuts beside its blocks.
+function positions(graph) {
+  const depth = new Map(graph.nodes.map((n) => [n.id, 0]));
+  for (const [source, target] of graph.edges) {
+    depth.set(target, Math.max(depth.get(target), depth.get(source) + 1)); // edges come in order
+  }
+  const rows = new Map();
+  for (const node of graph.nodes) {
+    const row = depth.get(node.id);
+    rows.set(row, [...(rows.get(row) || []), node.id]);
+  }
+  const placed = {};
+  for (const [row, ids] of rows) {
+    ids.forEach((id, i) => { placed[id] = { x: (i - (ids.length - 1) / 2) * ROW_GAP.x, y: row * ROW_GAP.y }; });
+  }
+  return { placed, rows: rows.size };
+}
+
+const ROW_GAP = { x: 210, y: 60 };
+const READABLE = 0.75; // the smallest zoom whose labels can be read
+
 function drawNetwork(container, graph) {
   if (!window.cytoscape || !graph) return;
   const label = (n) => {
@@ -157,18 +179,28 @@ function drawNetwork(container, graph) {
     return `${n.label} (${n.kind})\n${n.output_shape.join("×")}${params}`;
   };
   container.dataset.nodes = graph.nodes.length;
-  cytoscape({
+  const { placed, rows } = positions(graph);
+  // The box grows with the network, up to a screen; a larger one scrolls and zooms (wheel,
+  // pinch) from its top rather than shrinking its labels.
+  container.style.height = `${Math.min(rows * ROW_GAP.y + 40, 900)}px`;
+  const cy = cytoscape({
     container,
+    maxZoom: 2,
     elements: [
-      ...graph.nodes.map((n) => ({ data: { id: n.id, label: label(n) } })),
+      ...graph.nodes.map((n) => ({ data: { id: n.id, label: label(n) }, position: placed[n.id] })),
       ...graph.edges.map(([source, target], i) => ({ data: { id: `edge${i}`, source, target } })),
     ],
-    layout: { name: "breadthfirst", directed: true, spacingFactor: 0.8 },
+    layout: { name: "preset", fit: true, padding: 16 },
     style: [
       { selector: "node", style: { label: "data(label)", "text-wrap": "wrap", "text-valign": "center",
-        shape: "round-rectangle", width: 170, height: 34, "font-size": 9,
+        shape: "round-rectangle", width: 190, height: 36, "font-size": 11,
         "background-color": "#eef7dc", "border-color": "#76b900", "border-width": 1 } },
       { selector: "edge", style: { width: 1, "curve-style": "bezier", "target-arrow-shape": "triangle" } },
     ],
   });
+  if (cy.zoom() < READABLE) {
+    cy.zoom(READABLE);
+    const box = cy.nodes().boundingBox();
+    cy.pan({ x: container.clientWidth / 2 - READABLE * (box.x1 + box.w / 2), y: 16 - READABLE * box.y1 });
+  }
 }
