@@ -193,6 +193,12 @@ class Reporter:
             f.write(json.dumps(row) + "\n")
         self.ctx.events.publish(self.ctx.job.id, "metrics", **row)
 
+    def snapshots(self) -> None:
+        """Every snapshot on disk, after one is written: the page offers them at once."""
+        if self.ctx is not None:
+            epochs = list_snapshots(self.ctx.folder)
+            self.ctx.events.publish(self.ctx.job.id, "snapshots", epochs=epochs)
+
     def best_confusion(self, epoch: float, matrix: list[list[int]]) -> None:
         """The validation set's confusion matrix at the best epoch so far, for the model page."""
         if self.ctx is not None:
@@ -362,6 +368,7 @@ class Trainer:
         snapshots.save(
             self.snapshot_context, self.model, self.optimizer, self.state, self.epoch_steps, states
         )
+        self.reporter.snapshots()
 
 
 def train(ctx: JobContext) -> None:

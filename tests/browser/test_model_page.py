@@ -61,7 +61,13 @@ def test_create_a_model_and_watch_the_chart_grow(page, server_with_dataset, tmp_
     page.get_by_test_id("create").click()
 
     expect(page.get_by_test_id("job-name")).to_have_text("lenet colors")
+    page.evaluate("window.notReloaded = true")
     chart = page.get_by_test_id("metrics-chart")
+    # While it trains, each snapshot joins the list and the Classify forms, with no reload.
+    expect(page.get_by_test_id("snapshots")).to_contain_text("epoch 1", timeout=60000)
+    expect(page.get_by_test_id("classify-one-form")).to_be_visible()
+    expect(page.locator("#classify-snapshot option[value='1']")).to_be_attached()
+    assert page.evaluate("window.notReloaded") is True
     page.wait_for_function(
         "() => Number(document.querySelector('[data-role=metrics-chart]').dataset.points) > 2",
         timeout=60000,

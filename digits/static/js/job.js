@@ -1,6 +1,7 @@
 // A job's page: its status, progress, log and name kept live, and its actions (abort, resume,
-// delete, clone). Training figures and hardware samples go out as `digits:metrics` and
-// `digits:usage` events on the document, for the charts (charts.js).
+// delete, clone). Training figures, new snapshots and hardware samples go out as
+// `digits:metrics`, `digits:snapshots` and `digits:usage` events on the document (charts.js,
+// snapshots.js).
 
 import { followJob } from "./live.js";
 import {
@@ -69,7 +70,9 @@ export function job(jobId, lastSeq) {
       log.append(`${event.line}\n`);
       if (atBottom) log.scrollTop = log.scrollHeight;
     }
-    if (event.update === "metrics") document.dispatchEvent(new CustomEvent("digits:metrics", { detail: event }));
+    if (event.update === "metrics" || event.update === "snapshots") {
+      document.dispatchEvent(new CustomEvent(`digits:${event.update}`, { detail: event }));
+    }
     if (event.update === "name") {
       role("job-name").textContent = event.name;
       role("job-notes").textContent = event.notes || "—";
