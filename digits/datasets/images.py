@@ -10,7 +10,7 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Each choice and its title on the form (the form's list comes from here).
 RESIZE_MODES = {
@@ -19,6 +19,7 @@ RESIZE_MODES = {
     "fill": "Fill",
     "half_crop": "Half crop, half fill",
 }
+FORMATS = ("PNG", "JPEG", "BMP", "PPM/PGM", "WebP", "TIFF")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".webp", ".tif", ".tiff")
 WHITE = (255, 255, 255)
 
@@ -64,6 +65,11 @@ def load_image(
         image = _to_8_bit(image)
     except BadImage:
         raise
+    except UnidentifiedImageError:
+        # Pillow's message names the file: a server path the user should not see.
+        raise BadImage(
+            f"not an image in a format this server reads ({', '.join(FORMATS)})"
+        ) from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise BadImage(str(exc) or type(exc).__name__) from exc
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 
 from digits.data_roots import PathNotAllowed, resolve_in_roots
 from digits.forms import FormErrors
@@ -81,12 +81,20 @@ def image_source(files, form) -> tuple[dict[str, Any], dict[str, bytes], str]:
 )
 def classify_one():
     """DIGITS' Classify One: `job_id`, `image_file` or `image_path`, `snapshot_epoch`,
-    `show_visualizations`."""
+    `show_visualizations`. From the model page's form, a refusal goes back there, beside the
+    field it is about."""
     job, epoch = model_and_epoch(request.form)
-    payload, files, field = image_source(request.files, request.form)
-    visualizations = request.form.get("show_visualizations", "") not in ("", "0")
-    payload |= {"job_id": job.id, "epoch": epoch, "visualizations": visualizations}
-    answer = ask_worker("classify_one", payload, files, field)
+    try:
+        payload, files, field = image_source(request.files, request.form)
+        visualizations = request.form.get("show_visualizations", "") not in ("", "0")
+        payload |= {"job_id": job.id, "epoch": epoch, "visualizations": visualizations}
+        answer = ask_worker("classify_one", payload, files, field)
+    except BadRequest as exc:
+        if wants_json():
+            raise
+        for name, messages in exc.errors.items():
+            flash(" ".join(messages), f"classify_one:{name}")
+        return redirect(url_for("jobs.show_models", job_id=job.id, _anchor="classify-one"))
     if wants_json():
         return jsonify(answer)
     histograms = {

@@ -122,3 +122,20 @@ def test_a_large_jpeg_may_decode_smaller_but_never_below_the_size_asked():
     assert min(image.size) >= 64 and image.size[0] < 400  # decoded at a reduced scale
     assert load_image(big, 3).size == (400, 300)
     assert np.array(image)[10, 10].tolist() == pytest.approx([10, 200, 30], abs=4)
+
+
+def test_an_unreadable_file_is_refused_without_naming_its_path(tmp_path):
+    secret = tmp_path / "server-side" / "request-7f3a"
+    secret.parent.mkdir()
+    secret.write_bytes(b"not an image at all")
+    with pytest.raises(BadImage) as info:
+        load_image(secret, 3)
+    assert "format this server reads" in str(info.value) and "request-7f3a" not in str(info.value)
+
+
+def test_pixels_beyond_the_limit_are_refused_before_decoding():
+    buffer = io.BytesIO()
+    Image.new("L", (300, 200)).save(buffer, "PNG")
+    with pytest.raises(BadImage, match="300x200 is 0 megapixels, more than the 0.05 allowed"):
+        load_image(buffer.getvalue(), 1, max_pixels=50_000)
+    assert load_image(buffer.getvalue(), 1, max_pixels=60_000).size == (300, 200)

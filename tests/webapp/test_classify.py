@@ -46,3 +46,14 @@ def test_a_dataset_is_not_a_model(client, fred):
         "/models/images/classification/classify_one.json", data={"job_id": job_id, **image()}
     )
     assert "is not a model" in response.get_json()["errors"]["job_id"][0]
+
+
+def test_a_refused_image_is_shown_beside_its_field_on_the_model_page(fred, model):
+    (model / "snapshot_epoch_1.pt").write_bytes(b"")
+    form = {"job_id": model.name, "image_path": "/etc/passwd"}
+    response = fred.post("/models/images/classification/classify_one", data=form)
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/models/{model.name}#classify-one"
+    page = fred.get(f"/models/{model.name}").get_data(as_text=True)
+    assert 'data-field-error="image_path"' in page and "outside the data roots" in page
+    assert "outside the data roots" not in fred.get(f"/models/{model.name}").get_data(as_text=True)
