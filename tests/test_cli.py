@@ -8,7 +8,15 @@ import sys
 
 import requests
 
-from tests.support.processes import Server, heartbeat_files
+from digits.accounts import Accounts
+from tests.support.processes import (
+    Process,
+    Server,
+    digits_env,
+    free_port,
+    heartbeat_files,
+    wait_until,
+)
 
 
 def digits(*args: str) -> subprocess.CompletedProcess:
@@ -57,9 +65,8 @@ def test_serve_refuses_to_listen_publicly_with_no_accounts(jobs_dir):
     assert "digits user add NAME --admin" in result.stderr
 
 
-def test_serve_listens_publicly_when_told_to_and_warns(jobs_dir):
-    from tests.support.processes import Process, digits_env, free_port, wait_until
-
+def serve_publicly(jobs_dir, *flags, env=None):
+    """`digits serve --host 0.0.0.0` (no workers) and its port."""
     port = free_port()
     args = [
         sys.executable,
@@ -71,42 +78,26 @@ def test_serve_listens_publicly_when_told_to_and_warns(jobs_dir):
         "--port",
         str(port),
         "--no-workers",
-        "--insecure-no-accounts",
+        *flags,
     ]
-    server = Process(args, digits_env(jobs_dir), jobs_dir.parent / "public.log")
+    log = jobs_dir.parent / f"public-{port}.log"
+    return Process(args, digits_env(jobs_dir, extra=env), log), port
+
+
+def test_serve_listens_publicly_when_told_to_and_warns(jobs_dir):
+    server, port = serve_publicly(jobs_dir, "--insecure-no-accounts")
     try:
         wait_until(lambda: "listening on 0.0.0.0 with no accounts" in server.output(), 20)
         assert "digits user add NAME" in server.output()
         # Listening beyond loopback, it answers whatever name it is reached by.
-        wait_until(
-            lambda: (
-                requests_get(f"http://127.0.0.1:{port}/index.json", {"Host": "digits.example:80"})
-                == 200
-            ),
-            20,
-        )
+        url, host = f"http://127.0.0.1:{port}/index.json", {"Host": "digits.example:80"}
+        wait_until(lambda: requests_get(url, host) == 200, 20)
     finally:
         server.stop()
 
 
 def test_serve_makes_its_first_admin_from_the_environment(jobs_dir):
-    from digits.accounts import Accounts
-    from tests.support.processes import Process, digits_env, free_port, wait_until
-
-    port = free_port()
-    args = [
-        sys.executable,
-        "-m",
-        "digits",
-        "serve",
-        "--host",
-        "0.0.0.0",
-        "--port",
-        str(port),
-        "--no-workers",
-    ]
-    env = digits_env(jobs_dir, extra={"DIGITS_ADMIN_PASSWORD": "a long secret"})
-    server = Process(args, env, jobs_dir.parent / "admin.log")
+    server, port = serve_publicly(jobs_dir, env={"DIGITS_ADMIN_PASSWORD": "a long secret"})
     try:
         wait_until(lambda: requests_get(f"http://127.0.0.1:{port}/index.json") == 401, 20)
         accounts = Accounts(jobs_dir)
@@ -116,8 +107,7 @@ def test_serve_makes_its_first_admin_from_the_environment(jobs_dir):
 
 
 def requests_get(url: str, headers: dict | None = None) -> int | None:
-    import requests
-
+    """The status of a GET, or None while nothing answers."""
     try:
         return requests.get(url, headers=headers, timeout=2).status_code
     except requests.RequestException:
