@@ -40,10 +40,17 @@ def run_worker(
         recover_dead_runners(worker_events(settings), app, hostname, settings.max_restarts)
 
     heartbeat = Heartbeat(settings, hostname, [queue], pool, on_beat=check_running_jobs)
-    signals.worker_ready.connect(lambda **_: heartbeat.start(), weak=False)
+
+    def ready(**_) -> None:
+        heartbeat.start()
+        log.info("worker %s ready: queue %s, %d at once", hostname, queue, concurrency)
+
+    signals.worker_ready.connect(ready, weak=False)
     signals.worker_shutdown.connect(lambda **_: heartbeat.stop(), weak=False)
     app.worker_main(
         [
+            # One line when ready (above), not Celery's banner: details at --log-level DEBUG.
+            *([] if log.isEnabledFor(logging.DEBUG) else ["--quiet"]),
             "worker",
             f"--queues={queue}",
             f"--concurrency={concurrency}",
