@@ -48,9 +48,11 @@ class Item:
     label: int | None
 
 
-def read_list(ctx: JobContext, labels: list[str]) -> tuple[list[Item], list[dict]]:
-    """The list's images that may be read, and an error for each line that cannot."""
-    folder_text = parse_inference_options(ctx.parameters).image_folder
+def read_list(
+    ctx: JobContext, labels: list[str], folder_text: str
+) -> tuple[list[Item], list[dict]]:
+    """The list's images that may be read (relative paths under `folder_text`), and an error
+    for each line that cannot."""
     items, errors = [], []
     lines = (ctx.folder / CLASSIFY_LIST_FILE).read_text(errors="replace").splitlines()
     for number, line in enumerate(lines, 1):
@@ -203,7 +205,7 @@ def classify_many(ctx: JobContext) -> None:
         raise JobError(str(exc)) from exc
     labels = model.info.labels
     if (ctx.folder / CLASSIFY_LIST_FILE).exists():
-        items, errors = read_list(ctx, labels)
+        items, errors = read_list(ctx, labels, options.image_folder)
     else:
         items, errors = read_upload(ctx, labels), []
     if options.limit:

@@ -44,7 +44,10 @@ def options_of(job: Job) -> TrainingOptions | None:
 
 def gpu_request(job: Job) -> GpuRequest:
     """The GPUs chosen on the form (`select_gpus`), or else any `select_gpu_count` of them."""
-    options = options_of(job)
+    return _gpu_request(options_of(job))
+
+
+def _gpu_request(options: TrainingOptions | None) -> GpuRequest:
     if options is None:
         return GpuRequest((), 1)
     return GpuRequest(tuple(sorted(set(options.gpus))), options.gpu_count)
@@ -105,7 +108,7 @@ def model_details(job: Job, folder: Path) -> dict[str, Any]:
     validations = [row for row in read_metrics(folder) if "val_loss" in row]
     best = min(validations, key=lambda row: row["val_loss"], default=None)
     labels = info.labels if info else []
-    ranks = len(job.gpus) or gpu_request(job).size
+    ranks = len(job.gpus) or _gpu_request(options).size
     return {
         "ranks": ranks,
         "batch_per_rank": options.batch_size // max(1, ranks),

@@ -240,7 +240,7 @@ def append(job_id: str):
     errors: dict[str, list[str]] = {}
     staged: dict[str, object] = {}
     try:
-        parse_options(form)
+        options = parse_options(form)
     except OptionErrors as exc:
         errors = exc.errors
     if method not in ("folder", "upload"):
@@ -248,7 +248,7 @@ def append(job_id: str):
     if not errors:
         images = _check_sources(method, form, errors, staged, need_classes=False)
         if not errors:
-            _check_size(parse_options(form), images, errors)
+            _check_size(options, images, errors)
     if errors:
         _discard(staged)
         return error_response(

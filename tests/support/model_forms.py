@@ -1,8 +1,7 @@
 """Jobs as the web tests need them (a Done dataset to train on, a model job folder) and the New
 Model form's fields."""
 
-import json
-
+from digits.datasets.layout import DatasetInfo, ImageFormat, write_info
 from digits.jobs.job import Job, new_job_id
 from digits.jobs.status import Status
 
@@ -36,21 +35,8 @@ def stored_job(store, kind: str, status: Status = Status.DONE, **fields) -> Job:
 def done_dataset(store) -> str:
     """A Done dataset job folder with an info.json (28x28 gray images, 3 classes)."""
     job = stored_job(store, "dataset")
-    folder = store.folder(job.id)
-    info = {
-        "labels": ["a", "b", "c"],
-        "image": {
-            "width": 28,
-            "height": 28,
-            "channels": 1,
-            "resize_mode": "squash",
-            "encoding": "png",
-        },
-        "splits": {},
-        "skipped": [],
-        "messages": [],
-    }
-    (folder / "info.json").write_text(json.dumps(info))
+    image = ImageFormat(width=28, height=28, channels=1, resize_mode="squash", encoding="png")
+    write_info(store.folder(job.id), DatasetInfo(labels=["a", "b", "c"], image=image))
     return job.id
 
 
