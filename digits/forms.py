@@ -100,3 +100,16 @@ def flag_field(form, name: str, default: bool = False) -> bool:
     if value is None:
         return default
     return str(value).strip().lower() in ("1", "true", "on", "yes", "y")
+
+
+GROUP_FIELD = "group_name"  # DIGITS' field: jobs filed together on the home page
+MAX_GROUP_LENGTH = 100
+
+
+def group_field(form, errors: Errors) -> str:
+    """The job's group (blank: none), short enough to show in a list."""
+    group = " ".join(text_field(form, GROUP_FIELD).split())
+    if len(group) > MAX_GROUP_LENGTH:
+        add_error(errors, GROUP_FIELD, f"at most {MAX_GROUP_LENGTH} characters")
+        return ""
+    return group

@@ -16,6 +16,7 @@ from digits.forms import (
     choice_field,
     flag_field,
     float_field,
+    group_field,
     int_field,
     optional_int_field,
     text_field,
@@ -48,6 +49,7 @@ class DatasetOptions:
     height: int
     resize_mode: str
     encoding: str
+    group: str = ""  # the home page files the job under it
     # folder method
     folder_train: str = ""
     pct_val: float = 25.0
@@ -105,6 +107,7 @@ def parse_options(form: dict[str, Any]) -> DatasetOptions:
     image = _image_settings(form, errors)
     options = DatasetOptions(
         name=name,
+        group=group_field(form, errors),
         method=choice_field(form, "method", METHODS, "folder", errors),
         channels=image.channels,
         width=image.width,

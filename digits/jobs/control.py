@@ -64,6 +64,7 @@ class JobControl:
         owner: str,
         parameters: dict[str, Any],
         prepare: Callable[[Path], None] | None = None,
+        group: str = "",
     ) -> Job:
         """Create the job's folder, then queue it: a job never exists only in the broker.
 
@@ -77,6 +78,7 @@ class JobControl:
             owner=owner,
             queue=job_type.queue,
             parameters=parameters,
+            group=group,
             task_id=str(uuid.uuid4()),
         )
         job.set_status(Status.INIT)
@@ -128,7 +130,8 @@ class JobControl:
         job_type = types.get(original.type)
         if job_type is None:
             raise UnknownJobType(f"this server does not know job type {original.type!r}")
-        return self.submit(job_type, f"{original.name} (clone)", owner, dict(original.parameters))
+        name, parameters = f"{original.name} (clone)", dict(original.parameters)
+        return self.submit(job_type, name, owner, parameters, group=original.group)
 
     def abort(self, job_id: str) -> Job:
         job = self.store.get(job_id)

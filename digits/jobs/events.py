@@ -169,16 +169,19 @@ class JobEvents:
     def log_line(self, job_id: str, line: str) -> None:
         self.publish(job_id, "log", line=line[:MAX_LOG_LINE])
 
-    def rename(self, job_id: str, name: str | None, notes: str | None) -> Job:
+    def describe(
+        self, job_id: str, name: str | None, notes: str | None, group: str | None = None
+    ) -> Job:
+        """A new name, notes or group for a job (None: unchanged)."""
+
         def change(job: Job) -> Job:
-            if name is not None:
-                job.name = name
-            if notes is not None:
-                job.notes = notes
+            job.name = job.name if name is None else name
+            job.notes = job.notes if notes is None else notes
+            job.group = job.group if group is None else group
             return job
 
         job = self.store.update(job_id, change)
-        self.publish(job_id, "name", name=job.name, notes=job.notes)
+        self.publish(job_id, "name", name=job.name, notes=job.notes, group=job.group)
         return job
 
     def announce_deleted(self, job_id: str) -> None:

@@ -53,6 +53,7 @@ class Job:
     queue: str
     parameters: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
+    group: str = ""  # jobs a person files together (a sweep's, say): the home page filters by it
     created: float = field(default_factory=time.time)
     status_history: list[StatusChange] = field(default_factory=list)
     progress: float = 0.0
@@ -115,6 +116,7 @@ class Job:
             "status_reason": self.status_reason,
             "type": self.type,
             "owner": self.owner,
+            "group": self.group,
             "submitted": self.created,
             "progress": self.progress,
         }

@@ -6,7 +6,7 @@ The dataset and model packages each register theirs; adding a job type is one `r
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,9 +33,10 @@ class JobType:
     # template included in the job page with that dict as `extra`.
     details: Callable[[Job, Path], dict[str, Any]] | None = None
     page_template: str | None = None
-    # What that template draws from beyond the JSON (long histories, say): page_data(job,
-    # folder) -> dict, read by the view and handed to the template as `page_data`.
-    page_data: Callable[[Job, Path], dict[str, Any]] | None = None
+    # What that template draws from beyond the JSON (long histories, a page of a long list):
+    # page_data(job, folder, the page's address arguments) -> dict, read by the view and handed
+    # to the template as `page_data`.
+    page_data: Callable[[Job, Path, Mapping[str, str]], dict[str, Any]] | None = None
     # What must finish first: waiting_on(job, store) -> (reason to wait, reason to fail) or None.
     waiting_on: Callable[[Job, Any], tuple[str | None, str | None] | None] | None = None
     # The jobs this one uses (a model its dataset): depends_on(job) -> their ids. A job that
@@ -46,6 +47,12 @@ class JobType:
     # Where a new run of a stopped job would start (resume_point(job, folder) -> "epoch 3",
     # say), or None if it cannot go on: what Resume and recovery after a lost worker use.
     resume_point: Callable[[Job, Path], str | None] | None = None
+    # An inference run of a model: run_of(job) -> the model's id. It is listed under Inference
+    # runs and on its model's page, not among the models.
+    run_of: Callable[[Job], str | None] | None = None
+    # What the job page's Parameters table shows: (field, title) pairs in order; None: every
+    # field under its own name.
+    parameter_titles: tuple[tuple[str, str], ...] | None = None
 
 
 _registry: dict[str, JobType] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from digits.models.options import (
     parse_inference_options,
     parse_training_options,
 )
+from digits.paging import page_number, page_of
 
 CLASSIFY_RESULTS = "results.json"  # written by digits.models.classify_many
 STOP_GRACE = 60.0  # seconds to finish the step and write a snapshot before being signalled
@@ -89,7 +91,7 @@ def read_metrics(folder: Path) -> list[dict[str, Any]]:
 USAGE_HISTORY = 300  # samples (seconds) of CPU/GPU figures a model page starts with
 
 
-def model_page_data(job: Job, folder: Path) -> dict[str, Any]:
+def model_page_data(job: Job, folder: Path, args: Mapping[str, str]) -> dict[str, Any]:
     """What the model page's charts start from (then live events extend them)."""
     return {
         "metrics": read_metrics(folder),
@@ -183,13 +185,30 @@ IMAGE_CLASSIFICATION_MODEL = register(
 )
 
 
+def model_of(job: Job) -> str | None:
+    """The model a Classify Many or Top N run classifies with."""
+    try:
+        return parse_inference_options(job.parameters).model
+    except FormErrors:
+        return job.parameters.get("job_id") or None
+
+
+# What the page of an inference run shows of its parameters, in this order.
+INFERENCE_PARAMETERS = (
+    ("job_id", "Model"),
+    ("snapshot_epoch", "Snapshot epoch (blank: the latest)"),
+    ("image_list", "List of images"),
+    ("image_archive", "Archive of images"),
+    ("image_folder", "Image folder"),
+    ("num_test_images", "Images classified at most"),
+    ("top_n", "Top N: images shown per class"),
+)
+
+
 def classifications_details(job: Job, folder: Path) -> dict[str, Any]:
     """Classify Many's results: DIGITS' `classifications` ({path: [[label, percent]...]}), and
     ours (accuracy, per class, confusion matrix, Top N, lines that could not be read)."""
-    try:
-        model_id = parse_inference_options(job.parameters).model
-    except FormErrors:
-        model_id = None
+    model_id = model_of(job)
     try:
         results = json.loads((folder / CLASSIFY_RESULTS).read_text())
     except (FileNotFoundError, ValueError):
@@ -201,6 +220,28 @@ def classifications_details(job: Job, folder: Path) -> dict[str, Any]:
     }
 
 
+IMAGES_PER_PAGE = 50  # rows of Classify Many's per-image table a page shows
+
+
+def classifications_page_data(job: Job, folder: Path, args: Mapping[str, str]) -> dict[str, Any]:
+    """A page of the per-image table (`page`); `show=wrong`: only the misclassified."""
+    try:
+        results = json.loads((folder / CLASSIFY_RESULTS).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    rows, labels = results["rows"], results["labels"]
+    wrong_only = args.get("show") == "wrong"
+    if wrong_only:
+        rows = [row for row in rows if misclassified(row, labels)]
+    page = page_of(rows, page_number(args.get("page")), IMAGES_PER_PAGE)
+    return {"images": page, "wrong_only": wrong_only}
+
+
+def misclassified(row: dict[str, Any], labels: list[str]) -> bool:
+    """A labelled image whose top prediction is another class."""
+    return row["label"] is not None and row["predictions"][0][0] != labels[row["label"]]
+
+
 IMAGE_CLASSIFICATION_INFERENCE = register(
     JobType(
         name="image-classification-inference",
@@ -210,6 +251,9 @@ IMAGE_CLASSIFICATION_INFERENCE = register(
         title="Classify Many",
         details=classifications_details,
         page_template="models/classifications.html",
+        page_data=classifications_page_data,
+        run_of=model_of,
+        parameter_titles=INFERENCE_PARAMETERS,
     )
 )
 

@@ -16,6 +16,7 @@ from digits.forms import (
     choice_field,
     flag_field,
     float_field,
+    group_field,
     int_field,
     optional_int_field,
     text_field,
@@ -56,6 +57,7 @@ class TrainingOptions:
     name: str
     dataset: str
     method: str
+    group: str = ""  # the home page files the job under it
     network: str = "lenet"
     custom_network: str = ""
     previous_networks: str = ""
@@ -97,6 +99,7 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
         add_error(errors, "framework", f"this server trains with pytorch, not {framework}")
     options = TrainingOptions(
         name=text_field(form, "model_name"),
+        group=group_field(form, errors),
         dataset=text_field(form, "dataset"),
         method=choice_field(form, "method", METHODS, "standard", errors),
         epochs=int_field(form, "train_epochs", 30, errors, 1, 100_000),

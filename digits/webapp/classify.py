@@ -155,6 +155,9 @@ def _submit_many(top_n: bool):
     except FormErrors as exc:
         raise BadRequest(exc.errors) from None
     inputs = _many_inputs(form, request.files)
+    for field in ("image_list", "image_archive"):
+        if request.files.get(field) and request.files[field].filename:
+            parameters[field] = request.files[field].filename  # what was uploaded, for its page
     name = f"{'Top N' if top_n else 'Classify Many'} with {model.name}"
     owner = current_user() or "anonymous"
     job = services().control.submit(

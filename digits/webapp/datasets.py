@@ -89,6 +89,7 @@ def create_classification():
         current_user(),
         form,
         prepare=lambda folder: _move_staged(staged, folder),
+        group=options.group,
     )
     if wants_json():
         return jsonify({"id": job.id, "name": job.name, "status": job.status.label})

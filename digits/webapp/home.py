@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, jsonify, redirect, render_template, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from digits import __version__
 from digits.jobs import types
+from digits.paging import page_number, page_of
 from digits.webapp.http import wants_json
+from digits.webapp.job_list import (
+    DEFAULT_TAB,
+    PAGE_SIZE,
+    STATUSES,
+    TABS,
+    JobFilter,
+    by_tab,
+)
 from digits.webapp.services import services
 
 bp = Blueprint("home", __name__)
@@ -23,28 +32,41 @@ def format_timestamp(seconds: float) -> str:
 @bp.route("/")
 @bp.route("/index.json", endpoint="index_json")
 def index():
+    """Every job under its tab, filtered by the address's `status`, `owner`, `name` and `group`.
+
+    The page shows one tab (`tab`) a page (`page`) at a time. The JSON keeps DIGITS' shape, every
+    matching job in `datasets` and `models` (and ours in `inference_runs`), unless it is asked for
+    a `page`: then each list is that page of it, and `pages` says how many there are.
+    """
     svc = services()
+    job_filter = JobFilter.from_args(request.args)
     summaries = svc.summaries()
-    datasets = [s for s in summaries if s["kind"] == "dataset"]
-    models = [s for s in summaries if s["kind"] == "model"]
+    listed = by_tab(summaries, job_filter)
+    number = page_number(request.args.get("page"))
     if wants_json():
-        return jsonify(
-            {
-                "datasets": datasets,
-                "models": models,
-                "version": __version__,
-                "jobs_dir": str(svc.settings.jobs_dir),
-                "problems": svc.store.problems,
-            }
-        )
+        answer: dict = {"version": __version__, "jobs_dir": str(svc.settings.jobs_dir)}
+        if "page" in request.args:
+            pages = {tab: page_of(rows, number, PAGE_SIZE) for tab, rows in listed.items()}
+            answer |= {tab: page.rows for tab, page in pages.items()}
+            answer["pages"] = {tab: page.to_dict() for tab, page in pages.items()}
+        else:
+            answer |= listed
+        return jsonify(answer | {"problems": svc.store.problems})
+    tab = request.args.get("tab", DEFAULT_TAB)
+    tab = tab if tab in TABS else DEFAULT_TAB
     forms = [t for t in types.all_types() if t.form_endpoint]
     return render_template(
         "home.html",
-        datasets=datasets,
-        models=models,
+        tab=tab,
+        tabs=TABS,
+        counts={name: len(rows) for name, rows in listed.items()},
+        page=page_of(listed[tab], number, PAGE_SIZE),
+        job_filter=job_filter,
+        statuses=STATUSES,
+        owners=sorted({s["owner"] for s in summaries}),
+        groups=sorted({s["group"] for s in summaries if s["group"]}),
         problems=svc.store.problems,
-        dataset_forms=[t for t in forms if t.kind == "dataset"],
-        model_forms=[t for t in forms if t.kind == "model"],
+        new_forms=[t for t in forms if f"{t.kind}s" == tab],
     )
 
 

@@ -6,12 +6,15 @@ DIGITS answered these under /jobs, /datasets and /models alike; so do we.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
+from digits.forms import GROUP_FIELD, add_error, group_field
 from digits.jobs import types
 from digits.jobs.control import JobFinished, JobInUse, UnknownJobType
 from digits.jobs.recovery import CannotResume
+from digits.jobs.store import JobNotFound
 from digits.webapp.auth import current_user, login_required, may_change
 from digits.webapp.http import error_response, job_parameters, json_errors, wants_json
 from digits.webapp.services import services
@@ -67,14 +70,30 @@ def show(job_id: str):
     return render_template(
         "job.html",
         job=detail,
+        run_of=_job_or_none(detail["run_of"]),
+        parameters=parameter_rows(job_type, detail["parameters"]),
         log_lines=log_lines,
         last_seq=events[-1]["seq"] if events else -1,
         clone_form=bool(job_type and job_type.form_endpoint),
         type_template=job_type.page_template if job_type else None,
-        page_data=job_type.page_data(job, svc.store.folder(job_id))
+        page_data=job_type.page_data(job, svc.store.folder(job_id), request.args)
         if job_type and job_type.page_data
         else {},
     )
+
+
+def _job_or_none(job_id: str | None):
+    try:
+        return services().store.get(job_id) if job_id else None
+    except JobNotFound:
+        return None
+
+
+def parameter_rows(job_type: types.JobType | None, parameters: dict) -> list[tuple[str, Any]]:
+    """The Parameters table: the type's titles for its fields, or else each field by name."""
+    if job_type is None or job_type.parameter_titles is None:
+        return [(key, value) for key, value in sorted(parameters.items())]
+    return [(title, parameters.get(key)) for key, title in job_type.parameter_titles]
 
 
 @bp.route("/jobs/<job_id>/status")
@@ -97,14 +116,19 @@ def status(job_id: str):
 @login_required
 @owner_only
 def edit(job_id: str):
+    """A job's name (`job_name`), notes (`job_notes`) or group (`group_name`, blank: none)."""
     name = request.form.get("job_name")
     notes = request.form.get("job_notes")
-    if name is None and notes is None:
-        return json_errors({"job_name": ["send job_name and/or job_notes"]})
+    errors: dict[str, list[str]] = {}
+    group = group_field(request.form, errors) if GROUP_FIELD in request.form else None
+    if name is None and notes is None and group is None and not errors:
+        return json_errors({"job_name": ["send job_name, job_notes and/or group_name"]})
     if name is not None and not name.strip():
-        return json_errors({"job_name": ["a job needs a name"]})
+        add_error(errors, "job_name", "a job needs a name")
+    if errors:
+        return json_errors(errors)
     services().store.get(job_id)  # 404 before anything else
-    job = services().events.rename(job_id, name.strip() if name else None, notes)
+    job = services().events.describe(job_id, name.strip() if name else None, notes, group)
     return jsonify(services().detail(job))
 
 

@@ -7,7 +7,14 @@ import itertools
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from digits.datasets.layout import DatasetInfo, read_info
-from digits.forms import FormErrors, add_error, optional_int_field, text_field
+from digits.forms import (
+    GROUP_FIELD,
+    FormErrors,
+    add_error,
+    group_field,
+    optional_int_field,
+    text_field,
+)
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
 from digits.models import catalog
@@ -106,9 +113,11 @@ def create_classification():
         ), 400
     jobs = []
     for combination in combinations:
-        name = combination["model_name"]
+        name, group = combination["model_name"], group_field(combination, {})
         jobs.append(
-            services().control.submit(IMAGE_CLASSIFICATION_MODEL, name, current_user(), combination)
+            services().control.submit(
+                IMAGE_CLASSIFICATION_MODEL, name, current_user(), combination, group=group
+            )
         )
     if wants_json():
         listed = [{"id": j.id, "name": j.name, "status": j.status.label} for j in jobs]
@@ -136,6 +145,8 @@ def _sweep(form: dict) -> tuple[list[dict], dict]:
                 if len(lists[f]) > 1
             )
             combination["model_name"] = f"{form.get('model_name', '')} ({tags})"
+            # A sweep's jobs are filed together, under its name unless the person named a group.
+            combination[GROUP_FIELD] = form.get(GROUP_FIELD) or form.get("model_name", "")
         result.append(combination)
     return result, errors
 

@@ -76,8 +76,8 @@ def on_join(data):
     """Join a room; the acknowledgement carries what happened before (nothing missed)."""
     room = data.get("room") if isinstance(data, dict) else None
     if room == JOB_MANAGEMENT_ROOM:
-        join_room(room)
-        return {"jobs": services().summaries()}
+        join_room(room)  # the page then asks /index.json for its rows: a page, not every job
+        return {"room": room}
     if not isinstance(room, str) or not is_job_id(room):
         return {"error": "no such job"}
     try:

@@ -43,6 +43,8 @@ class Services:
         """A job's summary, with the honest reason a waiting job is not running."""
         summary = job.summary()
         summary["status_reason"] = waiting_reason(job, workers) or summary["status_reason"]
+        job_type = types.get(job.type)
+        summary["run_of"] = job_type.run_of(job) if job_type and job_type.run_of else None
         return summary
 
     def detail(self, job: Job) -> dict[str, Any]:
@@ -50,9 +52,12 @@ class Services:
         job_type = types.get(job.type)
         folder = self.store.folder(job.id)
         extra = job_type.details(job, folder) if job_type and job_type.details else {}
+        summary = self.summary(job, self.live_workers())
+        if job.kind == "model" and not summary["run_of"]:
+            extra["inference_runs"] = self.runs_of(job.id)
         return (
             extra
-            | self.summary(job, self.live_workers())
+            | summary
             | {
                 "kind": job.kind,
                 "notes": job.notes,
@@ -69,6 +74,15 @@ class Services:
                 "directory": str(self.store.folder(job.id)),
             }
         )
+
+    def runs_of(self, model_id: str) -> list[dict[str, Any]]:
+        """The inference runs (Classify Many, Top N) made with a model, newest first."""
+        runs = []
+        for job in self.store.list():
+            job_type = types.get(job.type)
+            if job_type and job_type.run_of and job_type.run_of(job) == model_id:
+                runs.append(job.summary())
+        return runs
 
     def summaries(self) -> list[dict[str, Any]]:
         """Every job's summary, with the seq of its latest event.

@@ -1,9 +1,14 @@
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
-from tests.support.processes import skip_or_fail
+from tests.support.processes import REPOSITORY, skip_or_fail
+
+# Where the browser tests leave pictures of the main pages, for a person to look at what changed
+# (kept after the run; CI's clone keeps them in the same place).
+SCREENSHOTS = Path(os.environ.get("DIGITS_SCREENSHOTS", REPOSITORY / "test-output" / "screenshots"))
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -39,3 +44,32 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def screenshot(page):
+    """screenshot(name): the whole page, saved as name.png in SCREENSHOTS."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(name: str) -> None:
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+    return take
+
+
+@pytest.fixture
+def trouble(page) -> list[str]:
+    """What went wrong on the page's side from here on: console errors, uncaught exceptions,
+    failed requests and error answers. A test ends with `assert trouble == []`."""
+    seen: list[str] = []
+    page.on("console", lambda m: m.type == "error" and seen.append(f"console: {m.text}"))
+    page.on("pageerror", lambda e: seen.append(f"uncaught: {e}"))
+    # A request cut short by leaving the page (net::ERR_ABORTED) is no fault of the page.
+    page.on(
+        "requestfailed",
+        lambda r: (
+            "ERR_ABORTED" not in (r.failure or "") and seen.append(f"failed: {r.url} {r.failure}")
+        ),
+    )
+    page.on("response", lambda r: r.status >= 400 and seen.append(f"{r.status}: {r.url}"))
+    return seen

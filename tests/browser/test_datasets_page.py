@@ -15,7 +15,9 @@ def server(jobs_dir):
     running.stop()
 
 
-def test_create_a_dataset_through_the_form_and_see_chart_and_mean(page, server, jobs_dir, tmp_path):
+def test_create_a_dataset_through_the_form_and_see_chart_and_mean(
+    page, server, jobs_dir, tmp_path, screenshot
+):
     train = make_class_folders(data_roots_of(jobs_dir) / "colors", per_class=8)
     page.goto(server.url + "/login")
     page.get_by_label("Username").fill("fred")
@@ -46,7 +48,7 @@ def test_create_a_dataset_through_the_form_and_see_chart_and_mean(page, server, 
     expect(mean).to_be_visible()
     assert page.evaluate("(img) => img.naturalWidth", mean.element_handle()) == 16
     expect(page.get_by_test_id("db-train").locator(".count")).to_have_text("18")
-    page.screenshot(path=str(tmp_path / "dataset-page.png"), full_page=True)
+    screenshot("dataset-page")
 
 
 def test_with_accounts_a_person_logs_in_with_a_password_and_the_page_works(page, jobs_dir):

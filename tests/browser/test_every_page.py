@@ -24,42 +24,28 @@ def server_with_jobs(jobs_dir):
         server.stop()
 
 
-def watch_for_trouble(page) -> list[str]:
-    trouble = []
-    page.on("console", lambda m: m.type == "error" and trouble.append(f"console: {m.text}"))
-    page.on("pageerror", lambda e: trouble.append(f"uncaught: {e}"))
-    # A request cut short by leaving the page (net::ERR_ABORTED) is no fault of the page.
-    page.on(
-        "requestfailed",
-        lambda r: (
-            "ERR_ABORTED" not in (r.failure or "")
-            and trouble.append(f"failed: {r.url} {r.failure}")
-        ),
-    )
-    page.on("response", lambda r: r.status >= 400 and trouble.append(f"{r.status}: {r.url}"))
-    return trouble
-
-
-def test_no_page_logs_an_error(page, server_with_jobs):
+def test_no_page_logs_an_error(page, server_with_jobs, trouble, screenshot):
+    """Pages beyond these are visited, with the same checks, in the tests of their features:
+    the model page while training and Done, Classify One and Classify Many in test_model_page."""
     server, dataset, countdown = server_with_jobs
     page.goto(server.url + "/login")
     page.get_by_label("Username").fill("fred")
     page.get_by_role("button", name="Log in").click()
-    trouble = watch_for_trouble(page)
-    visits = [
-        ("/", "datasets-table"),
-        ("/datasets/images/classification/new", "dataset-form"),
-        ("/models/images/classification/new", "lr-preview"),
-        (f"/datasets/{dataset}", "class-chart"),
-        (f"/datasets/images/classification/explore?job_id={dataset}", None),
-        (f"/jobs/{countdown}", "log"),
-        ("/hardware", "hosts"),
+    visits = [  # address, an element its page must have, the name of its screenshot
+        ("/", "datasets-table", "home"),
+        ("/datasets/images/classification/new", "dataset-form", "new-dataset"),
+        ("/models/images/classification/new", "lr-preview", "new-model"),
+        (f"/datasets/{dataset}", "class-chart", "dataset"),
+        (f"/datasets/images/classification/explore?job_id={dataset}", None, "explore"),
+        (f"/jobs/{countdown}", "log", "job"),
+        ("/hardware", "hosts", "hardware"),
     ]
-    for path, role in visits:
+    for path, role, name in visits:
         page.goto(server.url + path)
         page.wait_for_load_state("networkidle")
         if role:
             expect(page.get_by_test_id(role)).to_be_attached()
+        screenshot(name)
     # The scripts ran: charts drawn, the live log filled, the hosts listed.
     page.goto(f"{server.url}/datasets/{dataset}")
     expect(page.get_by_test_id("class-chart").locator(".main-svg").first).to_be_attached()

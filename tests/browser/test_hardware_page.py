@@ -16,7 +16,7 @@ def post(server, path, **fields) -> str:
     return created(api_post(server, path, **fields))
 
 
-def test_hardware_page_and_a_jobs_gpu_panel_update_live(page, jobs_dir, tmp_path):
+def test_hardware_page_and_a_jobs_gpu_panel_update_live(page, jobs_dir, tmp_path, screenshot):
     gpus = write_fake_gpus(tmp_path / "gpus.json", count=2, utilization=42)
     server = Server(jobs_dir, env={"DIGITS_FAKE_GPUS": str(gpus)})
     model = None
@@ -63,7 +63,7 @@ def test_hardware_page_and_a_jobs_gpu_panel_update_live(page, jobs_dir, tmp_path
         processes = page.locator("[data-role=usage-panel][data-key=processes]")
         expect(processes.locator("[data-field=memory]")).to_have_text(re.compile(r"[\d.]+ [MG]iB"))
         expect(page.locator("[data-role=usage-panel][data-key=gpu0]")).to_have_count(0)
-        page.screenshot(path=str(tmp_path / "gpu-panels.png"), full_page=True)
+        screenshot("gpu-panels")
         abort = requests.post(f"{server.url}/models/{model}/abort.json", data={"username": "fred"})
         assert abort.status_code == 200
         expect(page.get_by_test_id("status")).to_have_text("Aborted", timeout=30000)

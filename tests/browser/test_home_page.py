@@ -48,7 +48,7 @@ def test_log_in_and_watch_a_progress_bar_move_to_done(page, server):
     expect(page.get_by_test_id("login-link")).to_be_visible()
 
 
-def test_job_page_shows_live_log_and_abort(page, server):
+def test_job_page_shows_live_log_and_abort(page, server, screenshot):
     page.goto(server.url + "/login")
     page.get_by_label("Username").fill("fred")
     page.get_by_role("button", name="Log in").click()
@@ -62,4 +62,20 @@ def test_job_page_shows_live_log_and_abort(page, server):
     history = page.get_by_test_id("status-history")
     for status in ("Initialized", "Waiting", "Running", "Aborted"):
         expect(history).to_contain_text(status)
-    page.screenshot(path=str(server.log_path.parent / "job-page.png"))
+    screenshot("job-page")
+
+
+def test_a_filtered_page_follows_new_jobs_that_match_and_only_those(page, server):
+    submit(server, name="before", group_name="pets", steps="1")
+    page.goto(server.url + "/")
+    page.get_by_label("Group").select_option("pets")  # filters at once, into the address
+    expect(page).to_have_url(server.url + "/?tab=datasets&group=pets")
+    page.evaluate("window.notReloaded = true")
+    outside = submit(server, name="outside", steps="1")
+    inside = submit(server, name="inside", group_name="pets", steps="1")
+    expect(page.locator(f'tr[data-job-id="{inside}"]')).to_contain_text("inside")
+    expect(page.locator("[data-count=datasets]")).to_have_text("2")
+    expect(page.locator(f'tr[data-job-id="{outside}"]')).to_have_count(0)
+    assert page.evaluate("window.notReloaded") is True
+    page.get_by_test_id("clear-filters").click()
+    expect(page.locator(f'tr[data-job-id="{outside}"]')).to_be_visible()

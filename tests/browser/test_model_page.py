@@ -1,4 +1,5 @@
-"""A person creates a model from the form and watches its chart grow to Done."""
+"""A person creates a model from the form, watches its chart grow to Done, and classifies
+images with it, one and many."""
 
 import pytest
 import requests
@@ -37,7 +38,9 @@ def server_with_dataset(jobs_dir):
         running.stop()
 
 
-def test_create_a_model_and_watch_the_chart_grow(page, server_with_dataset, tmp_path):
+def test_create_a_model_and_watch_the_chart_grow(
+    page, server_with_dataset, tmp_path, trouble, screenshot
+):
     server = server_with_dataset
     page.goto(server.url + "/login")
     page.get_by_label("Username").fill("fred")
@@ -61,6 +64,7 @@ def test_create_a_model_and_watch_the_chart_grow(page, server_with_dataset, tmp_
     page.get_by_test_id("create").click()
 
     expect(page.get_by_test_id("job-name")).to_have_text("lenet colors")
+    model_url = page.url
     page.evaluate("window.notReloaded = true")
     chart = page.get_by_test_id("metrics-chart")
     # While it trains, each snapshot joins the list and the Classify forms, with no reload.
@@ -76,7 +80,7 @@ def test_create_a_model_and_watch_the_chart_grow(page, server_with_dataset, tmp_
     expect(page.get_by_test_id("snapshots")).to_contain_text("epoch 6")
     expect(chart.locator(".main-svg").first).to_be_visible()
     expect(page.get_by_test_id("confusion-matrix").locator(".main-svg").first).to_be_visible()
-    page.screenshot(path=str(tmp_path / "model-page.png"), full_page=True)
+    screenshot("model-page")
 
     # Classify One with the finished model, looking inside the network.
     image = server.data / "colors" / "green" / "004.png"
@@ -94,4 +98,28 @@ def test_create_a_model_and_watch_the_chart_grow(page, server_with_dataset, tmp_
     expect(layers.first.locator("[data-histogram] .main-svg").first).to_be_visible()
     assert page.get_by_test_id("network-view").evaluate("img => img.naturalWidth") == 28
     expect(page.get_by_test_id("saliency")).to_be_visible()
-    page.screenshot(path=str(tmp_path / "classify-one.png"), full_page=True)
+    screenshot("classify-one")
+
+    # Classify Many from the model page: a list of every training image with its label.
+    listing = tmp_path / "all.txt"
+    paths = sorted((server.data / "colors").glob("*/*.png"))
+    listing.write_text("".join(f"{p.parent.name}/{p.name} {p.parent.name}\n" for p in paths))
+    page.goto(model_url)
+    many = page.get_by_test_id("classify-many-form")
+    many.get_by_label("A list of images").set_input_files(str(listing))
+    many.get_by_label("Folder for relative paths").fill(str(server.data / "colors"))
+    page.get_by_test_id("classify-many").click()
+    expect(page.get_by_test_id("run-of")).to_have_text("lenet colors")  # an inference run
+    expect(page.get_by_test_id("accuracy")).to_contain_text(
+        "over 90 labelled images", timeout=60000
+    )
+    images = page.get_by_test_id("classified-images").locator("tbody tr")
+    expect(images).to_have_count(50)  # a page at a time
+    expect(page.get_by_test_id("page-range")).to_have_text("1–50 of 90")
+    expect(page.get_by_test_id("top-n").first.locator("img")).to_have_count(9)
+    screenshot("classify-many")
+    page.get_by_test_id("next-page").click()
+    expect(images).to_have_count(40)
+    page.get_by_test_id("run-of").click()  # back to the model, which lists its runs
+    expect(page.get_by_test_id("inference-runs")).to_contain_text("Classify Many with lenet colors")
+    assert trouble == []

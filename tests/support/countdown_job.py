@@ -65,9 +65,8 @@ def create():
         for key in ("steps", "delay", "fail_at", "dataset", "select_gpus", "select_gpu_count")
         if key in request.form
     }
-    job = services().control.submit(
-        TYPES[kind], request.form.get("name", "countdown"), current_user(), parameters
-    )
+    name, group = request.form.get("name", "countdown"), request.form.get("group_name", "")
+    job = services().control.submit(TYPES[kind], name, current_user(), parameters, group=group)
     return jsonify({"id": job.id, "name": job.name, "status": job.status.label})
 
 

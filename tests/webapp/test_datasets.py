@@ -32,13 +32,14 @@ def errors_of(response):
 
 def test_digits_mnist_call_creates_a_waiting_job(fred, data_dir, jobs_dir):
     train = make_class_folders(data_dir / "mnist" / "train", per_class=2)
-    response = fred.post(FORM, data=mnist_call(train))
+    response = fred.post(FORM, data=mnist_call(train, group_name="digits"))
     assert response.status_code == 200
     job = response.get_json()
     assert job["name"] == "mnist" and job["status"] == "Waiting"
     detail = fred.get(f"/datasets/{job['id']}.json").get_json()
     assert detail["parameters"]["folder_train"] == str(train)
     assert detail["type"] == "image-classification-dataset"
+    assert detail["group"] == "digits"
 
 
 def test_the_username_field_stands_in_for_login(client, data_dir):

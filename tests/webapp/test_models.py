@@ -136,3 +136,14 @@ def test_every_error_is_reported_at_once(fred, dataset):
     errors = errors_of(fred.post(MODELS, data=fields))
     assert {"crop_size", "train_epochs", "learning_rate"} <= set(errors)
     assert "larger than the dataset's 28x28 images" in errors["crop_size"][0]
+
+
+def test_a_sweeps_jobs_are_filed_under_its_name_or_the_group_asked_for(fred, dataset):
+    sweep = fred.post(MODELS, data=model_fields(dataset, model_name="lr", learning_rate="0.1,0.01"))
+    ids = [job["id"] for job in sweep.get_json()["jobs"]]
+    groups = {fred.get(f"/models/{i}.json").get_json()["group"] for i in ids}
+    assert groups == {"lr"}
+    named = fred.post(MODELS, data=model_fields(dataset, group_name="baselines"))
+    assert fred.get(f"/models/{named.get_json()['id']}.json").get_json()["group"] == "baselines"
+    too_long = fred.post(MODELS, data=model_fields(dataset, group_name="g" * 101))
+    assert "group_name" in errors_of(too_long)

@@ -6,14 +6,12 @@
 
 const JOB_MANAGEMENT = "job_management";
 
-// Every job's status and progress (the home page): `onJobs` gets the whole list at each
-// (re)connect, `onEvent` each change after it.
-export function watchJobs(onJobs, onEvent) {
+// Every job's news (the home page): `onJoined` at each (re)connect, once listening (the page
+// then asks for its rows, which are at least as new as what follows), `onEvent` each change.
+export function watchJobs(onJoined, onEvent) {
   const socket = io("/jobs");
-  const resync = () => socket.emit("join", { room: JOB_MANAGEMENT }, (answer) => onJobs(answer.jobs));
-  socket.on("connect", resync);
+  socket.on("connect", () => socket.emit("join", { room: JOB_MANAGEMENT }, onJoined));
   socket.on("job update", onEvent);
-  return resync;
 }
 
 // One job's events in order from `lastSeq + 1` on; its usage samples as they come.
