@@ -221,12 +221,28 @@ def _token(accounts, args: argparse.Namespace) -> None:
         print(accounts.new_token(args.name))
 
 
+# Set once the warning below is given, so that the workers a command starts do not repeat it.
+ROOT_WARNED = "DIGITS_ROOT_WARNED"
+
+
+def warn_if_root() -> None:
+    """One line, instead of Celery's warning in each worker it starts."""
+    if os.geteuid() == 0 and not os.environ.get(ROOT_WARNED):
+        logging.getLogger("digits").warning(
+            "running as root: the jobs' code (custom networks among it) runs with every "
+            "privilege of this machine; run DIGITS as an ordinary user"
+        )
+        os.environ[ROOT_WARNED] = "1"
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=getattr(args, "log_level", "INFO").upper(),
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
+    if args.command in ("serve", "worker"):
+        warn_if_root()
     if args.command == "serve":
         settings = ensure_secret_key(_settings(args, secret_key=args.secret_key))
         settings = _listening_settings(args, settings)

@@ -43,9 +43,12 @@ class WebServer(BaseApplication):
         # Connections held at once: the threads' plus idle keep-alive ones.
         self.cfg.set("worker_connections", self.settings.web_threads + 1000)
         self.cfg.set("graceful_timeout", 3)
-        # Every request (each page's Socket.IO polls among them) only when debugging.
+        # Every request (each page's Socket.IO polls among them) and Gunicorn's start-up lines
+        # only when debugging: `serve` itself says where DIGITS is.
         if logging.getLogger().isEnabledFor(logging.DEBUG):
             self.cfg.set("accesslog", "-")
+        else:
+            self.cfg.set("loglevel", "warning")
         # Gunicorn's runtime control socket sits at one path per user: two servers on a
         # machine would share it, and nothing here uses it.
         self.cfg.set("control_socket_disable", True)

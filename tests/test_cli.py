@@ -112,3 +112,19 @@ def requests_get(url: str, headers: dict | None = None) -> int | None:
         return requests.get(url, headers=headers, timeout=2).status_code
     except requests.RequestException:
         return None
+
+
+def test_serve_says_where_it_is_and_one_line_per_worker(jobs_dir):
+    server = Server(jobs_dir)
+    try:
+        for _ in range(3):
+            requests.get(server.url + "/", timeout=5)  # no line per request
+        wait_until(lambda: server.output().count(" ready: queue ") == 3, 20)
+        lines = [line for line in server.output().splitlines() if line.strip()]
+        assert any(line.endswith(f"DIGITS is at {server.url}/") for line in lines)
+        news = [line for line in lines if "running as root" not in line]
+        assert len(news) == 4, "\n".join(lines)  # the address and the three workers
+        if os.geteuid() == 0:  # said once, not by Celery in each worker
+            assert sum("running as root" in line for line in lines) == 1
+    finally:
+        server.stop()

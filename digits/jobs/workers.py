@@ -7,9 +7,11 @@ import logging
 import signal
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass
 
 from celery import signals
+from celery.exceptions import SecurityWarning
 
 from digits.config import GPU_QUEUE, INFER_QUEUE, Settings
 from digits.hardware.leases import GpuPool
@@ -45,6 +47,15 @@ def run_worker(
         heartbeat.start()
         log.info("worker %s ready: queue %s, %d at once", hostname, queue, concurrency)
 
+    def quiet_celery(**_) -> None:
+        # Celery's own news (connected, ready, each task received) only when debugging: a
+        # person starting DIGITS sees our one line per worker.
+        if not log.isEnabledFor(logging.DEBUG):
+            logging.getLogger("celery").setLevel(logging.WARNING)
+
+    # The command that started us has said it once (cli.warn_if_root).
+    warnings.filterwarnings("ignore", category=SecurityWarning)
+    signals.after_setup_logger.connect(quiet_celery, weak=False)
     signals.worker_ready.connect(ready, weak=False)
     signals.worker_shutdown.connect(lambda **_: heartbeat.stop(), weak=False)
     app.worker_main(
