@@ -22,8 +22,7 @@ from PIL import Image
 from digits import __version__
 from digits.models import inference
 from digits.models.download import export_folder
-from digits.models.factory import network_source
-from digits.models.options import parse_training_options
+from digits.models.factory import model_source
 
 ONNX_OPSET = 17
 
@@ -81,7 +80,7 @@ def _write_files(store, model_id: str, model: inference.LoadedModel, folder: Pat
     classifier = model.classifier
     torch.save(classifier.network.state_dict(), folder / "weights.pt")
     try:
-        source = network_source(parse_training_options(job.parameters), store)
+        source = model_source(store, store.folder(model_id), info.epoch)
         (folder / "network.py").write_text(source)
     except FileNotFoundError:
         pass  # a fine-tuned model whose ancestor is deleted: the exported models still run

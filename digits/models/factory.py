@@ -1,4 +1,5 @@
-"""Turning a model job's choice (standard, custom code, previous model) into a torch module."""
+"""Turning a model job's choice (standard, custom code, an earlier or imported model to
+fine-tune) into a torch module."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import torch
 from torch import nn
 
 from digits.models import catalog, networks, snapshots
+from digits.models.layout import IMPORTED_FOLDER, IMPORTED_NETWORK
 from digits.models.options import TrainingOptions, parse_training_options
 
 CUSTOM_FILENAME = "custom_network.py"
@@ -69,8 +71,8 @@ def checked_network(factory, num_classes: int, channels: int, height: int, width
 
 def build_network(options: TrainingOptions, ctx, num_classes, channels, height, width) -> nn.Module:
     """The network to train: fresh, or for fine-tuning the earlier model's, with its weights."""
-    if options.method == "previous":
-        return _from_previous(options, ctx, num_classes, channels, height, width)
+    if options.starts_from:
+        return _fine_tuned(options, ctx.events.store, num_classes, channels, height, width)
     return _fresh(options, num_classes, channels, height, width)
 
 
@@ -81,31 +83,46 @@ def _fresh(options: TrainingOptions, num_classes, channels, height, width) -> nn
     return networks.create(options.network, num_classes, channels, height, width)
 
 
-def _from_previous(options, ctx, num_classes, channels, height, width) -> nn.Module:
-    """Fine-tune: the earlier model's network and weights; the last layer re-sized if needed."""
-    folder = ctx.events.store.folder(options.previous_networks)
+def _fine_tuned(options, store, num_classes, channels, height, width) -> nn.Module:
+    """The earlier model's network and weights; its classifier re-sized for these classes."""
+    folder = store.folder(options.starts_from)
     snapshot = snapshots.load(folder, options.previous_epoch)
-    previous = parse_training_options(snapshot["parameters"])
-    old_classes = len(snapshot["labels"])
-    model = build_network(previous, ctx, old_classes, channels, height, width)
+    model = _saved_architecture(store, folder, snapshot, channels, height, width)
     model.load_state_dict(snapshot["model"])
-    if old_classes != num_classes:
+    if len(snapshot["labels"]) != num_classes:
         _resize_last_linear(model, num_classes)
     return model
+
+
+def _saved_architecture(store, folder, snapshot, channels, height, width) -> nn.Module:
+    """The network a snapshot was saved from, with fresh weights and its own classes."""
+    classes = len(snapshot["labels"])
+    imported = imported_source(folder)
+    if imported is not None:
+        return custom_factory(imported)(classes, channels, height, width)
+    earlier = parse_training_options(snapshot["parameters"])
+    return architecture(earlier, store, classes, channels, height, width)
 
 
 def architecture(options: TrainingOptions, store, num_classes, channels, height, width):
     """The network a model was trained as, with fresh weights, to load a snapshot into: a
     fine-tuned model's is the one it started from, its last layer re-sized as in training."""
-    if options.method != "previous":
+    if not options.starts_from:
         return _fresh(options, num_classes, channels, height, width)
-    earlier = snapshots.read_header(store.folder(options.previous_networks), options.previous_epoch)
-    previous = parse_training_options(earlier["parameters"])
-    old_classes = len(earlier["labels"])
-    model = architecture(previous, store, old_classes, channels, height, width)
-    if old_classes != num_classes:
+    folder = store.folder(options.starts_from)
+    earlier = snapshots.read_header(folder, options.previous_epoch)
+    model = _saved_architecture(store, folder, earlier, channels, height, width)
+    if len(earlier["labels"]) != num_classes:
         _resize_last_linear(model, num_classes)
     return model
+
+
+def imported_source(folder) -> str | None:
+    """An imported model's network code, or None for a model trained here."""
+    try:
+        return (folder / IMPORTED_FOLDER / IMPORTED_NETWORK).read_text()
+    except FileNotFoundError:
+        return None
 
 
 def network_source(options: TrainingOptions, store) -> str:
@@ -113,12 +130,19 @@ def network_source(options: TrainingOptions, store) -> str:
     torch; a fine-tuned model's is that of the model it started from."""
     if options.method == "custom":
         return options.custom_network
-    if options.method == "previous":
-        earlier = snapshots.read_header(
-            store.folder(options.previous_networks), options.previous_epoch
-        )
-        return network_source(parse_training_options(earlier["parameters"]), store)
+    if options.starts_from:
+        folder = store.folder(options.starts_from)
+        return model_source(store, folder, options.previous_epoch)
     return catalog.standalone_source(options.network)
+
+
+def model_source(store, folder, epoch: float | None = None) -> str:
+    """The network code of the model in `folder` (trained here or imported)."""
+    imported = imported_source(folder)
+    if imported is not None:
+        return imported
+    earlier = snapshots.read_header(folder, epoch)
+    return network_source(parse_training_options(earlier["parameters"]), store)
 
 
 def _resize_last_linear(model: nn.Module, num_classes: int) -> None:

@@ -19,10 +19,17 @@ from torch import nn
 
 from digits.datasets import images, layout
 from digits.models import snapshots
-from digits.models.factory import architecture
-from digits.models.layout import NoSuchSnapshot, resolve_epoch, snapshot_name
+from digits.models.factory import architecture, custom_factory, imported_source
+from digits.models.layout import (
+    IMPORTED_FOLDER,
+    IMPORTED_MEAN,
+    NoSuchSnapshot,
+    imported_info,
+    resolve_epoch,
+    snapshot_name,
+)
 from digits.models.options import parse_training_options
-from digits.models.preprocessing import InputTransform, mean_tensor
+from digits.models.preprocessing import InputTransform, mean_tensor, normalization_of
 
 TOP_K = 5
 NOISE_SEED = 0  # the seed of the noise that "fill" and "half_crop" pad with, when classifying
@@ -47,6 +54,9 @@ class ModelInfo:
     network: str
     epoch: float
     noise_seed: int = NOISE_SEED
+    # Per-channel (x/255 - mean) / std after the mean image (pretrained networks' own).
+    normalize_mean: list[float] | None = None
+    normalize_std: list[float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -146,6 +156,9 @@ def load_model(store, model_id: str, epoch: float | None = None) -> LoadedModel:
 
 def _load(store, folder: Path, epoch: float) -> LoadedModel:
     snapshot = snapshots.load(folder, epoch)
+    declared = imported_info(folder)
+    if declared is not None:
+        return _load_imported(folder, snapshot, declared, epoch)
     options = parse_training_options(snapshot["parameters"])
     dataset_folder = store.folder(options.dataset)
     dataset = layout.read_info(dataset_folder)
@@ -163,12 +176,31 @@ def _load(store, folder: Path, epoch: float) -> LoadedModel:
         mean_mode=options.mean_mode,
         network=options.network if options.method == "standard" else options.method,
         epoch=epoch,
+        normalize_mean=list(options.normalize_mean) if options.normalize_mean else None,
+        normalize_std=list(options.normalize_std) if options.normalize_std else None,
     )
     height, width = info.input_size
     network = architecture(options, store, len(info.labels), info.channels, height, width)
+    return _loaded(info, network, snapshot, mean)
+
+
+def _load_imported(folder: Path, snapshot: dict, declared: dict, epoch: float) -> LoadedModel:
+    """An imported model: its network code and preprocessing are its own files."""
+    known = {key: declared[key] for key in ModelInfo.__dataclass_fields__ if key in declared}
+    info = ModelInfo(**(known | {"epoch": epoch}))
+    mean_path = folder / IMPORTED_FOLDER / IMPORTED_MEAN
+    mean = np.load(mean_path) if info.mean_mode != "none" and mean_path.exists() else None
+    height, width = info.input_size
+    source = imported_source(folder)
+    network = custom_factory(source)(len(info.labels), info.channels, height, width)
+    return _loaded(info, network, snapshot, mean)
+
+
+def _loaded(info: ModelInfo, network: nn.Module, snapshot: dict, mean) -> LoadedModel:
     network.load_state_dict(snapshot["model"])
     for module in network.modules():  # each layer's own output stays visible to its hooks
         if getattr(module, "inplace", False):
             module.inplace = False
-    transform = InputTransform(mean_tensor(options.mean_mode, mean), options.crop_size)
+    mean_mode = info.mean_mode if mean is not None else "none"
+    transform = InputTransform(mean_tensor(mean_mode, mean), info.crop_size, normalization_of(info))
     return LoadedModel(info, Classifier(transform, network).eval(), mean)

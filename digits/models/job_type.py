@@ -14,14 +14,15 @@ from digits.files import read_json_lines, read_last_json_lines
 from digits.forms import FormErrors
 from digits.hardware.leases import GpuRequest
 from digits.jobs.child import run_in_child
-from digits.jobs.context import JobContext
+from digits.jobs.context import JobContext, JobError
 from digits.jobs.events import USAGE_FILE
 from digits.jobs.job import Job
 from digits.jobs.page_requests import register_handler
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
 from digits.jobs.types import JobType, register
-from digits.models.layout import METRICS_FILE, VAL_CONFUSION_FILE, list_snapshots
+from digits.models.importing import IMPORT_REQUEST, import_model
+from digits.models.layout import METRICS_FILE, VAL_CONFUSION_FILE, imported_info, list_snapshots
 from digits.models.network_check import CHECK_NETWORK_REQUEST, check_network
 from digits.models.options import (
     TrainingOptions,
@@ -60,7 +61,7 @@ def uses(job: Job) -> list[str]:
     options = options_of(job)
     if options is None:
         return []
-    return [options.dataset] + ([options.previous_networks] if options.method == "previous" else [])
+    return [options.dataset] + ([options.starts_from] if options.starts_from else [])
 
 
 def torchrun_command(ctx: JobContext) -> tuple[list[str], dict[str, str]]:
@@ -258,6 +259,51 @@ IMAGE_CLASSIFICATION_INFERENCE = register(
 )
 
 
+IMPORTED_MODEL_TYPE = "image-classification-pretrained"
+
+
+def imported_details(job: Job, folder: Path) -> dict[str, Any]:
+    """An imported model's JSON: DIGITS' model keys from what its files declare."""
+    declared = imported_info(folder) or {}
+    return {
+        "framework": "pytorch",
+        "snapshots": list_snapshots(folder),
+        "labels": declared.get("labels", []),
+        "image dimensions": [
+            declared.get("height"),
+            declared.get("width"),
+            declared.get("channels"),
+        ],
+        "image resize mode": declared.get("resize_mode"),
+        "network": declared.get("network", "imported"),
+        "imported": declared,
+    }
+
+
+def imported_ready(ctx: JobContext) -> None:
+    """The worker that checked the upload wrote the model's files: it is ready as it is."""
+    declared = imported_info(ctx.folder)
+    if declared is None:
+        raise JobError("the imported model's files are missing")
+    ctx.log(
+        f"imported: {len(declared['labels'])} classes, {declared['width']}x{declared['height']}"
+    )
+
+
+IMPORTED_MODEL = register(
+    JobType(
+        name=IMPORTED_MODEL_TYPE,
+        kind="model",
+        queue=CPU_QUEUE,
+        run=imported_ready,
+        title="Import a model",
+        form_endpoint="imports.new_import",
+        details=imported_details,
+        page_template="models/imported.html",
+    )
+)
+
+
 def classify_one(ctx):
     """Classify One on a worker (torch is loaded there, never in the web process)."""
     from digits.models.classify import classify_one as classify
@@ -283,3 +329,4 @@ def export_snapshot(ctx):
 register_handler("classify_one", classify_one)
 register_handler("export", export_snapshot)
 register_handler(CHECK_NETWORK_REQUEST, check_network)
+register_handler(IMPORT_REQUEST, import_model)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -12,6 +13,12 @@ VAL_CONFUSION_FILE = "val_confusion.json"  # the validation confusion matrix at 
 CLASSIFY_LIST_FILE = "images.txt"
 CLASSIFY_UPLOAD_ARCHIVE = "upload.archive"
 CLASSIFY_UPLOAD_FOLDER = "upload"
+# An imported model's own files (network.py, labels.txt, info.json, mean.npy): what its
+# snapshot needs to classify, since no dataset or training options describe it.
+IMPORTED_FOLDER = "imported"
+IMPORTED_INFO = "info.json"
+IMPORTED_NETWORK = "network.py"
+IMPORTED_MEAN = "mean.npy"
 SNAPSHOT_PATTERN = re.compile(r"^snapshot_epoch_(\d+(?:\.\d+)?)\.pt$")
 
 
@@ -43,3 +50,12 @@ def resolve_epoch(folder: Path, epoch: float | None = None) -> float:
         listed = ", ".join(f"{e:g}" for e in epochs)
         raise NoSuchSnapshot(f"no snapshot at epoch {epoch:g}; this model has {listed}")
     return epoch
+
+
+def imported_info(folder: Path) -> dict | None:
+    """An imported model's declared preprocessing and labels (info.json), or None for a model
+    trained here."""
+    try:
+        return json.loads((folder / IMPORTED_FOLDER / IMPORTED_INFO).read_text())
+    except FileNotFoundError:
+        return None

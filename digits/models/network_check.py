@@ -17,6 +17,7 @@ import resource
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from digits.jobs.guard import guarded
@@ -49,6 +50,10 @@ def try_network(request: dict[str, Any]) -> dict[str, Any]:
         else:
             factory = lambda *args: networks.create(request["network"], *args)  # noqa: E731
         model = checked_network(factory, int(request["num_classes"]), *shape)
+        if request.get("weights_file"):  # an imported model: its weights must fit exactly
+            problem = _load_strictly(model, request["weights_file"])
+            if problem:
+                return {"error": problem, "line": None}
         if not request.get("summary"):
             return {"summary": None}
         return {
@@ -63,6 +68,21 @@ def try_network(request: dict[str, Any]) -> dict[str, Any]:
         return {"error": str(exc), "line": exc.line}
     except Exception as exc:  # the network ran once, but not again under the hooks
         return {"error": f"{type(exc).__name__}: {exc}", "line": None}
+
+
+def _load_strictly(model, path: str) -> str | None:
+    """Load the weights file into the network, every key and shape as they are; what does not
+    fit, or None."""
+    from digits.models.weights import load_weights, weight_mismatches
+
+    try:
+        weights = load_weights(Path(path))
+    except Exception as exc:  # any file at all may arrive here
+        return f"the weights cannot be read: {type(exc).__name__}: {exc}"
+    problem = weight_mismatches(model, weights)
+    if problem is None:
+        model.load_state_dict(weights, strict=True)
+    return problem
 
 
 def run_limited(

@@ -28,8 +28,11 @@ from digits.models.lr_policy import POLICIES, LRPolicy
 METHODS = {
     "standard": "Standard networks",
     "previous": "Previous networks",
+    "pretrained": "Pretrained networks",
     "custom": "Custom network",
 }
+# Methods that start from another model's weights (DIGITS' previous and pretrained networks).
+FINE_TUNING = ("previous", "pretrained")
 # Each choice and its title on the form (the form's lists come from here).
 SOLVERS = {
     "SGD": "SGD",
@@ -82,6 +85,19 @@ class TrainingOptions:
     hsv: tuple[float, float, float] | None = None
     gpus: list[int] = field(default_factory=list)
     gpu_count: int = 1
+    # Per-channel (x/255 - mean) / std after DIGITS' mean subtraction: how pretrained networks
+    # expect their input (ImageNet's on 0..1 is the common case).
+    normalize_mean: tuple[float, ...] | None = None
+    normalize_std: tuple[float, ...] | None = None
+    # Fine-tuning: the pretrained layers learn at lr x this, and not at all for freeze_epochs.
+    pretrained_lr_mult: float = 1.0
+    freeze_epochs: float = 0.0
+
+    @property
+    def starts_from(self) -> str | None:
+        """The model whose weights a fine-tuning starts from."""
+        return self.previous_networks if self.method in FINE_TUNING else None
+
     bf16: bool = True
     keep_snapshots: int | None = None
 
@@ -134,6 +150,7 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
     if not options.dataset:
         add_error(errors, "dataset", "choose the dataset to train on")
     _network_fields(form, options, errors)
+    options.normalize_mean, options.normalize_std = parse_normalization(form, errors)
     options.gpus = _gpu_list(form, errors)
     if errors:
         raise FormErrors(errors)
@@ -151,11 +168,43 @@ def _network_fields(form, options: TrainingOptions, errors: Errors) -> None:
             message = "define network(num_classes, channels, height, width) returning a module"
             add_error(errors, "custom_network", message)
     else:
-        options.previous_networks = text_field(form, "previous_networks")
+        field_name = f"{options.method}_networks"  # previous_networks or pretrained_networks
+        options.previous_networks = text_field(form, field_name)
         if not options.previous_networks:
-            add_error(errors, "previous_networks", "choose the model to start from")
+            add_error(errors, field_name, "choose the model to start from")
         if text_field(form, "previous_epoch"):  # blank: the latest snapshot
             options.previous_epoch = float_field(form, "previous_epoch", None, errors, 0, 1e6)
+        options.pretrained_lr_mult = float_field(form, "pretrained_lr_mult", 1.0, errors, 0, 100)
+        options.freeze_epochs = float_field(form, "freeze_epochs", 0.0, errors, 0, 100_000)
+
+
+def parse_normalization(form, errors: Errors, channels: int | None = None):
+    """`normalize_mean` and `normalize_std`: one number per channel (or one for all), on the
+    0..1 pixel scale, both or neither; (None, None) when blank."""
+    values = {}
+    for name in ("normalize_mean", "normalize_std"):
+        text = text_field(form, name)
+        if not text:
+            continue
+        try:
+            values[name] = tuple(float(part) for part in split_list(text))
+        except ValueError:
+            add_error(errors, name, "numbers separated by commas, like 0.485,0.456,0.406")
+            continue
+        count = len(values[name])
+        if not values[name] or (channels and count not in (1, channels)) or count > 4:
+            add_error(errors, name, "one number per channel, or one for all")
+    if len(values) == 1:
+        missing = ({"normalize_mean", "normalize_std"} - values.keys()).pop()
+        add_error(errors, missing, "give both normalize_mean and normalize_std, or neither")
+    std, mean = values.get("normalize_std"), values.get("normalize_mean")
+    if std and any(not v > 0 for v in std):
+        add_error(errors, "normalize_std", "every standard deviation must be above 0")
+    if mean and std and len(mean) != len(std) and 1 not in (len(mean), len(std)):
+        add_error(errors, "normalize_mean", "as many numbers as normalize_std (or one)")
+    if len(values) < 2 or errors.keys() & {"normalize_mean", "normalize_std"}:
+        return None, None
+    return values["normalize_mean"], values["normalize_std"]
 
 
 def _gpu_list(form, errors: Errors) -> list[int]:

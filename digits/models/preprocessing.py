@@ -17,15 +17,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+Normalization = tuple[tuple[float, ...], tuple[float, ...]]  # per-channel mean, std on 0..1
+
 
 class InputTransform(nn.Module):
-    """Stored uint8 pixels -> network input: minus the mean, centre crop, divided by 255."""
+    """Stored uint8 pixels -> network input: minus the mean, centre crop, divided by 255, and
+    where the network was trained so (pretrained ones), (x - mean) / std per channel."""
 
-    def __init__(self, mean: torch.Tensor | None, crop_size: int | None):
+    def __init__(
+        self,
+        mean: torch.Tensor | None,
+        crop_size: int | None,
+        normalization: Normalization | None = None,
+    ):
         super().__init__()
         self.subtract_mean = mean is not None
         self.register_buffer("mean", mean if mean is not None else torch.zeros(0))
         self.crop_size = crop_size or 0
+        self.normalize = normalization is not None
+        centre, spread = normalization or ((), ())
+        self.register_buffer("channel_mean", torch.tensor(centre).view(1, -1, 1, 1))
+        self.register_buffer("channel_std", torch.tensor(spread).view(1, -1, 1, 1))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = images.float()
@@ -33,7 +45,21 @@ class InputTransform(nn.Module):
             x = x - self.mean
         if self.crop_size:
             x = centre_crop(x, self.crop_size)
-        return x / 255.0
+        return self.scale(x)
+
+    def scale(self, x: torch.Tensor) -> torch.Tensor:
+        """0..255 pixels (mean already subtracted) -> the network's scale."""
+        x = x / 255.0
+        if self.normalize:
+            x = (x - self.channel_mean) / self.channel_std
+        return x
+
+
+def normalization_of(options) -> Normalization | None:
+    """The per-channel normalization that training options (or a model's info) declare."""
+    if options.normalize_mean is None or options.normalize_std is None:
+        return None
+    return tuple(options.normalize_mean), tuple(options.normalize_std)
 
 
 def centre_crop(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -63,10 +89,11 @@ class Preprocessing:
     scale: float = 0.0  # aug_scale: random zoom in by up to this fraction
     noise: float = 0.0  # aug_noise: Gaussian noise, standard deviation as a fraction of 255
     hsv: tuple[float, float, float] | None = None  # aug_hsv_h/s/v: std of random HSV shifts
+    normalization: Normalization | None = None  # per-channel (x/255 - mean) / std
 
     def __post_init__(self):
         self._mean = mean_tensor(self.mean_mode, self.mean)
-        self.transform = InputTransform(self._mean, self.crop_size)
+        self.transform = InputTransform(self._mean, self.crop_size, self.normalization)
 
     def __call__(
         self, batch: torch.Tensor, train: bool = False, generator: torch.Generator | None = None
@@ -80,7 +107,7 @@ class Preprocessing:
             x = x - self._mean.to(x.device)
         if self.crop_size:
             x = self._random_crop(x, generator)
-        return self._augment(x, generator) / 255.0
+        return self.transform.to(x.device).scale(self._augment(x, generator))
 
     def _augment(self, x: torch.Tensor, generator) -> torch.Tensor:
         if self.flip != "none":

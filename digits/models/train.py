@@ -32,7 +32,7 @@ from digits.models import snapshots
 from digits.models.factory import build_network
 from digits.models.layout import METRICS_FILE, VAL_CONFUSION_FILE, list_snapshots
 from digits.models.options import TrainingOptions, parse_training_options
-from digits.models.preprocessing import Preprocessing
+from digits.models.preprocessing import Preprocessing, normalization_of
 from digits.models.solvers import create_optimizer
 
 REPORTS_PER_EPOCH = 20
@@ -391,6 +391,7 @@ def train(ctx: JobContext) -> None:
         options.scale,
         options.noise,
         options.hsv,
+        normalization_of(options),
     )
     height, width = preprocess.output_size(info.image.height, info.image.width)
     model = build_network(options, ctx, len(labels), info.image.channels, height, width)
@@ -401,7 +402,9 @@ def train(ctx: JobContext) -> None:
     trainer = Trainer(
         model=model,
         wrapped=DistributedDataParallel(model) if env.world_size > 1 else model,
-        optimizer=create_optimizer(options.solver, model.parameters(), options.learning_rate),
+        optimizer=create_optimizer(
+            options.solver, parameter_groups(model, options), options.learning_rate
+        ),
         train_loader=train_loader,
         val_loader=val_loader,
         sampler=sampler,
@@ -438,15 +441,34 @@ def report_training(running, batches, optimizer, state, epoch_steps, env, report
         {
             "epoch": round(state.step / epoch_steps, 4),
             "train_loss": loss,
-            "lr": optimizer.param_groups[0]["lr"],
+            "lr": optimizer.param_groups[-1]["lr"],  # the new layers' (the policy's) rate
         }
     )
 
 
+def parameter_groups(model: nn.Module, options: TrainingOptions) -> list[dict]:
+    """The optimizer's groups: one, or when fine-tuning, the pretrained layers apart from the
+    new classifier (the last nn.Linear), so they can learn slower or not at all for a while."""
+    if not options.starts_from:
+        return [{"params": list(model.parameters()), "pretrained": False}]
+    head = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    new = {id(p) for p in head.parameters()}
+    return [
+        {"params": [p for p in model.parameters() if id(p) not in new], "pretrained": True},
+        {"params": list(head.parameters()), "pretrained": False},
+    ]
+
+
 def set_learning_rate(optimizer, options: TrainingOptions, percent: float) -> None:
+    """The policy's rate at this point; pretrained layers at their multiple of it, and still
+    (a rate of 0: no change, whatever the solver) while frozen."""
     rate = options.lr_policy.rate(options.learning_rate, percent)
+    frozen = percent < 100.0 * options.freeze_epochs / options.epochs
     for group in optimizer.param_groups:
-        group["lr"] = rate
+        if group.get("pretrained"):
+            group["lr"] = 0.0 if frozen else rate * options.pretrained_lr_mult
+        else:
+            group["lr"] = rate
 
 
 def main(ctx: JobContext) -> None:

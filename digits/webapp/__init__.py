@@ -26,6 +26,7 @@ from digits.webapp import (
     errors,
     hardware,
     home,
+    imports,
     infer,
     jobs,
     models,
@@ -71,6 +72,7 @@ def create_app(
     app.register_blueprint(hardware.bp)
     app.register_blueprint(classify.bp)
     app.register_blueprint(downloads.bp)
+    app.register_blueprint(imports.bp)
     errors.init_app(app)
     infer.init_app(app)
     for plugin in plugins:

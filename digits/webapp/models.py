@@ -18,8 +18,8 @@ from digits.forms import (
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
 from digits.models import catalog
-from digits.models.job_type import IMAGE_CLASSIFICATION_MODEL, options_of
-from digits.models.layout import list_snapshots
+from digits.models.job_type import IMAGE_CLASSIFICATION_MODEL, IMPORTED_MODEL_TYPE, options_of
+from digits.models.layout import imported_info, list_snapshots
 from digits.models.lr_policy import POLICIES, curve
 from digits.models.network_check import CHECK_NETWORK_REQUEST
 from digits.models.options import (
@@ -47,6 +47,8 @@ MAX_SWEEP = 20
 @login_required
 def new_classification():
     values = clone_values("model_name")
+    # "Fine-tune it" on a model's page opens the form with that model chosen.
+    values |= {k: request.args[k] for k in ("method", "pretrained_networks") if k in request.args}
     return render_template("models/new.html", values=values, errors={}, **_form_choices())
 
 
@@ -54,6 +56,13 @@ def _form_choices() -> dict:
     store = services().store
     jobs = store.list()
     gpus = _gpu_choices(services().live_workers())
+    usable = [
+        j
+        for j in jobs
+        if j.kind == "model"
+        and j.type != "image-classification-inference"
+        and list_snapshots(store.folder(j.id))
+    ]
     return {
         "choices": {
             "methods": METHODS,
@@ -66,7 +75,9 @@ def _form_choices() -> dict:
         "datasets": [
             j for j in jobs if j.kind == "dataset" and j.type == "image-classification-dataset"
         ],
-        "previous": [j for j in jobs if j.kind == "model" and list_snapshots(store.folder(j.id))],
+        "previous": usable,
+        # Imported models first: they are what the Pretrained tab is for.
+        "pretrained": sorted(usable, key=lambda j: j.type != IMPORTED_MODEL_TYPE),
         "networks": [(name, catalog.title(name)) for name in catalog.names()],
         "gpus": gpus,
     }
@@ -101,6 +112,7 @@ def create_classification():
     form = job_parameters(request.form)
     if request.form.getlist("select_gpus"):
         form["select_gpus"] = ",".join(request.form.getlist("select_gpus"))
+    _keep_pretrained_preprocessing(form)
     combinations, errors = _sweep(form)
     for index, combination in enumerate(combinations):
         # A sweep varies only the learning rate and batch size: one fit check is enough.
@@ -125,6 +137,21 @@ def create_classification():
     if len(jobs) > 1:
         return redirect(url_for("home.index"))
     return redirect(url_for("jobs.show_models", job_id=jobs[0].id))
+
+
+def _keep_pretrained_preprocessing(form: dict) -> None:
+    """Fine-tuning an imported network: its input normalization, unless the form gives one
+    (written into the job's parameters, so that training and classifying read the same)."""
+    if form.get("method") != "pretrained" or form.get("normalize_mean"):
+        return
+    try:
+        declared = imported_info(services().store.folder(str(form.get("pretrained_networks"))))
+    except JobNotFound:
+        return  # the check says so
+    if declared and declared.get("normalize_mean"):
+        form["normalize_mean"] = ",".join(map(str, declared["normalize_mean"]))
+        form["normalize_std"] = ",".join(map(str, declared["normalize_std"]))
+        form["use_mean"] = "none"
 
 
 def _sweep(form: dict) -> tuple[list[dict], dict]:
@@ -165,13 +192,35 @@ def _check(form: dict, check_fit: bool = True) -> dict:
         add_error(errors, "crop_size", f"larger than the dataset's {size} images")
     if options is None:
         return errors
-    store = services().store
-    if options.method == "previous" and not list_snapshots(store.folder(options.previous_networks)):
-        add_error(errors, "previous_networks", "that model has no snapshot to start from")
+    if options.starts_from:
+        _check_start(options, info, errors)
     _check_gpus(options, errors)
     if info is not None and options.method in ("custom", "standard") and check_fit and not errors:
         _check_fit(options, info, errors)
     return errors
+
+
+def _check_start(options, info: DatasetInfo | None, errors: dict) -> None:
+    """The model to fine-tune from: one with a snapshot, reading images like the dataset's."""
+    field = f"{options.method}_networks"
+    try:
+        folder = services().store.folder(options.starts_from)
+    except JobNotFound:
+        add_error(errors, field, f"no model {options.starts_from}")
+        return
+    if not list_snapshots(folder):
+        add_error(errors, field, "that model has no snapshot to start from")
+        return
+    declared = imported_info(folder)
+    if declared and info is not None and declared["channels"] != info.image.channels:
+        kind = {1: "grayscale", 3: "colour"}
+        add_error(
+            errors,
+            field,
+            f"that network reads {kind.get(declared['channels'])} images; the dataset's are "
+            f"{kind.get(info.image.channels)}: build the dataset with "
+            f"{declared['channels']} channels",
+        )
 
 
 def _check_dataset(dataset_id: str, errors: dict) -> DatasetInfo | None:

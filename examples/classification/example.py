@@ -43,7 +43,9 @@ def main() -> None:
     preprocessing = load_module("digits/models/preprocessing.py")
     mean = np.load(args.mean) if args.mean else None
     transform = preprocessing.InputTransform(
-        preprocessing.mean_tensor(info["mean_mode"], mean), info.get("crop_size")
+        preprocessing.mean_tensor(info["mean_mode"], mean),
+        info.get("crop_size"),
+        (info["normalize_mean"], info["normalize_std"]) if info.get("normalize_mean") else None,
     )
     network = build_network(args.network, len(labels), info)
     network.load_state_dict(torch.load(args.weights, map_location="cpu", weights_only=True))

@@ -1,5 +1,6 @@
 """The home page and /index.json: each job under its tab, a page at a time, filtered on demand."""
 
+import itertools
 import json
 import re
 
@@ -8,6 +9,8 @@ import pytest
 from digits.jobs.job import Job, new_job_id
 from digits.jobs.status import Status
 from tests.support.model_forms import new_job
+
+NUMBERS = itertools.count()
 
 
 @pytest.fixture
@@ -18,6 +21,7 @@ def store(app):
 def add_job(store, kind="dataset", status=Status.DONE, owner="fred", **fields) -> Job:
     """A job folder of the real type of `kind` with these Job fields (name, group, created)."""
     job = new_job(kind, owner=owner)
+    job.id = f"20260101-{next(NUMBERS):06d}-0000"  # DIGITS' random ids could repeat in a second
     for key, value in fields.items():
         setattr(job, key, value)
     job.set_status(status)

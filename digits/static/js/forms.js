@@ -8,12 +8,13 @@ import { errorText, post } from "./util.js";
 // field named "dataset", which that name finds instead).
 const url = (form, name) => form.getAttribute(`data-${name}-url`);
 
-// Show the fields of the chosen method (data-method sections); `then` after each change.
+// Show the fields of the chosen method (data-method sections, each naming the methods it is
+// for); `then` after each change.
 function methodSections(form, then = () => {}) {
   const show = () => {
     const method = form.querySelector("input[name=method]:checked").value;
     form.querySelectorAll("[data-method]").forEach((section) => {
-      section.hidden = section.dataset.method !== method;
+      section.hidden = !section.dataset.method.split(" ").includes(method);
     });
     then(method);
   };

@@ -1,0 +1,88 @@
+"""Fine-tuning's parts: the pretrained layers' rate and freeze, the declared normalization, and
+how an imported weights file is held against its network."""
+
+import pytest
+import torch
+from torch import nn
+
+from digits.forms import FormErrors
+from digits.models.options import parse_normalization, parse_training_options
+from digits.models.preprocessing import InputTransform, Preprocessing
+from digits.models.train import parameter_groups, set_learning_rate
+from digits.models.weights import weight_mismatches
+
+
+def options(**fields):
+    form = {"model_name": "m", "dataset": "d", "lr_policy": "fixed", "learning_rate": "0.1"}
+    return parse_training_options(form | fields)
+
+
+def test_pretrained_layers_wait_while_frozen_then_learn_at_their_multiple():
+    tuned = options(
+        method="pretrained",
+        pretrained_networks="x",
+        train_epochs="4",
+        freeze_epochs="1",
+        pretrained_lr_mult="0.1",
+    )
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    optimizer = torch.optim.SGD(parameter_groups(model, tuned), lr=0.1)
+    body, head = optimizer.param_groups
+    assert {id(p) for p in head["params"]} == {id(p) for p in model[2].parameters()}
+    set_learning_rate(optimizer, tuned, percent=10)  # epoch 0.4 of 4: frozen
+    assert (body["lr"], head["lr"]) == (0.0, 0.1)
+    before = model[0].weight.detach().clone()
+    model(torch.ones(1, 3)).sum().backward()
+    optimizer.step()
+    assert torch.equal(model[0].weight, before)  # frozen layers did not move
+    set_learning_rate(optimizer, tuned, percent=30)
+    assert body["lr"] == pytest.approx(0.01) and head["lr"] == 0.1
+
+
+def test_a_model_from_scratch_has_one_group_at_the_policys_rate():
+    model = nn.Linear(3, 2)
+    optimizer = torch.optim.SGD(parameter_groups(model, options()), lr=0.1)
+    set_learning_rate(optimizer, options(), percent=50)
+    assert [g["lr"] for g in optimizer.param_groups] == [0.1]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"normalize_mean": "0.5"}, "normalize_std"),
+        ({"normalize_mean": "a,b", "normalize_std": "1"}, "normalize_mean"),
+        ({"normalize_mean": "0.5", "normalize_std": "0"}, "normalize_std"),
+        ({"normalize_mean": "0.1,0.2", "normalize_std": "1,1,1"}, "normalize_mean"),
+    ],
+)
+def test_a_normalization_needs_a_mean_and_a_positive_std_per_channel(fields, field):
+    errors = {}
+    assert parse_normalization(fields, errors, channels=3) == (None, None)
+    assert field in errors
+    with pytest.raises(FormErrors):
+        options(**fields)
+
+
+def test_normalization_is_the_same_in_training_and_classifying():
+    normalization = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    pixels = torch.randint(0, 256, (2, 3, 4, 4), dtype=torch.uint8)
+    expected = (
+        pixels.float() / 255 - torch.tensor(normalization[0]).view(1, 3, 1, 1)
+    ) / torch.tensor(normalization[1]).view(1, 3, 1, 1)
+    assert torch.allclose(InputTransform(None, None, normalization)(pixels), expected)
+    training = Preprocessing("none", None, normalization=normalization)
+    assert torch.allclose(training(pixels, train=True), expected)  # no augmentation chosen
+    assert torch.allclose(training(pixels), expected)
+
+
+def test_weights_are_held_against_every_key_and_shape():
+    network = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    assert weight_mismatches(network, network.state_dict()) is None
+    weights = dict(network.state_dict())
+    weights["1.weight"] = torch.zeros(5, 4)
+    del weights["1.bias"]
+    weights["extra"] = torch.zeros(1)
+    message = weight_mismatches(network, weights)
+    assert "missing keys (1): 1.bias" in message
+    assert "unexpected keys (1): extra" in message
+    assert "shapes that differ (1): 1.weight: file (5, 4), network (2, 4)" in message
