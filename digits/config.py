@@ -61,6 +61,14 @@ class Settings:
     # Network code tried before training (Visualize, the fit check): time and memory it gets.
     network_check_seconds: float = 30.0
     network_check_memory_mb: int = 8 * 1024
+    # Published weights (torchvision's ImageNet files): where they are kept, dropped in by hand
+    # or downloaded once from `weights_url` with their published hash checked.
+    weights_dir: Path | None = None  # None: .weights in the jobs folder
+    weights_url: str = "https://download.pytorch.org/models/"
+
+    @property
+    def weights_folder(self) -> Path:
+        return self.weights_dir or self.jobs_dir / ".weights"
 
     @property
     def embedded_broker(self) -> bool:
@@ -107,6 +115,8 @@ class Settings:
             "DIGITS_MAX_DATASET_MB": str(self.max_dataset_mb),
             "DIGITS_NETWORK_CHECK_SECONDS": str(self.network_check_seconds),
             "DIGITS_NETWORK_CHECK_MEMORY_MB": str(self.network_check_memory_mb),
+            "DIGITS_WEIGHTS_DIR": str(self.weights_folder),
+            "DIGITS_WEIGHTS_URL": self.weights_url,
         }
 
 
@@ -138,6 +148,10 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         "web_threads": int(env.get("DIGITS_WEB_THREADS", "1024")),
         "network_check_seconds": float(env.get("DIGITS_NETWORK_CHECK_SECONDS", "30")),
         "network_check_memory_mb": int(env.get("DIGITS_NETWORK_CHECK_MEMORY_MB", "8192")),
+        "weights_dir": Path(env["DIGITS_WEIGHTS_DIR"]).expanduser().resolve()
+        if env.get("DIGITS_WEIGHTS_DIR")
+        else None,
+        "weights_url": env.get("DIGITS_WEIGHTS_URL") or "https://download.pytorch.org/models/",
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     if isinstance(values["jobs_dir"], str):

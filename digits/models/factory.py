@@ -11,6 +11,8 @@ from torch import nn
 from digits.models import catalog, networks, snapshots
 from digits.models.layout import IMPORTED_FOLDER, IMPORTED_NETWORK
 from digits.models.options import TrainingOptions, parse_training_options
+from digits.models.published import IMAGENET_CLASSES, imagenet_weights
+from digits.models.weights import load_into
 
 CUSTOM_FILENAME = "custom_network.py"
 
@@ -73,7 +75,18 @@ def build_network(options: TrainingOptions, ctx, num_classes, channels, height, 
     """The network to train: fresh, or for fine-tuning the earlier model's, with its weights."""
     if options.starts_from:
         return _fine_tuned(options, ctx.events.store, num_classes, channels, height, width)
+    if options.pretrained_weights:
+        return _from_published(options, ctx.settings, num_classes, channels, height, width)
     return _fresh(options, num_classes, channels, height, width)
+
+
+def _from_published(options, settings, num_classes, channels, height, width) -> nn.Module:
+    """A standard network with torchvision's ImageNet weights, its classifier re-sized."""
+    model = networks.create(options.network, IMAGENET_CLASSES, channels, height, width)
+    load_into(model, imagenet_weights(settings, options.network))
+    if num_classes != IMAGENET_CLASSES:
+        _resize_last_linear(model, num_classes)
+    return model
 
 
 def _fresh(options: TrainingOptions, num_classes, channels, height, width) -> nn.Module:
@@ -88,7 +101,7 @@ def _fine_tuned(options, store, num_classes, channels, height, width) -> nn.Modu
     folder = store.folder(options.starts_from)
     snapshot = snapshots.load(folder, options.previous_epoch)
     model = _saved_architecture(store, folder, snapshot, channels, height, width)
-    model.load_state_dict(snapshot["model"])
+    load_into(model, snapshot["model"])
     if len(snapshot["labels"]) != num_classes:
         _resize_last_linear(model, num_classes)
     return model

@@ -30,6 +30,7 @@ from digits.models.layout import (
 )
 from digits.models.options import parse_training_options
 from digits.models.preprocessing import InputTransform, mean_tensor, normalization_of
+from digits.models.weights import load_into
 
 TOP_K = 5
 NOISE_SEED = 0  # the seed of the noise that "fill" and "half_crop" pad with, when classifying
@@ -197,7 +198,7 @@ def _load_imported(folder: Path, snapshot: dict, declared: dict, epoch: float) -
 
 
 def _loaded(info: ModelInfo, network: nn.Module, snapshot: dict, mean) -> LoadedModel:
-    network.load_state_dict(snapshot["model"])
+    load_into(network, snapshot["model"])
     for module in network.modules():  # each layer's own output stays visible to its hooks
         if getattr(module, "inplace", False):
             module.inplace = False

@@ -23,6 +23,7 @@ from digits.forms import (
 )
 from digits.models import catalog
 from digits.models.lr_policy import POLICIES, LRPolicy
+from digits.models.published import IMAGENET, IMAGENET_FILES
 
 # The choices the form offers (kept here, free of torch, so the web server need not load it).
 METHODS = {
@@ -93,10 +94,18 @@ class TrainingOptions:
     pretrained_lr_mult: float = 1.0
     freeze_epochs: float = 0.0
 
+    # A standard network started from published weights ("imagenet"), or from scratch ("").
+    pretrained_weights: str = ""
+
     @property
     def starts_from(self) -> str | None:
         """The model whose weights a fine-tuning starts from."""
         return self.previous_networks if self.method in FINE_TUNING else None
+
+    @property
+    def pretrained(self) -> bool:
+        """Whether training starts from learned weights (another model's, or published ones)."""
+        return bool(self.starts_from or self.pretrained_weights)
 
     bf16: bool = True
     keep_snapshots: int | None = None
@@ -162,6 +171,16 @@ def _network_fields(form, options: TrainingOptions, errors: Errors) -> None:
         options.network = text_field(form, "standard_networks", "lenet").lower()
         if options.network not in catalog.names():
             add_error(errors, "standard_networks", f"one of {', '.join(catalog.names())}")
+        options.pretrained_weights = choice_field(
+            form, "pretrained_weights", ("", IMAGENET), "", errors
+        )
+        if options.pretrained_weights and options.network not in IMAGENET_FILES:
+            add_error(
+                errors,
+                "pretrained_weights",
+                f"no published ImageNet weights for {options.network}; there are for "
+                + ", ".join(IMAGENET_FILES),
+            )
     elif options.method == "custom":
         options.custom_network = str(form.get("custom_network", "") or "")
         if "def network" not in options.custom_network:
@@ -174,8 +193,8 @@ def _network_fields(form, options: TrainingOptions, errors: Errors) -> None:
             add_error(errors, field_name, "choose the model to start from")
         if text_field(form, "previous_epoch"):  # blank: the latest snapshot
             options.previous_epoch = float_field(form, "previous_epoch", None, errors, 0, 1e6)
-        options.pretrained_lr_mult = float_field(form, "pretrained_lr_mult", 1.0, errors, 0, 100)
-        options.freeze_epochs = float_field(form, "freeze_epochs", 0.0, errors, 0, 100_000)
+    options.pretrained_lr_mult = float_field(form, "pretrained_lr_mult", 1.0, errors, 0, 100)
+    options.freeze_epochs = float_field(form, "freeze_epochs", 0.0, errors, 0, 100_000)
 
 
 def parse_normalization(form, errors: Errors, channels: int | None = None):

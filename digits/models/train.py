@@ -33,7 +33,9 @@ from digits.models.factory import build_network
 from digits.models.layout import METRICS_FILE, VAL_CONFUSION_FILE, list_snapshots
 from digits.models.options import TrainingOptions, parse_training_options
 from digits.models.preprocessing import Preprocessing, normalization_of
+from digits.models.published import WeightsUnavailable
 from digits.models.solvers import create_optimizer
+from digits.models.weights import load_into
 
 REPORTS_PER_EPOCH = 20
 STOP_CHECK_STEPS = 5
@@ -284,7 +286,7 @@ class Trainer:
 
     def resume_from(self, snapshot: dict) -> None:
         """Continue a snapshot's training: weights, optimizer, position and random states."""
-        self.model.load_state_dict(snapshot["model"])
+        load_into(self.model, snapshot["model"])
         self.optimizer.load_state_dict(snapshot["optimizer"])
         self.state = snapshots.TrainingState(**snapshot["state"])
         rng = snapshot.get("rng")
@@ -449,7 +451,7 @@ def report_training(running, batches, optimizer, state, epoch_steps, env, report
 def parameter_groups(model: nn.Module, options: TrainingOptions) -> list[dict]:
     """The optimizer's groups: one, or when fine-tuning, the pretrained layers apart from the
     new classifier (the last nn.Linear), so they can learn slower or not at all for a while."""
-    if not options.starts_from:
+    if not options.pretrained:
         return [{"params": list(model.parameters()), "pretrained": False}]
     head = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
     new = {id(p) for p in head.parameters()}
@@ -476,6 +478,8 @@ def main(ctx: JobContext) -> None:
         train(ctx)
     except torch.cuda.OutOfMemoryError as exc:
         raise JobError("out of GPU memory: try a smaller batch size") from exc
+    except WeightsUnavailable as exc:
+        raise JobError(str(exc)) from exc
 
 
 if __name__ == "__main__":

@@ -49,3 +49,17 @@ def weight_mismatches(model, weights: dict) -> str | None:
         if items
     ]
     return "the weights do not fit the network: " + " · ".join(parts) if parts else None
+
+
+def load_into(model, weights: dict) -> None:
+    """Load a snapshot's weights: strictly, or, for a snapshot of an earlier layout of the same
+    network (ResNet and MobileNetV2 before they took torchvision's names: the same tensors in
+    the same order under other names), by order."""
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError:
+        expected = model.state_dict()
+        shapes = [tuple(v.shape) for v in expected.values()]
+        if shapes != [tuple(v.shape) for v in weights.values()]:
+            raise
+        model.load_state_dict(dict(zip(expected, weights.values(), strict=True)))

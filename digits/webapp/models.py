@@ -31,6 +31,7 @@ from digits.models.options import (
     parse_training_options,
     split_list,
 )
+from digits.models.published import IMAGENET, IMAGENET_FILES, IMAGENET_NORMALIZATION
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.hardware import gpu_hosts, hosts_report
 from digits.webapp.http import job_parameters, json_errors, wants_json
@@ -79,6 +80,7 @@ def _form_choices() -> dict:
         # Imported models first: they are what the Pretrained tab is for.
         "pretrained": sorted(usable, key=lambda j: j.type != IMPORTED_MODEL_TYPE),
         "networks": [(name, catalog.title(name)) for name in catalog.names()],
+        "published": list(IMAGENET_FILES),
         "gpus": gpus,
     }
 
@@ -140,17 +142,25 @@ def create_classification():
 
 
 def _keep_pretrained_preprocessing(form: dict) -> None:
-    """Fine-tuning an imported network: its input normalization, unless the form gives one
-    (written into the job's parameters, so that training and classifying read the same)."""
-    if form.get("method") != "pretrained" or form.get("normalize_mean"):
+    """Starting from ImageNet weights or an imported network: its input normalization, unless
+    the form gives one (written into the job's parameters, so that training and classifying
+    read the same)."""
+    if form.get("normalize_mean"):
         return
-    try:
-        declared = imported_info(services().store.folder(str(form.get("pretrained_networks"))))
-    except JobNotFound:
-        return  # the check says so
-    if declared and declared.get("normalize_mean"):
-        form["normalize_mean"] = ",".join(map(str, declared["normalize_mean"]))
-        form["normalize_std"] = ",".join(map(str, declared["normalize_std"]))
+    if form.get("method", "standard") == "standard" and form.get("pretrained_weights") == IMAGENET:
+        mean, std = IMAGENET_NORMALIZATION
+    elif form.get("method") == "pretrained":
+        try:
+            folder = services().store.folder(str(form.get("pretrained_networks")))
+        except JobNotFound:
+            return  # the check says so
+        declared = imported_info(folder) or {}
+        mean, std = declared.get("normalize_mean"), declared.get("normalize_std")
+    else:
+        return
+    if mean and std:
+        form["normalize_mean"] = ",".join(map(str, mean))
+        form["normalize_std"] = ",".join(map(str, std))
         form["use_mean"] = "none"
 
 
@@ -194,6 +204,12 @@ def _check(form: dict, check_fit: bool = True) -> dict:
         return errors
     if options.starts_from:
         _check_start(options, info, errors)
+    if options.pretrained_weights and info is not None and info.image.channels != 3:
+        add_error(
+            errors,
+            "pretrained_weights",
+            "ImageNet weights read colour images: build the dataset with 3 channels",
+        )
     _check_gpus(options, errors)
     if info is not None and options.method in ("custom", "standard") and check_fit and not errors:
         _check_fit(options, info, errors)

@@ -86,3 +86,21 @@ def test_weights_are_held_against_every_key_and_shape():
     assert "missing keys (1): 1.bias" in message
     assert "unexpected keys (1): extra" in message
     assert "shapes that differ (1): 1.weight: file (5, 4), network (2, 4)" in message
+
+
+def test_a_snapshot_of_an_earlier_layout_of_the_same_network_still_loads():
+    from digits.models import networks
+    from digits.models.weights import load_into
+
+    trained = networks.create("resnet18", 3, 3, 32, 32)
+    # Before ResNet took torchvision's names it was one nn.Sequential: the same tensors in the
+    # same order, numbered.
+    earlier = {f"{i}.tensor": v for i, v in enumerate(trained.state_dict().values())}
+    fresh = networks.create("resnet18", 3, 3, 32, 32)
+    load_into(fresh, earlier)
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(fresh.state_dict().values(), trained.state_dict().values(), strict=True)
+    )
+    with pytest.raises(RuntimeError):
+        load_into(networks.create("resnet18", 5, 3, 32, 32), earlier)  # not the same shapes

@@ -19,6 +19,7 @@ SIZES = {
     "resnet18": IMAGENET,
     "resnet50": IMAGENET,
     "mobilenet_v2": IMAGENET,
+    "convnext_tiny": IMAGENET,
 }
 
 
