@@ -285,9 +285,9 @@ def imported_ready(ctx: JobContext) -> None:
     declared = imported_info(ctx.folder)
     if declared is None:
         raise JobError("the imported model's files are missing")
-    ctx.log(
-        f"imported: {len(declared['labels'])} classes, {declared['width']}x{declared['height']}"
-    )
+    size = f"{declared['width']}x{declared['height']}"
+    ctx.log(f"imported: {len(declared['labels'])} classes, {size} images")
+    ctx.progress(1.0)
 
 
 IMPORTED_MODEL = register(
