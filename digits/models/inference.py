@@ -58,15 +58,24 @@ class ModelInfo:
     # Per-channel (x/255 - mean) / std after the mean image (pretrained networks' own).
     normalize_mean: list[float] | None = None
     normalize_std: list[float] | None = None
+    # A pretrained network's own input, where the stored images differ (see InputTransform).
+    network_channels: int | None = None
+    network_size: list[int] | None = None  # [height, width]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @property
     def input_size(self) -> tuple[int, int]:
-        """(height, width) of what the network sees."""
+        """(height, width) of the stored image the network sees (after the crop)."""
         crop = self.crop_size
         return (crop, crop) if crop else (self.height, self.width)
+
+    @property
+    def network_input(self) -> tuple[int, int, int]:
+        """(channels, height, width) the network itself takes."""
+        height, width = self.network_size or self.input_size
+        return self.network_channels or self.channels, height, width
 
 
 class Classifier(nn.Module):
@@ -179,9 +188,10 @@ def _load(store, folder: Path, epoch: float) -> LoadedModel:
         epoch=epoch,
         normalize_mean=list(options.normalize_mean) if options.normalize_mean else None,
         normalize_std=list(options.normalize_std) if options.normalize_std else None,
+        network_channels=options.network_channels,
+        network_size=list(options.network_size) if options.network_size else None,
     )
-    height, width = info.input_size
-    network = architecture(options, store, len(info.labels), info.channels, height, width)
+    network = architecture(options, store, len(info.labels), *info.network_input)
     return _loaded(info, network, snapshot, mean)
 
 
@@ -191,9 +201,8 @@ def _load_imported(folder: Path, snapshot: dict, declared: dict, epoch: float) -
     info = ModelInfo(**(known | {"epoch": epoch}))
     mean_path = folder / IMPORTED_FOLDER / IMPORTED_MEAN
     mean = np.load(mean_path) if info.mean_mode != "none" and mean_path.exists() else None
-    height, width = info.input_size
     source = imported_source(folder)
-    network = custom_factory(source)(len(info.labels), info.channels, height, width)
+    network = custom_factory(source)(len(info.labels), *info.network_input)
     return _loaded(info, network, snapshot, mean)
 
 
@@ -203,5 +212,11 @@ def _loaded(info: ModelInfo, network: nn.Module, snapshot: dict, mean) -> Loaded
         if getattr(module, "inplace", False):
             module.inplace = False
     mean_mode = info.mean_mode if mean is not None else "none"
-    transform = InputTransform(mean_tensor(mean_mode, mean), info.crop_size, normalization_of(info))
+    transform = InputTransform(
+        mean_tensor(mean_mode, mean),
+        info.crop_size,
+        normalization_of(info),
+        info.network_channels,
+        tuple(info.network_size) if info.network_size else None,
+    )
     return LoadedModel(info, Classifier(transform, network).eval(), mean)

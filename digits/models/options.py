@@ -96,6 +96,17 @@ class TrainingOptions:
 
     # A standard network started from published weights ("imagenet"), or from scratch ("").
     pretrained_weights: str = ""
+    # The input a pretrained network was made for, where the dataset's differs (blank: the
+    # dataset's): stored grayscale is repeated to its channels, images resized to its size.
+    network_channels: int | None = None
+    network_height: int | None = None
+    network_width: int | None = None
+
+    @property
+    def network_size(self) -> tuple[int, int] | None:
+        if self.network_height and self.network_width:
+            return self.network_height, self.network_width
+        return None
 
     @property
     def starts_from(self) -> str | None:
@@ -193,6 +204,11 @@ def _network_fields(form, options: TrainingOptions, errors: Errors) -> None:
             add_error(errors, field_name, "choose the model to start from")
         if text_field(form, "previous_epoch"):  # blank: the latest snapshot
             options.previous_epoch = float_field(form, "previous_epoch", None, errors, 0, 1e6)
+    options.network_channels = optional_int_field(form, "network_channels", errors, 1, 4)
+    options.network_height = optional_int_field(form, "network_height", errors, 1, 4096)
+    options.network_width = optional_int_field(form, "network_width", errors, 1, 4096)
+    if bool(options.network_height) != bool(options.network_width):
+        add_error(errors, "network_height", "give network_height and network_width, or neither")
     options.pretrained_lr_mult = float_field(form, "pretrained_lr_mult", 1.0, errors, 0, 100)
     options.freeze_epochs = float_field(form, "freeze_epochs", 0.0, errors, 0, 100_000)
 

@@ -29,8 +29,14 @@ class InputTransform(nn.Module):
         mean: torch.Tensor | None,
         crop_size: int | None,
         normalization: Normalization | None = None,
+        channels: int | None = None,
+        size: tuple[int, int] | None = None,
     ):
         super().__init__()
+        # A pretrained network's own input, where the dataset's differs: grayscale repeated to
+        # its colour channels, the image resized to the size it needs.
+        self.channels = channels or 0
+        self.size = tuple(size) if size else ()
         self.subtract_mean = mean is not None
         self.register_buffer("mean", mean if mean is not None else torch.zeros(0))
         self.crop_size = crop_size or 0
@@ -45,7 +51,15 @@ class InputTransform(nn.Module):
             x = x - self.mean
         if self.crop_size:
             x = centre_crop(x, self.crop_size)
-        return self.scale(x)
+        return self.scale(self.adapt(x))
+
+    def adapt(self, x: torch.Tensor) -> torch.Tensor:
+        """Stored images -> the channels and size the network was made for (if others)."""
+        if self.channels and x.shape[1] == 1 and self.channels != 1:
+            x = x.repeat(1, self.channels, 1, 1)
+        if self.size and tuple(x.shape[-2:]) != self.size:
+            x = F.interpolate(x, size=self.size, mode="bilinear", align_corners=False)
+        return x
 
     def scale(self, x: torch.Tensor) -> torch.Tensor:
         """0..255 pixels (mean already subtracted) -> the network's scale."""
@@ -90,10 +104,18 @@ class Preprocessing:
     noise: float = 0.0  # aug_noise: Gaussian noise, standard deviation as a fraction of 255
     hsv: tuple[float, float, float] | None = None  # aug_hsv_h/s/v: std of random HSV shifts
     normalization: Normalization | None = None  # per-channel (x/255 - mean) / std
+    network_channels: int | None = None  # a pretrained network's input, where it differs
+    network_size: tuple[int, int] | None = None
 
     def __post_init__(self):
         self._mean = mean_tensor(self.mean_mode, self.mean)
-        self.transform = InputTransform(self._mean, self.crop_size, self.normalization)
+        self.transform = InputTransform(
+            self._mean,
+            self.crop_size,
+            self.normalization,
+            self.network_channels,
+            self.network_size,
+        )
 
     def __call__(
         self, batch: torch.Tensor, train: bool = False, generator: torch.Generator | None = None
@@ -107,7 +129,8 @@ class Preprocessing:
             x = x - self._mean.to(x.device)
         if self.crop_size:
             x = self._random_crop(x, generator)
-        return self.transform.to(x.device).scale(self._augment(x, generator))
+        transform = self.transform.to(x.device)
+        return transform.scale(transform.adapt(self._augment(x, generator)))
 
     def _augment(self, x: torch.Tensor, generator) -> torch.Tensor:
         if self.flip != "none":
@@ -160,6 +183,8 @@ class Preprocessing:
         return x
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
+        if self.network_size:
+            return self.network_size
         return (self.crop_size, self.crop_size) if self.crop_size else (height, width)
 
 

@@ -394,9 +394,12 @@ def train(ctx: JobContext) -> None:
         options.noise,
         options.hsv,
         normalization_of(options),
+        options.network_channels,
+        options.network_size,
     )
     height, width = preprocess.output_size(info.image.height, info.image.width)
-    model = build_network(options, ctx, len(labels), info.image.channels, height, width)
+    channels = options.network_channels or info.image.channels
+    model = build_network(options, ctx, len(labels), channels, height, width)
     model.to(env.device)
     if env.device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)

@@ -114,7 +114,7 @@ def create_classification():
     form = job_parameters(request.form)
     if request.form.getlist("select_gpus"):
         form["select_gpus"] = ",".join(request.form.getlist("select_gpus"))
-    _keep_pretrained_preprocessing(form)
+    _fit_to_pretrained(form)
     combinations, errors = _sweep(form)
     for index, combination in enumerate(combinations):
         # A sweep varies only the learning rate and batch size: one fit check is enough.
@@ -141,27 +141,50 @@ def create_classification():
     return redirect(url_for("jobs.show_models", job_id=jobs[0].id))
 
 
-def _keep_pretrained_preprocessing(form: dict) -> None:
+def _fit_to_pretrained(form: dict) -> None:
     """Starting from ImageNet weights or an imported network: its input normalization, unless
-    the form gives one (written into the job's parameters, so that training and classifying
-    read the same)."""
-    if form.get("normalize_mean"):
+    the form gives one, and its input where the dataset's images differ (grayscale repeated to
+    colour, resized to a network of fixed size). Written into the job's parameters, so that
+    training and classifying read the same."""
+    declared = _pretrained_input(form)
+    if declared is None:
         return
+    if not form.get("normalize_mean") and declared.get("normalize_mean"):
+        form["normalize_mean"] = ",".join(map(str, declared["normalize_mean"]))
+        form["normalize_std"] = ",".join(map(str, declared["normalize_std"]))
+        form["use_mean"] = "none"
+    try:
+        dataset = read_info(services().store.folder(str(form.get("dataset", ""))))
+    except JobNotFound:
+        dataset = None  # the check says so
+    if dataset is None:
+        return
+    if dataset.image.channels == 1 and declared["channels"] == 3:
+        form["network_channels"] = "3"
+    size = declared.get("size")
+    crop = optional_int_field(form, "crop_size", {}, 1, 4096)
+    stored = (crop, crop) if crop else (dataset.image.height, dataset.image.width)
+    if size and tuple(size) != stored:
+        form["network_height"], form["network_width"] = map(str, size)
+
+
+def _pretrained_input(form: dict) -> dict | None:
+    """What the pretrained network starts from expects: channels, size (None: any) and
+    normalization; None when training starts from scratch or from a model trained here."""
     if form.get("method", "standard") == "standard" and form.get("pretrained_weights") == IMAGENET:
         mean, std = IMAGENET_NORMALIZATION
-    elif form.get("method") == "pretrained":
-        try:
-            folder = services().store.folder(str(form.get("pretrained_networks")))
-        except JobNotFound:
-            return  # the check says so
-        declared = imported_info(folder) or {}
-        mean, std = declared.get("normalize_mean"), declared.get("normalize_std")
-    else:
-        return
-    if mean and std:
-        form["normalize_mean"] = ",".join(map(str, mean))
-        form["normalize_std"] = ",".join(map(str, std))
-        form["use_mean"] = "none"
+        return {"channels": 3, "size": None, "normalize_mean": mean, "normalize_std": std}
+    if form.get("method") != "pretrained":
+        return None
+    try:
+        declared = imported_info(services().store.folder(str(form.get("pretrained_networks"))))
+    except JobNotFound:
+        return None
+    if declared is None:
+        return None
+    crop = declared.get("crop_size")
+    size = (crop, crop) if crop else (declared["height"], declared["width"])
+    return declared | {"size": size}
 
 
 def _sweep(form: dict) -> tuple[list[dict], dict]:
@@ -204,12 +227,6 @@ def _check(form: dict, check_fit: bool = True) -> dict:
         return errors
     if options.starts_from:
         _check_start(options, info, errors)
-    if options.pretrained_weights and info is not None and info.image.channels != 3:
-        add_error(
-            errors,
-            "pretrained_weights",
-            "ImageNet weights read colour images: build the dataset with 3 channels",
-        )
     _check_gpus(options, errors)
     if info is not None and options.method in ("custom", "standard") and check_fit and not errors:
         _check_fit(options, info, errors)
@@ -228,14 +245,12 @@ def _check_start(options, info: DatasetInfo | None, errors: dict) -> None:
         add_error(errors, field, "that model has no snapshot to start from")
         return
     declared = imported_info(folder)
-    if declared and info is not None and declared["channels"] != info.image.channels:
-        kind = {1: "grayscale", 3: "colour"}
+    if declared and info is not None and declared["channels"] < info.image.channels:
         add_error(
             errors,
             field,
-            f"that network reads {kind.get(declared['channels'])} images; the dataset's are "
-            f"{kind.get(info.image.channels)}: build the dataset with "
-            f"{declared['channels']} channels",
+            f"that network reads {declared['channels']}-channel images; the dataset's have "
+            f"{info.image.channels}: build the dataset with {declared['channels']}",
         )
 
 

@@ -46,6 +46,8 @@ def main() -> None:
         preprocessing.mean_tensor(info["mean_mode"], mean),
         info.get("crop_size"),
         (info["normalize_mean"], info["normalize_std"]) if info.get("normalize_mean") else None,
+        info.get("network_channels"),
+        info.get("network_size"),
     )
     network = build_network(args.network, len(labels), info)
     network.load_state_dict(torch.load(args.weights, map_location="cpu", weights_only=True))

@@ -156,3 +156,18 @@ def _pixels(path):
     from PIL import Image
 
     return np.asarray(Image.open(path).convert("RGB")).transpose(2, 0, 1).copy()
+
+
+def test_a_colour_network_of_fixed_size_fine_tunes_on_smaller_grayscale_images(server, trained):
+    files = {"archive": ("lenet.tar.gz", trained["archive"])}
+    imported = created(post(server, ARCHIVE, files=files))
+    assert finished(server, imported, timeout=30)["status"] == "Done"
+    folder = make_class_folders(server.data / "small gray", per_class=6, size=(20, 20))
+    gray = build_dataset(server, folder, "small gray", size=20, resize_channels="1")
+    assert finished(server, gray)["status"] == "Done"
+    tuned = train(server, gray, method="pretrained", pretrained_networks=imported, train_epochs="1")
+    job = finished(server, tuned)
+    assert job["status"] == "Done", job["error"]
+    parameters = job["parameters"]
+    assert (parameters["network_channels"], parameters["network_height"]) == ("3", "28")
+    assert len(classify(server, tuned, folder / "blue" / "002.png")) == 3

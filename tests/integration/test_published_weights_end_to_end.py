@@ -16,6 +16,8 @@ from tests.support.api import MODELS, build_dataset, finished, post, train
 from tests.support.imagesets import make_class_folders
 from tests.support.processes import Server, data_roots_of
 
+CLASSIFY = "/models/images/classification/classify_one.json"
+
 
 @pytest.fixture(scope="module")
 def weights_site(tmp_path_factory):
@@ -47,10 +49,7 @@ def server_and_data(tmp_path_factory, weights_site):
 
 def test_weights_dropped_into_the_folder_start_the_training(server_and_data):
     server, jobs_dir, dataset = server_and_data
-    torch.manual_seed(1)
-    published = networks.create("resnet18", 1000, 3, 224, 224).state_dict()
-    (jobs_dir / ".weights").mkdir(exist_ok=True)
-    torch.save(published, jobs_dir / ".weights" / IMAGENET_FILES["resnet18"])
+    published = drop_weights(jobs_dir, "resnet18")
     model = train(
         server,
         dataset,
@@ -84,23 +83,45 @@ def test_a_download_that_does_not_match_its_hash_is_refused(server_and_data):
     assert not (jobs_dir / ".weights" / IMAGENET_FILES["mobilenet_v2"]).exists()
 
 
-def test_imagenet_weights_need_a_network_that_has_them_and_colour_images(server_and_data):
-    server, jobs_dir, dataset = server_and_data
-    gray_folder = make_class_folders(data_roots_of(jobs_dir) / "gray", per_class=3, size=(32, 32))
-    gray = build_dataset(server, gray_folder, "gray", size=32, resize_channels="1")
+def test_imagenet_weights_need_a_network_that_has_them(server_and_data):
+    server, _, dataset = server_and_data
+    answer = post(
+        server,
+        MODELS,
+        method="standard",
+        standard_networks="lenet",
+        pretrained_weights="imagenet",
+        dataset=dataset,
+        model_name="refused",
+    )
+    assert answer.status_code == 400
+    message = answer.json()["errors"]["pretrained_weights"][0]
+    assert "no published ImageNet weights for lenet" in message
+
+
+def test_grayscale_images_are_repeated_to_the_colour_the_weights_read(server_and_data):
+    server, jobs_dir, _ = server_and_data
+    drop_weights(jobs_dir, "resnet18")
+    folder = make_class_folders(data_roots_of(jobs_dir) / "gray", per_class=3, size=(32, 32))
+    gray = build_dataset(server, folder, "gray", size=32, resize_channels="1")
     assert finished(server, gray)["status"] == "Done"
-    for network, on, message in [
-        ("lenet", dataset, "no published ImageNet weights for lenet"),
-        ("resnet18", gray, "ImageNet weights read colour images"),
-    ]:
-        answer = post(
-            server,
-            MODELS,
-            method="standard",
-            standard_networks=network,
-            pretrained_weights="imagenet",
-            dataset=on,
-            model_name="refused",
-        )
-        assert answer.status_code == 400
-        assert message in answer.json()["errors"]["pretrained_weights"][0]
+    model = train(
+        server, gray, standard_networks="resnet18", pretrained_weights="imagenet", train_epochs="1"
+    )
+    job = finished(server, model)
+    assert job["status"] == "Done", job["error"]
+    assert job["parameters"]["network_channels"] == "3"
+    image = {"image_file": ("x.png", (folder / "red" / "000.png").read_bytes())}
+    answer = post(server, CLASSIFY, files=image, job_id=model)
+    assert answer.ok, answer.text
+    assert len(answer.json()["scores"]) == 3
+
+
+def drop_weights(jobs_dir, network: str) -> dict:
+    """Made-up 'published' weights, put into the weights folder by hand."""
+    path = jobs_dir / ".weights" / IMAGENET_FILES[network]
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        torch.manual_seed(1)
+        torch.save(networks.create(network, 1000, 3, 224, 224).state_dict(), path)
+    return torch.load(path, weights_only=True)

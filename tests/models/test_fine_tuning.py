@@ -104,3 +104,14 @@ def test_a_snapshot_of_an_earlier_layout_of_the_same_network_still_loads():
     )
     with pytest.raises(RuntimeError):
         load_into(networks.create("resnet18", 5, 3, 32, 32), earlier)  # not the same shapes
+
+
+def test_stored_grayscale_becomes_the_colour_and_size_a_pretrained_network_takes():
+    pixels = torch.randint(0, 256, (2, 1, 20, 20), dtype=torch.uint8)
+    transform = InputTransform(None, None, None, channels=3, size=(28, 28))
+    out = transform(pixels)
+    assert out.shape == (2, 3, 28, 28)
+    assert torch.equal(out[:, 0], out[:, 2])  # the one channel, repeated
+    training = Preprocessing("none", None, network_channels=3, network_size=(28, 28))
+    assert torch.allclose(training(pixels, train=True), out)
+    assert training.output_size(20, 20) == (28, 28)
