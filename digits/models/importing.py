@@ -30,7 +30,6 @@ from digits.models.layout import (
     snapshot_name,
 )
 from digits.models.options import MEAN_MODES, parse_normalization
-from digits.models.weights import load_weights
 
 IMPORT_REQUEST = "import_model"
 STAGED_PREFIX = ".upload-"  # what digits.webapp.uploads names its staging folders
@@ -52,7 +51,10 @@ def import_model(ctx: RequestContext) -> dict[str, Any]:
     fields = ctx.payload.get("fields", {})
     if (staged / ARCHIVE).exists():
         files = _unpacked(staged, ArchiveLimits.from_settings(ctx.settings))
-        declared = json.loads(_read_text(files["info"], "info.json"))
+        try:
+            declared = json.loads(_read_text(files["info"], "info.json"))
+        except ValueError as exc:
+            raise RequestFailed(f"info.json is not JSON: {exc}") from None
         info = _info_from_archive(declared, files, fields)
     else:
         safetensors = staged / f"{WEIGHTS_FILE}.safetensors"
@@ -146,7 +148,17 @@ def _info_from_archive(declared: Any, files: dict, fields: dict) -> dict[str, An
     info = _checked(form, _labels(files["labels"]))
     info["epoch"] = float(declared.get("epoch") or 0)
     info["network"] = str(declared.get("network", "imported"))
+    # A model fine-tuned from another network may read its images adapted (see InputTransform).
+    info["network_channels"] = _whole(declared.get("network_channels"))
+    size = declared.get("network_size")
+    valid = isinstance(size, list) and len(size) == 2 and all(_whole(v) for v in size)
+    info["network_size"] = [int(v) for v in size] if valid else None
     return info
+
+
+def _whole(value) -> int | None:
+    """A positive whole number from JSON, or None."""
+    return value if isinstance(value, int) and 0 < value <= 4096 else None
 
 
 def _joined(values) -> str:
@@ -209,18 +221,24 @@ def _mean(path: Path | None, info: dict) -> np.ndarray | None:
     return mean
 
 
+def network_input(info: dict) -> tuple[int, int, int]:
+    """(channels, height, width) an imported network takes (as ModelInfo.network_input)."""
+    crop = info.get("crop_size")
+    stored = (crop, crop) if crop else (info["height"], info["width"])
+    height, width = info.get("network_size") or stored
+    return info.get("network_channels") or info["channels"], height, width
+
+
 def _check_network(ctx: RequestContext, source: str, weights: Path, info: dict) -> None:
     """Build the network and load the weights strictly, in a child with the checks' limits."""
     from digits.models.network_check import run_limited
 
-    height, width = (
-        (info["crop_size"],) * 2 if info["crop_size"] else (info["height"], info["width"])
-    )
+    channels, height, width = network_input(info)
     request = {
         "method": "custom",
         "custom_network": source,
         "num_classes": len(info["labels"]),
-        "channels": info["channels"],
+        "channels": channels,
         "height": height,
         "width": width,
         "summary": False,
@@ -239,7 +257,9 @@ def _check_network(ctx: RequestContext, source: str, weights: Path, info: dict) 
 
 
 def _write(folder: Path, source: str, info: dict, mean: np.ndarray | None, weights: Path) -> None:
-    import torch
+    import torch  # here, on the worker: the web server imports this module's names
+
+    from digits.models.weights import load_weights
 
     folder.mkdir()
     (folder / IMPORTED_NETWORK).write_text(source)

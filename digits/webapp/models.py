@@ -18,8 +18,14 @@ from digits.forms import (
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
 from digits.models import catalog
+from digits.models.importing import network_input
 from digits.models.job_type import IMAGE_CLASSIFICATION_MODEL, IMPORTED_MODEL_TYPE, options_of
-from digits.models.layout import imported_info, list_snapshots
+from digits.models.layout import (
+    IMPORTED_FOLDER,
+    IMPORTED_NETWORK,
+    imported_info,
+    list_snapshots,
+)
 from digits.models.lr_policy import POLICIES, curve
 from digits.models.network_check import CHECK_NETWORK_REQUEST
 from digits.models.options import (
@@ -35,7 +41,7 @@ from digits.models.published import IMAGENET, IMAGENET_FILES, IMAGENET_NORMALIZA
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.hardware import gpu_hosts, hosts_report
 from digits.webapp.http import job_parameters, json_errors, wants_json
-from digits.webapp.infer import ask_worker, infer_worker_running
+from digits.webapp.infer import ask_worker, field_error, infer_worker_running
 from digits.webapp.jobs import clone_values
 from digits.webapp.services import services
 
@@ -182,9 +188,8 @@ def _pretrained_input(form: dict) -> dict | None:
         return None
     if declared is None:
         return None
-    crop = declared.get("crop_size")
-    size = (crop, crop) if crop else (declared["height"], declared["width"])
-    return declared | {"size": size}
+    channels, height, width = network_input(declared)
+    return declared | {"channels": channels, "size": (height, width)}
 
 
 def _sweep(form: dict) -> tuple[list[dict], dict]:
@@ -245,12 +250,13 @@ def _check_start(options, info: DatasetInfo | None, errors: dict) -> None:
         add_error(errors, field, "that model has no snapshot to start from")
         return
     declared = imported_info(folder)
-    if declared and info is not None and declared["channels"] < info.image.channels:
+    channels = network_input(declared)[0] if declared else None
+    if channels and info is not None and channels < info.image.channels:
         add_error(
             errors,
             field,
-            f"that network reads {declared['channels']}-channel images; the dataset's have "
-            f"{info.image.channels}: build the dataset with {declared['channels']}",
+            f"that network reads {channels}-channel images; the dataset's have "
+            f"{info.image.channels}: build the dataset with {channels}",
         )
 
 
@@ -339,6 +345,8 @@ def _try_network(method, network, code, field, shape, summary: bool) -> dict:
 def visualize_network():
     """Each layer's output shape and parameter count, or the error and its line."""
     form = request.form
+    if form.get("job_id"):  # an imported model: its own code, classes and input
+        form = _imported_network(form["job_id"])
     shape = _shape_from(form)
     code = form.get("custom_network", "")
     field = "custom_network" if code else "standard_networks"
@@ -350,6 +358,23 @@ def visualize_network():
     if "error" in answer:
         return jsonify({"errors": {field: [answer["error"]]}, "line": answer["line"]}), 400
     return jsonify(answer["summary"])
+
+
+def _imported_network(job_id: str) -> dict:
+    """An imported model as Visualize's fields (its network code is the user's: a worker
+    tries it within the limits, as any custom network)."""
+    folder = services().store.folder(job_id)
+    declared = imported_info(folder)
+    if declared is None:
+        raise field_error("job_id", f"job {job_id} is not an imported model")
+    crop = declared.get("crop_size")
+    return {
+        "custom_network": (folder / IMPORTED_FOLDER / IMPORTED_NETWORK).read_text(),
+        "num_classes": str(len(declared["labels"])),
+        "channels": str(declared["channels"]),
+        "height": str(crop or declared["height"]),
+        "width": str(crop or declared["width"]),
+    }
 
 
 def _shape_from(form) -> tuple[int, int, int, int]:

@@ -64,6 +64,9 @@ def test_import_classify_and_fine_tune(page, server_with_dataset, tmp_path, trou
     expect(page.get_by_test_id("job-name")).to_have_text("lenet from elsewhere")
     expect(page.get_by_test_id("status")).to_have_text("Done", timeout=20000)
     expect(page.get_by_test_id("imported")).to_contain_text("3: blue, green, red")
+    page.get_by_role("button", name="Visualize").click()  # its own code, tried on a worker
+    expect(page.get_by_test_id("visualization")).to_contain_text("parameters")
+    expect(page.get_by_test_id("network-graph").locator("canvas").first).to_be_attached()
     screenshot("imported-model")
     model_url = page.url
     page.goto(server.url + "/?tab=models")

@@ -205,3 +205,21 @@ function drawNetwork(container, graph) {
     cy.pan({ x: container.clientWidth / 2 - READABLE * (box.x1 + box.w / 2), y: 16 - READABLE * box.y1 });
   }
 }
+
+// An imported model's page: Visualize its network (its own code, classes and input).
+export function modelNetwork() {
+  const button = document.querySelector("[data-action=visualize-model]");
+  button.addEventListener("click", async () => {
+    const body = new FormData();
+    body.append("job_id", button.dataset.jobId);
+    const response = await post(button.dataset.url, body);
+    const answer = await response.json();
+    const box = document.querySelector("[data-role=visualization]");
+    if (!response.ok) {
+      box.replaceChildren(networkError(answer));
+      return;
+    }
+    box.replaceChildren(...networkSummary(answer));
+    drawNetwork(box.querySelector(".network-graph"), answer.graph);
+  });
+}
