@@ -64,11 +64,13 @@ def test_import_classify_and_fine_tune(page, server_with_dataset, tmp_path, trou
     expect(page.get_by_test_id("job-name")).to_have_text("lenet from elsewhere")
     expect(page.get_by_test_id("status")).to_have_text("Done", timeout=20000)
     expect(page.get_by_test_id("imported")).to_contain_text("3: blue, green, red")
+    model_url = page.url
+    page.goto(model_url)  # as it is once Done (a page open while it ran reloads when it ends)
     page.get_by_role("button", name="Visualize").click()  # its own code, tried on a worker
-    expect(page.get_by_test_id("visualization")).to_contain_text("parameters")
+    # (in a child process of its own: a few seconds to start)
+    expect(page.get_by_test_id("visualization")).to_contain_text("parameters", timeout=30000)
     expect(page.get_by_test_id("network-graph").locator("canvas").first).to_be_attached()
     screenshot("imported-model")
-    model_url = page.url
     page.goto(server.url + "/?tab=models")
     expect(page.get_by_role("link", name="lenet from elsewhere")).to_be_visible()
 
