@@ -65,24 +65,18 @@ def uses(job: Job) -> list[str]:
 
 
 def torchrun_command(ctx: JobContext) -> tuple[list[str], dict[str, str]]:
-    """One rank per leased GPU, which is all the ranks see (CUDA_VISIBLE_DEVICES), so a rank's
-    cuda:0 is the physical GPU it leased. On a host with no GPUs, as many gloo ranks on the
-    CPU as `select_gpu_count` asks for."""
+    """One rank per leased GPU under torchrun, which is all the ranks see (CUDA_VISIBLE_DEVICES),
+    so a rank's cuda:0 is the physical GPU it leased. On a host with no GPUs, as many gloo ranks
+    on the CPU as `select_gpu_count` asks for. A single rank runs as the trainer itself."""
     # No lease (a worker offering no GPUs): no GPU either, not one that another job holds.
     env = {"CUDA_VISIBLE_DEVICES": ",".join(map(str, ctx.gpus))}
     ranks = len(ctx.gpus) or gpu_request(ctx.job).size
     # The job id in the command line lets an operator find a job's processes with `ps`.
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc_per_node={ranks}",
-        "-m",
-        "digits.models.train",
-        ctx.job.id,
-    ]
-    return command, env
+    trainer = ["-m", "digits.models.train", ctx.job.id]
+    if ranks == 1:  # one rank needs no launcher: a second of start-up (torch imported once)
+        return [sys.executable, *trainer], env
+    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ranks}"]
+    return [sys.executable, *launcher, *trainer], env
 
 
 def read_metrics(folder: Path) -> list[dict[str, Any]]:

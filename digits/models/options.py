@@ -32,6 +32,11 @@ METHODS = {
     "pretrained": "Pretrained networks",
     "custom": "Custom network",
 }
+DATA_CACHES = {
+    "auto": "In memory when the images fit, else read as they are needed",
+    "ram": "In memory (decoded once)",
+    "none": "Read as they are needed (loader processes decode them)",
+}
 # Methods that start from another model's weights (DIGITS' previous and pretrained networks).
 FINE_TUNING = ("previous", "pretrained")
 # Each choice and its title on the form (the form's lists come from here).
@@ -94,6 +99,10 @@ class TrainingOptions:
     pretrained_lr_mult: float = 1.0
     freeze_epochs: float = 0.0
 
+    # Data loading: decode the images once into memory ("auto": when they fit), and how many
+    # loader processes decode them otherwise (None: picked for the host's cores).
+    data_cache: str = "auto"
+    loader_workers: int | None = None
     # A standard network started from published weights ("imagenet"), or from scratch ("").
     pretrained_weights: str = ""
     # The input a pretrained network was made for, where the dataset's differs (blank: the
@@ -204,6 +213,8 @@ def _network_fields(form, options: TrainingOptions, errors: Errors) -> None:
             add_error(errors, field_name, "choose the model to start from")
         if text_field(form, "previous_epoch"):  # blank: the latest snapshot
             options.previous_epoch = float_field(form, "previous_epoch", None, errors, 0, 1e6)
+    options.data_cache = choice_field(form, "data_cache", DATA_CACHES, "auto", errors)
+    options.loader_workers = optional_int_field(form, "loader_workers", errors, 0, 64)
     options.network_channels = optional_int_field(form, "network_channels", errors, 1, 4)
     options.network_height = optional_int_field(form, "network_height", errors, 1, 4096)
     options.network_width = optional_int_field(form, "network_width", errors, 1, 4096)

@@ -24,7 +24,12 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from digits.datasets import layout
-from digits.datasets.reader import LmdbImageDataset
+from digits.datasets.reader import (
+    InMemoryImages,
+    LmdbImageDataset,
+    MemoryLoader,
+    database_pixels,
+)
 from digits.files import write_json_atomically
 from digits.jobs.child import child_main
 from digits.jobs.context import JobAborted, JobContext, JobError
@@ -51,6 +56,11 @@ class Distributed:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+    @property
+    def local_world_size(self) -> int:
+        """The ranks of this job on this host (they share its cores and memory)."""
+        return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
 
 
 def setup_distributed() -> Distributed:
@@ -102,21 +112,41 @@ class ShardSampler(Sampler[int]):
         return len(self.indices)
 
 
+# Of the host's memory, what the decoded images of a job's ranks may take when data_cache is
+# "auto" (each rank holds its own copy).
+CACHE_SHARE = 0.25
+
+
+def cache_fits(paths: list[Path], options: TrainingOptions, env: Distributed) -> bool:
+    """Whether the images are decoded into memory: as asked, or ("auto") when every rank's copy
+    fits in its share of the host's memory."""
+    if options.data_cache != "auto":
+        return options.data_cache == "ram"
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    needed = sum(database_pixels(p) for p in paths if p.exists())
+    return needed * env.local_world_size <= CACHE_SHARE * memory
+
+
 def load_data(dataset_folder: Path, options: TrainingOptions, env: Distributed):
-    train_set = LmdbImageDataset(dataset_folder / layout.database("train"))
     if options.batch_size % env.world_size:
         raise JobError(
             f"batch size {options.batch_size} does not divide among {env.world_size} "
             "GPUs: choose a multiple of the GPU count"
         )
     per_rank = options.batch_size // env.world_size
-    workers = min(8, max(1, (os.cpu_count() or 2) // (2 * env.world_size)))
+    train_path, val_path = (dataset_folder / layout.database(n) for n in ("train", "val"))
+    if cache_fits([train_path, val_path], options, env):
+        return _in_memory(train_path, val_path, options, env, per_rank)
+    train_set = LmdbImageDataset(train_path)
+    workers = options.loader_workers
+    if workers is None:
+        workers = min(8, max(1, (os.cpu_count() or 2) // (2 * env.world_size)))
     # Their own generator: loaders must not draw from the global RNG (dropout's), or a resumed
     # training would draw differently from an uninterrupted one.
     common = {
         "num_workers": workers,
         "pin_memory": env.device.type == "cuda",
-        "persistent_workers": True,
+        "persistent_workers": workers > 0,
         "generator": torch.Generator().manual_seed(options.seed or 0),
     }
     sampler = ResumableSampler(
@@ -129,11 +159,27 @@ def load_data(dataset_folder: Path, options: TrainingOptions, env: Distributed):
         train_set, batch_size=per_rank, sampler=sampler, drop_last=lone_last, **common
     )
     val = None
-    val_path = dataset_folder / layout.database("val")
     if val_path.exists():
         val_set = LmdbImageDataset(val_path)
         shard = ShardSampler(len(val_set), env.rank, env.world_size)
         val = DataLoader(val_set, batch_size=per_rank, sampler=shard, **common)
+    return train, val, sampler
+
+
+def _in_memory(train_path: Path, val_path: Path, options, env: Distributed, per_rank: int):
+    """The images decoded once (the host's cores decode them in parallel), then batches are
+    gathers from memory: no loader processes."""
+    threads = max(1, (os.cpu_count() or 1) // env.local_world_size)
+    train_set = InMemoryImages(train_path, threads)
+    sampler = ResumableSampler(
+        train_set, env.world_size, env.rank, shuffle=options.shuffle, seed=options.seed or 0
+    )
+    lone_last = len(sampler) % per_rank == 1 and len(sampler) > 1
+    train = MemoryLoader(train_set, sampler, per_rank, drop_last=lone_last)
+    val = None
+    if val_path.exists():
+        val_set = InMemoryImages(val_path, threads)
+        val = MemoryLoader(val_set, ShardSampler(len(val_set), env.rank, env.world_size), per_rank)
     return train, val, sampler
 
 

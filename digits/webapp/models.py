@@ -29,6 +29,7 @@ from digits.models.layout import (
 from digits.models.lr_policy import POLICIES, curve
 from digits.models.network_check import CHECK_NETWORK_REQUEST
 from digits.models.options import (
+    DATA_CACHES,
     FLIPS,
     MEAN_MODES,
     METHODS,
@@ -78,6 +79,7 @@ def _form_choices() -> dict:
             "quad_rotations": QUAD_ROTATIONS,
             "solvers": SOLVERS,
             "lr_policies": POLICIES,
+            "data_caches": DATA_CACHES,
         },
         "datasets": [
             j for j in jobs if j.kind == "dataset" and j.type == "image-classification-dataset"
