@@ -74,7 +74,7 @@ def torchrun_command(ctx: JobContext) -> tuple[list[str], dict[str, str]]:
     # The job id in the command line lets an operator find a job's processes with `ps`.
     trainer = ["-m", "digits.models.train", ctx.job.id]
     if ranks == 1:  # one rank needs no launcher: a second of start-up (torch imported once)
-        return [sys.executable, *trainer], env
+        return [sys.executable, "-u", *trainer], env  # unbuffered, as torchrun starts ranks
     launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ranks}"]
     return [sys.executable, *launcher, *trainer], env
 

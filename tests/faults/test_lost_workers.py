@@ -53,6 +53,7 @@ def test_a_killed_training_process_is_resumed_automatically(server, colors):
         60,
         interval=0.1,
     )
+    # The trainer (one rank: started by the worker itself, without torchrun).
     for pid in processes_named(job_id.encode(), b"digits.models.train", b"-u"):
         os.kill(pid, signal.SIGKILL)
     job = finished(server, job_id, timeout=180)
@@ -60,7 +61,7 @@ def test_a_killed_training_process_is_resumed_automatically(server, colors):
     reasons = [change["reason"] or "" for change in job["status_history"]]
     assert any(
         r.startswith(
-            "a training process was killed by SIGKILL (out of memory?); resumed "
+            "the job's process was killed by SIGKILL (out of memory?); resumed "
             "from the snapshot of epoch"
         )
         and r.endswith("(restart 1 of 2)")

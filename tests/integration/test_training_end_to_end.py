@@ -118,7 +118,7 @@ def test_abort_mid_epoch_ends_aborted_with_a_snapshot(server, colors):
     usage = server.jobs_dir / job_id / "usage.jsonl"
     sample = wait_until(lambda: usage.exists() and usage.read_text().splitlines(), 10)[-1]
     sample = json.loads(sample)
-    assert sample["gpus"] == [] and sample["memory"] > 0 and sample["processes"] >= 2
+    assert sample["gpus"] == [] and sample["memory"] > 0 and sample["processes"] >= 1
     started = time.monotonic()
     assert post(server, f"/models/{job_id}/abort.json").status_code == 200
     job = finished(server, job_id, timeout=30)
