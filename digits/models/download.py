@@ -37,7 +37,8 @@ def build_archive(folder: Path, model_id: str, epoch: float, fmt: str) -> Path:
                 for path in members:
                     archive.write(path, path.name)
         else:
-            with tarfile.open(tmp, "w:gz" if fmt == "tar.gz" else "w") as archive:
+            mode = {"tar.gz": "w:gz", "tar.bz2": "w:bz2"}.get(fmt, "w")
+            with tarfile.open(tmp, mode) as archive:
                 for path in members:
                     archive.add(path, path.name)
         os.replace(tmp, target)

@@ -58,6 +58,8 @@ QUAD_ROTATIONS = {
     "rotall": "0, 90, 180 or 270°",
 }
 FRAMEWORK = "pytorch"
+# What DIGITS' scripts send: a standard network trains here, with PyTorch, whichever they name.
+DIGITS_FRAMEWORKS = ("pytorch", "torch", "caffe", "tensorflow")
 DEFAULT_BATCH = 64
 
 
@@ -140,8 +142,8 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
     """Check every field; raise FormErrors with all the problems at once."""
     errors: Errors = {}
     framework = text_field(form, "framework", FRAMEWORK).lower()
-    if framework not in (FRAMEWORK, "torch"):
-        add_error(errors, "framework", f"this server trains with pytorch, not {framework}")
+    if framework not in DIGITS_FRAMEWORKS:
+        add_error(errors, "framework", f"one of {', '.join(DIGITS_FRAMEWORKS)}")
     options = TrainingOptions(
         name=text_field(form, "model_name"),
         group=group_field(form, errors),
@@ -179,6 +181,13 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
     if not options.dataset:
         add_error(errors, "dataset", "choose the dataset to train on")
     _network_fields(form, options, errors)
+    if options.method == "custom" and framework in ("caffe", "tensorflow"):
+        add_error(
+            errors,
+            "custom_network",
+            f"custom networks are PyTorch code here, not {framework}: "
+            "Customize a standard network to start from its PyTorch code",
+        )
     options.normalize_mean, options.normalize_std = parse_normalization(form, errors)
     options.gpus = _gpu_list(form, errors)
     if errors:

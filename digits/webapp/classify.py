@@ -83,10 +83,12 @@ def classify_one():
     """DIGITS' Classify One: `job_id`, `image_file` or `image_path`, `snapshot_epoch`,
     `show_visualizations`. From the model page's form, a refusal goes back there, beside the
     field it is about."""
-    job, epoch = model_and_epoch(request.form)
+    # DIGITS' job_from_request: `job_id` in the query string (its pages post there) or the form.
+    fields = request.values
+    job, epoch = model_and_epoch(fields)
     try:
-        payload, files, field = image_source(request.files, request.form)
-        visualizations = request.form.get("show_visualizations", "") not in ("", "0")
+        payload, files, field = image_source(request.files, fields)
+        visualizations = fields.get("show_visualizations", "") not in ("", "0")
         payload |= {"job_id": job.id, "epoch": epoch, "visualizations": visualizations}
         answer = ask_worker("classify_one", payload, files, field)
     except BadRequest as exc:
@@ -141,7 +143,7 @@ def _stage(inputs: dict):
 
 
 def _submit_many(top_n: bool):
-    form = request.form
+    form = request.values  # `job_id` in the query string, as DIGITS' pages post it, or the form
     model, epoch = model_and_epoch(form)
     parameters = {
         "job_id": model.id,

@@ -20,20 +20,26 @@ DOWNLOAD_FORMATS = {
     ".tgz": "tar.gz",
     ".tar": "tar",
     ".zip": "zip",
+    ".tar.bz2": "tar.bz2",
 }
 
 
-@bp.route("/models/<job_id>/download", defaults={"extension": ""})
-@bp.route("/models/<job_id>/download<any('.tar.gz', '.tgz', '.tar', '.zip'):extension>")
+@bp.route("/models/<job_id>/download", defaults={"extension": ""}, methods=["GET", "POST"])
+@bp.route(
+    "/models/<job_id>/download<any('.tar.gz', '.tgz', '.tar', '.zip', '.tar.bz2'):extension>",
+    methods=["GET", "POST"],
+)
 def download(job_id: str, extension: str):
-    """DIGITS' Download Model: `?epoch=N` (default: the latest snapshot) as `.tar.gz`, `.tar`
-    or `.zip`, holding weights, network source, labels, mean, info.json, TorchScript, ONNX."""
+    """DIGITS' Download Model: `?epoch=N` (or `snapshot_epoch`, as DIGITS' own button posts it;
+    default: the latest snapshot) as `.tar.gz`, `.tar`, `.tar.bz2` or `.zip`, holding weights,
+    network source, labels, mean, info.json, TorchScript, ONNX."""
     job = services().store.get(job_id)
     if job.kind != "model":
         return error_response(f"job {job_id} is not a model", 404, field="job_id")
     if not list_snapshots(services().store.folder(job.id)):
         return error_response("this model has no snapshot to download yet", 404, field="epoch")
-    _, epoch = model_and_epoch({"job_id": job.id, "snapshot_epoch": request.args.get("epoch", "")})
+    asked = request.values.get("epoch") or request.values.get("snapshot_epoch", "")
+    _, epoch = model_and_epoch({"job_id": job.id, "snapshot_epoch": asked})
     answer = ask_worker("export", {"job_id": job.id, "epoch": epoch}, {}, "epoch")
     fmt = DOWNLOAD_FORMATS[extension]
     folder = export_folder(services().store.folder(job.id), answer["epoch"])

@@ -172,6 +172,17 @@ def test_the_download_holds_everything_to_run_elsewhere(server, model, suffix, t
     }
 
 
+def test_digits_download_button_posts_the_epoch_and_bz2_is_a_format(server, model, tmp_path):
+    response = requests.post(
+        f"{server.url}/models/{model['id']}/download.tar.bz2", data={"snapshot_epoch": "1"}
+    )
+    assert response.status_code == 200, response.text
+    assert f"filename={model['id']}_epoch_1.tar.bz2" in response.headers["Content-Disposition"]
+    (tmp_path / "a.tar.bz2").write_bytes(response.content)
+    with tarfile.open(tmp_path / "a.tar.bz2", "r:bz2") as archive:
+        assert "weights.pt" in archive.getnames()
+
+
 def test_a_model_with_nothing_to_download_says_so(server, model):
     assert download(server, model, epoch="9").status_code == 400
     missing = requests.get(f"{server.url}/models/20200101-000000-0000/download.zip")

@@ -57,3 +57,15 @@ def test_a_refused_image_is_shown_beside_its_field_on_the_model_page(fred, model
     page = fred.get(f"/models/{model.name}").get_data(as_text=True)
     assert 'data-field-error="image_path"' in page and "outside the data roots" in page
     assert "outside the data roots" not in fred.get(f"/models/{model.name}").get_data(as_text=True)
+
+
+def test_job_id_may_come_in_the_query_string_as_digits_pages_send_it(client, model):
+    (model / "snapshot_epoch_1.pt").write_bytes(b"")
+    for route in ("classify_one", "classify_many", "top_n"):
+        response = client.post(
+            f"/models/images/classification/{route}.json?job_id={model.name}", data=image()
+        )
+        # Found by its id (a missing one is a 400 naming job_id): the request goes on to ask
+        # for what the route needs next.
+        errors = response.get_json().get("errors", {})
+        assert "job_id" not in errors, (route, errors)

@@ -38,7 +38,11 @@ def test_digits_call_creates_a_waiting_model(fred, dataset):
         ({"lr_policy": "cosine"}, "lr_policy"),
         ({"lr_multistep_values": "a,b", "lr_policy": "multistep"}, "lr_multistep_values"),
         ({"standard_networks": "vgg99"}, "standard_networks"),
-        ({"framework": "caffe"}, "framework"),
+        ({"framework": "theano"}, "framework"),
+        (
+            {"framework": "caffe", "method": "custom", "custom_network": "def network(): 1"},
+            "custom_network",
+        ),
         ({"dataset": "20250101-000000-abcd"}, "dataset"),
         ({"model_name": ""}, "model_name"),
         ({"select_gpus": "3"}, "select_gpus"),
@@ -147,3 +151,13 @@ def test_a_sweeps_jobs_are_filed_under_its_name_or_the_group_asked_for(fred, dat
     assert fred.get(f"/models/{named.get_json()['id']}.json").get_json()["group"] == "baselines"
     too_long = fred.post(MODELS, data=model_fields(dataset, group_name="g" * 101))
     assert "group_name" in errors_of(too_long)
+
+
+@pytest.mark.parametrize("framework", ["caffe", "torch", "tensorflow"])
+def test_a_digits_script_naming_another_framework_trains_the_standard_network_here(
+    fred, dataset, framework
+):
+    response = fred.post(MODELS, data=model_fields(dataset, framework=framework))
+    assert response.status_code == 200, response.data
+    job = fred.get(f"/models/{response.get_json()['id']}.json").get_json()
+    assert job["framework"] == "pytorch" and job["network"] == "lenet"
