@@ -99,9 +99,11 @@ def _fresh(options: TrainingOptions, num_classes, channels, height, width) -> nn
 def _fine_tuned(options, store, num_classes, channels, height, width) -> nn.Module:
     """The earlier model's network and weights; its classifier re-sized for these classes."""
     folder = store.folder(options.starts_from)
-    snapshot = snapshots.load(folder, options.previous_epoch)
+    fresh = options.previous_epoch == 0  # DIGITS' "0": the architecture, with new weights
+    snapshot = snapshots.load(folder, None if fresh else options.previous_epoch)
     model = _saved_architecture(store, folder, snapshot, channels, height, width)
-    load_into(model, snapshot["model"])
+    if not fresh:
+        load_into(model, snapshot["model"])
     if len(snapshot["labels"]) != num_classes:
         _resize_last_linear(model, num_classes)
     return model
@@ -123,7 +125,7 @@ def architecture(options: TrainingOptions, store, num_classes, channels, height,
     if not options.starts_from:
         return _fresh(options, num_classes, channels, height, width)
     folder = store.folder(options.starts_from)
-    earlier = snapshots.read_header(folder, options.previous_epoch)
+    earlier = snapshots.read_header(folder, options.previous_epoch or None)
     model = _saved_architecture(store, folder, earlier, channels, height, width)
     if len(earlier["labels"]) != num_classes:
         _resize_last_linear(model, num_classes)
@@ -145,7 +147,7 @@ def network_source(options: TrainingOptions, store) -> str:
         return options.custom_network
     if options.starts_from:
         folder = store.folder(options.starts_from)
-        return model_source(store, folder, options.previous_epoch)
+        return model_source(store, folder, options.previous_epoch or None)
     return catalog.standalone_source(options.network)
 
 

@@ -220,8 +220,14 @@ def _network_fields(form, options: TrainingOptions, errors: Errors) -> None:
         options.previous_networks = text_field(form, field_name)
         if not options.previous_networks:
             add_error(errors, field_name, "choose the model to start from")
-        if text_field(form, "previous_epoch"):  # blank: the latest snapshot
-            options.previous_epoch = float_field(form, "previous_epoch", None, errors, 0, 1e6)
+        # DIGITS' form names the epoch `<model id>-snapshot` (0: its architecture, new weights).
+        epoch_field = "previous_epoch"
+        if not text_field(form, epoch_field) and text_field(
+            form, f"{options.previous_networks}-snapshot"
+        ):
+            epoch_field = f"{options.previous_networks}-snapshot"
+        if text_field(form, epoch_field):  # blank: the latest snapshot
+            options.previous_epoch = float_field(form, epoch_field, None, errors, 0, 1e6)
     options.data_cache = choice_field(form, "data_cache", DATA_CACHES, "auto", errors)
     options.loader_workers = optional_int_field(form, "loader_workers", errors, 0, 64)
     options.network_channels = optional_int_field(form, "network_channels", errors, 1, 4)
@@ -268,6 +274,9 @@ def _gpu_list(form, errors: Errors) -> list[int]:
     )
     if isinstance(values, str):
         values = split_list(values)
+    single = text_field(form, "select_gpu")  # DIGITS' one-GPU choice: an index, or "next"
+    if not values and single not in ("", "next"):
+        values = [single]
     try:
         gpus = sorted({int(v) for v in values if str(v).strip() not in ("", "cpu")})
     except ValueError:

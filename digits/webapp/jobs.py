@@ -100,7 +100,11 @@ def parameter_rows(job_type: types.JobType | None, parameters: dict) -> list[tup
 @bp.route("/datasets/<job_id>/status")
 @bp.route("/models/<job_id>/status")
 def status(job_id: str):
-    job = services().store.get(job_id)
+    """DIGITS' status call: always JSON, a job that is gone too (a 404 saying so)."""
+    try:
+        job = services().store.get(job_id)
+    except JobNotFound:
+        return json_errors({"job_id": [f"job {job_id} not found"]}, 404)
     return jsonify(
         {
             "status": job.status.label,

@@ -248,9 +248,13 @@ def _check_start(options, info: DatasetInfo | None, errors: dict) -> None:
     except JobNotFound:
         add_error(errors, field, f"no model {options.starts_from}")
         return
-    if not list_snapshots(folder):
+    epochs = list_snapshots(folder)
+    if not epochs:
         add_error(errors, field, "that model has no snapshot to start from")
         return
+    if options.previous_epoch and options.previous_epoch not in epochs:
+        have = ", ".join(f"{e:g}" for e in epochs)
+        add_error(errors, "previous_epoch", f"that model has snapshots of epochs {have}")
     declared = imported_info(folder)
     channels = network_input(declared)[0] if declared else None
     if channels and info is not None and channels < info.image.channels:

@@ -115,3 +115,39 @@ def test_stored_grayscale_becomes_the_colour_and_size_a_pretrained_network_takes
     training = Preprocessing("none", None, network_channels=3, network_size=(28, 28))
     assert torch.allclose(training(pixels, train=True), out)
     assert training.output_size(20, 20) == (28, 28)
+
+
+def test_digits_fields_choose_the_gpu_and_the_snapshot_to_start_from():
+    assert options(select_gpu="1").gpus == [1]
+    assert options(select_gpu="next").gpus == []
+    earlier = "20250101-000000-abcd"
+    tuned = options(method="previous", previous_networks=earlier, **{f"{earlier}-snapshot": "2"})
+    assert tuned.previous_epoch == 2
+    assert options(method="previous", previous_networks=earlier).previous_epoch is None
+
+
+def test_epoch_0_starts_from_the_architecture_with_new_weights(tmp_path):
+    from types import SimpleNamespace
+
+    from digits.jobs.store import JobStore
+    from digits.models import networks
+    from digits.models.factory import build_network
+    from tests.support.model_forms import stored_job
+
+    store = JobStore(tmp_path)
+    earlier = stored_job(store, "model")
+    torch.manual_seed(5)
+    trained = networks.create("lenet", 3, 1, 28, 28)
+    parameters = {"model_name": "e", "dataset": "d", "method": "standard"}
+    snapshot = {"model": trained.state_dict(), "parameters": parameters, "labels": ["a", "b", "c"]}
+    torch.save(snapshot | {"epoch": 1}, store.folder(earlier.id) / "snapshot_epoch_1.pt")
+    ctx = SimpleNamespace(events=SimpleNamespace(store=store))
+
+    def start(epoch: str):
+        tuned = options(method="previous", previous_networks=earlier.id, previous_epoch=epoch)
+        return build_network(tuned, ctx, 3, 1, 28, 28).state_dict()
+
+    first = next(iter(trained.state_dict()))
+    assert torch.equal(start("1")[first], trained.state_dict()[first])  # its weights
+    assert not torch.equal(start("0")[first], trained.state_dict()[first])  # only its layers
+    assert start("0").keys() == trained.state_dict().keys()

@@ -148,3 +148,9 @@ def test_jobs_that_draw_the_same_id_both_get_created(fred, monkeypatch):
     first = fred.post("/test/countdown.json", data={"steps": "1"}).get_json()["id"]
     second = fred.post("/test/countdown.json", data={"steps": "1"}).get_json()["id"]
     assert (first, second) == ("20260101-000000-aaaa", "20260101-000000-bbbb")
+
+
+def test_the_status_of_a_job_that_is_gone_is_a_json_404(fred):
+    response = fred.get("/models/20250101-000000-abcd/status")
+    assert response.status_code == 404
+    assert response.get_json() == {"errors": {"job_id": ["job 20250101-000000-abcd not found"]}}
