@@ -8,6 +8,7 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 
 from digits import __version__
 from digits.jobs import types
+from digits.models.job_type import IMPORTED_MODEL_TYPE
 from digits.paging import page_number, page_of
 from digits.webapp.http import wants_json
 from digits.webapp.job_list import (
@@ -68,6 +69,40 @@ def index():
         problems=svc.store.problems,
         new_forms=[t for t in forms if f"{t.kind}s" == tab],
     )
+
+
+@bp.route("/completed_jobs.json")
+def completed_jobs():
+    """DIGITS 6's job tables: the running jobs, then the ended ones by kind, newest first."""
+    svc = services()
+    # DIGITS had no inference runs: its scripts read `models` as trained models.
+    rows = [_digits_row(summary) for summary in svc.summaries() if not summary["run_of"]]
+    running = [row for row in rows if row["status"] in ACTIVE]
+    ended = [row for row in rows if row["status"] not in ACTIVE]
+    return jsonify(
+        {
+            "running": running,
+            "datasets": [row for row in ended if row["type"] == "dataset"],
+            "models": [row for row in ended if row["type"] == "model"],
+            "pretrained_models": [row for row in ended if row["type"] == "pretrained_model"],
+            "model_output_fields": [],
+        }
+    )
+
+
+ACTIVE = ("Initialized", "Waiting", "Running")
+
+
+def _digits_row(summary: dict) -> dict:
+    """A job as DIGITS' tables had it (`type` dataset, model or pretrained_model; `progress` in
+    percent), with ours beside it."""
+    kind = "pretrained_model" if summary["type"] == IMPORTED_MODEL_TYPE else summary["kind"]
+    return summary | {
+        "type": kind,
+        "job_type": summary["type"],
+        "status_css": summary["status"].lower(),
+        "progress": int(round(100 * summary["progress"])),
+    }
 
 
 @bp.route("/favicon.ico")

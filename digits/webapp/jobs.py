@@ -104,7 +104,8 @@ def status(job_id: str):
     try:
         job = services().store.get(job_id)
     except JobNotFound:
-        return json_errors({"job_id": [f"job {job_id} not found"]}, 404)
+        message = f"job {job_id} not found"
+        return jsonify({"error": message, "errors": {"job_id": [message]}}), 404  # DIGITS' key
     return jsonify(
         {
             "status": job.status.label,

@@ -201,3 +201,22 @@ def test_classify_manys_image_list_is_paged_and_can_show_only_the_misclassified(
     wrong = [f"img{n}" for n in range(120) if ("a" if n % 3 else "b") != "ab"[n % 2]]
     assert images("?show=wrong")[0] == wrong[:50]
     assert len(fred.get(f"/models/{run.id}.json").get_json()["classifications"]) == 120
+
+
+def test_completed_jobs_json_has_digits_tables(fred, store):
+    dataset = add_job(store, "dataset")
+    model = add_job(store, "model", name="LeNet")
+    running = add_job(store, "model", status=Status.RUN)
+    inference_run(store, model)
+    tables = fred.get("/completed_jobs.json").get_json()
+    assert [row["id"] for row in tables["running"]] == [running.id]
+    assert [row["id"] for row in tables["datasets"]] == [dataset.id]
+    assert [row["id"] for row in tables["models"]] == [model.id]  # its Classify Many run is not
+    row = tables["models"][0]
+    assert (row["type"], row["status"], row["status_css"], row["progress"]) == (
+        "model",
+        "Done",
+        "done",
+        100,
+    )
+    assert tables["pretrained_models"] == [] and tables["model_output_fields"] == []

@@ -153,4 +153,5 @@ def test_jobs_that_draw_the_same_id_both_get_created(fred, monkeypatch):
 def test_the_status_of_a_job_that_is_gone_is_a_json_404(fred):
     response = fred.get("/models/20250101-000000-abcd/status")
     assert response.status_code == 404
-    assert response.get_json() == {"errors": {"job_id": ["job 20250101-000000-abcd not found"]}}
+    message = "job 20250101-000000-abcd not found"
+    assert response.get_json() == {"error": message, "errors": {"job_id": [message]}}
