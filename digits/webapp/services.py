@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,10 @@ class Services:
                 "parameters": job_parameters(job.parameters),
                 "status_history": [change.to_dict() for change in job.status_history],
                 "directory": str(self.store.folder(job.id)),
+                # DIGITS' own names for these, which its users' scripts read.
+                "job id": job.id,
+                "username": job.owner,
+                "creation time": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.created)),
             }
         )
 

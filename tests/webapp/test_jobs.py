@@ -1,6 +1,7 @@
 """The job routes, with no worker running: what a user sees before any job runs."""
 
 import json
+import time
 
 from digits.jobs.events import read_events
 
@@ -155,3 +156,11 @@ def test_the_status_of_a_job_that_is_gone_is_a_json_404(fred):
     assert response.status_code == 404
     message = "job 20250101-000000-abcd not found"
     assert response.get_json() == {"error": message, "errors": {"job_id": [message]}}
+
+
+def test_a_jobs_json_has_digits_own_names_too(fred):
+    job_id = submit(fred)
+    detail = fred.get(f"/datasets/{job_id}.json").get_json()
+    assert detail["job id"] == detail["id"] == job_id
+    assert detail["username"] == detail["owner"] == "fred"
+    assert detail["creation time"].startswith(time.strftime("%Y-"))
