@@ -8,6 +8,7 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 
 from digits import __version__
 from digits.jobs import types
+from digits.jobs.status import Status
 from digits.models.job_type import IMPORTED_MODEL_TYPE
 from digits.paging import page_number, page_of
 from digits.webapp.http import wants_json
@@ -77,8 +78,8 @@ def completed_jobs():
     svc = services()
     # DIGITS had no inference runs: its scripts read `models` as trained models.
     rows = [_digits_row(summary) for summary in svc.summaries() if not summary["run_of"]]
-    running = [row for row in rows if row["status"] in ACTIVE]
-    ended = [row for row in rows if row["status"] not in ACTIVE]
+    running = [row for row in rows if not Status.parse(row["status"]).is_terminal]
+    ended = [row for row in rows if Status.parse(row["status"]).is_terminal]
     return jsonify(
         {
             "running": running,
@@ -88,9 +89,6 @@ def completed_jobs():
             "model_output_fields": [],
         }
     )
-
-
-ACTIVE = ("Initialized", "Waiting", "Running")
 
 
 def _digits_row(summary: dict) -> dict:

@@ -85,19 +85,18 @@ def upload_files():
 
 
 def _import(staging: Path, form: dict, field: str, default_name: str):
+    """Check the staged upload on a worker and make the model from it; the staging folder is
+    gone afterwards, whatever happened."""
     try:
         answer = ask_worker(IMPORT_REQUEST, {"staged": staging.name, "fields": form}, {}, field)
+        name = (form.get("job_name") or "").strip() or default_name
+        job = services().control.submit(
+            IMPORTED_MODEL, name, current_user(), form, prepare=lambda f: _move(staging, f)
+        )
     except BadRequest as exc:
-        discard_staged(staging / ARCHIVE)
         return _refused(form, exc)
-    except BaseException:
-        discard_staged(staging / ARCHIVE)
-        raise
-    name = (form.get("job_name") or "").strip() or default_name
-    job = services().control.submit(
-        IMPORTED_MODEL, name, current_user(), form, prepare=lambda folder: _move(staging, folder)
-    )
-    discard_staged(staging / ARCHIVE)
+    finally:
+        discard_staged(staging / ARCHIVE)  # (removes the folder the name is in)
     if wants_json():
         return jsonify({"id": job.id, "name": job.name, "status": job.status.label} | answer)
     return redirect(url_for("jobs.show_models", job_id=job.id))

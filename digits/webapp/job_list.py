@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from digits.jobs.status import Status
+
 PAGE_SIZE = 50
 # Tab (also its key in /index.json) and its title. DIGITS had the first two.
 TABS = {"datasets": "Datasets", "models": "Models", "inference_runs": "Inference runs"}
@@ -60,7 +62,7 @@ class JobFilter:
 
     def _status_matches(self, label: str) -> bool:
         if self.status == "active":
-            return label in ("Initialized", "Waiting", "Running")
+            return not Status.parse(label).is_terminal
         return not self.status or label.lower() == self.status
 
     def args(self) -> dict[str, str]:
