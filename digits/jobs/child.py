@@ -25,6 +25,7 @@ from digits.config import load_settings
 from digits.hardware.monitor import JobMonitor
 from digits.jobs.context import JobAborted, JobContext, JobError, JobLost, worker_events
 from digits.jobs.guard import guarded
+from digits.jobs.warm import ForkedChild, WarmModule, fork_child
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +45,56 @@ def python_module(module: str) -> Launch:
     return lambda ctx: ([sys.executable, "-m", module, ctx.job.id], {})
 
 
+class ChildRun:
+    """A job type's `run` that starts a child process group and waits for it (run_in_child)."""
+
+    def __init__(self, launch: Launch | WarmModule, stop_grace: float, record_usage: bool):
+        self.launch = launch
+        self.stop_grace = stop_grace
+        self.record_usage = record_usage
+
+    @property
+    def preload(self) -> str | None:
+        """The module a worker of this job type's queue imports ahead, if it forks its child."""
+        return self.launch.module if isinstance(self.launch, WarmModule) else None
+
+    def __call__(self, ctx: JobContext) -> None:
+        (ctx.folder / ERROR_FILE).unlink(missing_ok=True)
+        with open(ctx.folder / OUTPUT_FILE, "ab") as output:
+            child = self._start(ctx, output)
+            monitor = JobMonitor(child.pid, ctx.gpus) if self.record_usage else None
+            code = _watch(child, ctx, self.stop_grace, monitor)
+        if code == ABORTED_EXIT or ctx.abort_requested():
+            raise JobAborted()  # an abort request wins, whatever way the child stopped
+        if code != 0 and (ctx.folder / ERROR_FILE).exists():
+            raise JobError(_failure_reason(ctx, code))
+        if code != 0:  # died without a word: killed, out of memory, a crash in native code
+            raise JobLost(_failure_reason(ctx, code))
+
+    def _start(self, ctx: JobContext, output) -> subprocess.Popen | ForkedChild:
+        # NVML numbers GPUs in PCI bus order; so must CUDA, or a job's GPU 0 is another card.
+        env = {**ctx.settings.child_environment(), "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+        fds = ctx.lease.fds if ctx.lease else ()
+        if isinstance(self.launch, WarmModule):
+            return fork_child(self.launch, ctx.job.id, env, output.fileno(), fds, child_main)
+        command, extra_env = self.launch(ctx)
+        return subprocess.Popen(
+            guarded(command),
+            env={**env, **extra_env},
+            start_new_session=True,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            pass_fds=fds,
+        )
+
+
 def run_in_child(
-    launch: Launch | str, stop_grace: float = 0.0, record_usage: bool = False
-) -> Callable[[JobContext], None]:
+    launch: Launch | str | WarmModule, stop_grace: float = 0.0, record_usage: bool = False
+) -> ChildRun:
     """A job type's `run` that starts a child process group and waits for it.
 
-    `launch` gives the command (and extra environment) for a job, or names a module to run.
+    `launch` gives the command (and extra environment) for a job, or names a module to run,
+    or is a WarmModule: a fork of the worker process, which imported the module ahead (warm).
     On Abort the child first gets `stop_grace` seconds to see the request and stop itself
     (finish its step, write a snapshot), then SIGTERM, then SIGKILL. The child inherits the
     job's GPU leases, so they last exactly as long as it does, and it is told to stop if this
@@ -58,35 +103,14 @@ def run_in_child(
     """
     if isinstance(launch, str):
         launch = python_module(launch)
-
-    def run(ctx: JobContext) -> None:
-        (ctx.folder / ERROR_FILE).unlink(missing_ok=True)
-        command, extra_env = launch(ctx)
-        # NVML numbers GPUs in PCI bus order; so must CUDA, or a job's GPU 0 is another card.
-        env = {**ctx.settings.child_environment(), "CUDA_DEVICE_ORDER": "PCI_BUS_ID", **extra_env}
-        with open(ctx.folder / OUTPUT_FILE, "ab") as output:
-            child = subprocess.Popen(
-                guarded(command),
-                env=env,
-                start_new_session=True,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                pass_fds=ctx.lease.fds if ctx.lease else (),
-            )
-            monitor = JobMonitor(child.pid, ctx.gpus) if record_usage else None
-            code = _watch(child, ctx, stop_grace, monitor)
-        if code == ABORTED_EXIT or ctx.abort_requested():
-            raise JobAborted()  # an abort request wins, whatever way the child stopped
-        if code != 0 and (ctx.folder / ERROR_FILE).exists():
-            raise JobError(_failure_reason(ctx, code))
-        if code != 0:  # died without a word: killed, out of memory, a crash in native code
-            raise JobLost(_failure_reason(ctx, code))
-
-    return run
+    return ChildRun(launch, stop_grace, record_usage)
 
 
 def _watch(
-    child: subprocess.Popen, ctx: JobContext, stop_grace: float, monitor: JobMonitor | None
+    child: subprocess.Popen | ForkedChild,
+    ctx: JobContext,
+    stop_grace: float,
+    monitor: JobMonitor | None,
 ) -> int:
     abort_seen = None
     terminated = False

@@ -20,7 +20,8 @@ from digits.jobs.context import worker_events
 from digits.jobs.guard import guarded
 from digits.jobs.heartbeats import Heartbeat, node_of
 from digits.jobs.recovery import recover_dead_runners
-from digits.jobs.types import load_plugins
+from digits.jobs.types import all_types, load_plugins
+from digits.jobs.warm import warm_up
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ def run_worker(
     warnings.filterwarnings("ignore", category=SecurityWarning)
     signals.after_setup_logger.connect(quiet_celery, weak=False)
     signals.worker_ready.connect(ready, weak=False)
+    preload = modules_to_preload(queue)
+    signals.worker_process_init.connect(lambda **_: warm_up(preload), weak=False)
     signals.worker_shutdown.connect(lambda **_: heartbeat.stop(), weak=False)
     app.worker_main(
         [
@@ -74,6 +77,16 @@ def run_worker(
             "--without-heartbeat",
         ]
     )
+
+
+def modules_to_preload(queue: str) -> list[str]:
+    """The modules whose jobs on `queue` run in a warm fork of the worker (see warm)."""
+    preloads = (getattr(job_type.run, "preload", None) for job_type in all_types())
+    return [
+        m
+        for job_type, m in zip(all_types(), preloads, strict=True)
+        if m and job_type.queue == queue
+    ]
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from digits.data_roots import PathNotAllowed, resolve_in_roots
+from digits.data_roots import PathNotAllowed, PathsInRoots
 from digits.datasets import images
 from digits.datasets.parsing import class_folders, label_for_folder, list_images
 from digits.datasets.unpacking import ArchiveLimits, UnsafeArchive, extract_archive, images_root
@@ -54,6 +54,10 @@ def read_list(
     """The list's images that may be read (relative paths under `folder_text`), and an error
     for each line that cannot."""
     items, errors = [], []
+    try:
+        paths = PathsInRoots(ctx.settings.data_roots)
+    except PathNotAllowed as exc:
+        raise JobError(str(exc)) from exc
     lines = (ctx.folder / CLASSIFY_LIST_FILE).read_text(errors="replace").splitlines()
     for number, line in enumerate(lines, 1):
         text = line.strip()
@@ -66,7 +70,7 @@ def read_list(
         if folder_text and not path_text.startswith("/"):
             path_text = f"{folder_text.rstrip('/')}/{path_text}"
         try:
-            real = resolve_in_roots(path_text, ctx.settings.data_roots)
+            real = paths.resolve(path_text)
         except PathNotAllowed as exc:
             errors.append({"line": number, "path": path_text, "reason": str(exc)})
             continue
@@ -243,7 +247,8 @@ def classify_many(ctx: JobContext) -> None:
                     tally.add(item, probabilities)
             done += len(batch)
             ctx.progress(done / len(items), done=done, total=len(items))
-    write_json_atomically(ctx.folder / RESULTS_FILE, tally.summary(model) | {"errors": errors})
+    results = tally.summary(model) | {"errors": errors}
+    write_json_atomically(ctx.folder / RESULTS_FILE, results, readable=False)
     for error in errors[:20]:
         ctx.log(f"skipped {error['path']}: {error['reason']}")
 

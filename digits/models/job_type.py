@@ -21,6 +21,7 @@ from digits.jobs.page_requests import register_handler
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
 from digits.jobs.types import JobType, register
+from digits.jobs.warm import WarmModule
 from digits.models.importing import IMPORT_REQUEST, import_model
 from digits.models.layout import METRICS_FILE, VAL_CONFUSION_FILE, imported_info, list_snapshots
 from digits.models.network_check import CHECK_NETWORK_REQUEST, check_network
@@ -242,7 +243,7 @@ IMAGE_CLASSIFICATION_INFERENCE = register(
         name="image-classification-inference",
         kind="model",
         queue=CPU_QUEUE,  # a long batch: never in the way of Classify One on queue infer
-        run=run_in_child("digits.models.classify_many"),
+        run=run_in_child(WarmModule("digits.models.classify_many", "classify_many")),
         title="Classify Many",
         details=classifications_details,
         page_template="models/classifications.html",

@@ -4,6 +4,7 @@ where it got to (a model's snapshot, a dataset's start) up to DIGITS_MAX_RESTART
 import json
 import os
 import signal
+import time
 
 import pytest
 import requests
@@ -36,13 +37,19 @@ def test_a_job_whose_worker_dies_is_not_left_running(tmp_path):
         teardown_stack(stack)
 
 
-def test_a_job_whose_worker_process_dies_is_noticed_by_its_living_worker(stack):
-    job_id = stack.submit(steps="400", delay="0.05")
+# "warm": the job's steps run in a child forked from that pool process (Classify Many's way).
+@pytest.mark.parametrize("kind", ["dataset", "warm"])
+def test_a_job_whose_worker_process_dies_is_noticed_by_its_living_worker(stack, kind):
+    job_id = stack.submit(kind=kind, steps="400", delay="0.05")
     stack.wait_for_status(job_id, "Running")
+    wait_until(lambda: stack.job(job_id)["progress"] > 0)
     runner = json.loads((stack.jobs_dir / job_id / "job.json").read_text())["runner_pid"]
     os.kill(runner, signal.SIGKILL)  # one pool process; the worker and its heartbeat live on
     detail = stack.wait_for_status(job_id, "Error", timeout=20)
     assert detail["error"] == f"the process of worker cpu@tests that ran it (pid {runner}) died"
+    log_lines = (stack.jobs_dir / job_id / "events.jsonl").read_text().count('"log"')
+    time.sleep(0.5)  # its child was stopped with it: nothing goes on counting
+    assert (stack.jobs_dir / job_id / "events.jsonl").read_text().count('"log"') == log_lines
     assert stack.wait_for_status(stack.submit(steps="2", delay="0"), "Done")  # still serving
 
 

@@ -2,6 +2,8 @@
 
 import time
 
+import pytest
+
 from tests.support.processes import start_worker, wait_until
 from tests.support.stacks import build_stack, teardown_stack
 
@@ -60,17 +62,25 @@ def test_a_page_that_reconnects_midway_still_gets_the_whole_history(stack, recor
     assert sum(1 for e in received.values() if e["update"] == "log") == 30
 
 
-def test_abort_stops_a_running_job_within_seconds(stack):
-    job_id = stack.submit(steps="400", delay="0.05")
+# "warm": the job's steps in a child forked from the worker (Classify Many's way).
+@pytest.mark.parametrize("kind", ["dataset", "warm"])
+def test_abort_stops_a_running_job_within_seconds(stack, kind):
+    job_id = stack.submit(kind=kind, steps="400", delay="0.05")
     stack.wait_for_status(job_id, "Running")
+    wait_until(lambda: stack.job(job_id)["progress"] > 0)
     response = stack.session.post(f"{stack.url}/jobs/{job_id}/abort.json")
     assert response.status_code == 200
     detail = stack.wait_for_status(job_id, "Aborted", timeout=5)
     assert detail["progress"] < 1.0
+    if kind == "warm":  # the step reporting stopped with it: no child went on counting
+        progress = stack.job(job_id)["progress"]
+        time.sleep(0.5)
+        assert stack.job(job_id)["progress"] == progress
 
 
-def test_a_failing_job_ends_in_error_with_its_reason(stack):
-    job_id = stack.submit(steps="5", fail_at="2")
+@pytest.mark.parametrize("kind", ["dataset", "warm"])
+def test_a_failing_job_ends_in_error_with_its_reason(stack, kind):
+    job_id = stack.submit(kind=kind, steps="5", fail_at="2")
     detail = stack.wait_for_status(job_id, "Error")
     assert detail["error"] == "ValueError: failed at step 2 as asked"
     page = stack.session.get(f"{stack.url}/datasets/{job_id}").text

@@ -11,8 +11,10 @@ from flask import Blueprint, jsonify, request
 
 from digits.config import CPU_QUEUE, GPU_QUEUE
 from digits.hardware.leases import GpuRequest
+from digits.jobs.child import run_in_child
 from digits.jobs.page_requests import RequestContext, RequestFailed, register_handler
 from digits.jobs.types import JobType, register
+from digits.jobs.warm import WarmModule
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.services import services
 
@@ -38,6 +40,16 @@ def gpu_request(job) -> GpuRequest:
 
 TYPES = {
     "dataset": register(JobType("test-countdown-dataset", "dataset", CPU_QUEUE, run, "Countdown")),
+    # The same steps in a child forked from the worker, as Classify Many runs (digits.jobs.warm).
+    "warm": register(
+        JobType(
+            "test-countdown-warm",
+            "dataset",
+            CPU_QUEUE,
+            run_in_child(WarmModule("tests.support.countdown_job", "run")),
+            "Countdown",
+        )
+    ),
     "model": register(
         JobType(
             "test-countdown-model",
