@@ -2,7 +2,7 @@
 images per second, each against a plain in-process PyTorch baseline on the same images.
 
     .venv/bin/python benchmarks/classify.py                 # LeNet (28x28) and AlexNet (227x227)
-    .venv/bin/python benchmarks/classify.py --networks lenet --many 500
+    .venv/bin/python benchmarks/classify.py --networks lenet --many 500 --broker redis
 
 A real `digits serve` (its own workers, embedded broker) builds a small dataset per network and
 trains it one epoch, so that there is a snapshot. Then:
@@ -32,7 +32,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' helpers
 
 from digits.models import networks  # noqa: E402
-from tests.support.processes import Server, data_roots_of, wait_until  # noqa: E402
+from tests.support.processes import RedisServer, Server, data_roots_of, wait_until  # noqa: E402
 
 SIZES = {"lenet": 28, "alexnet": 227}
 CLASSES = 4
@@ -178,6 +178,9 @@ def main() -> None:
     parser.add_argument("--networks", default="lenet,alexnet")
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument(
+        "--broker", choices=["embedded", "redis"], default="embedded", help="the server's broker"
+    )
+    parser.add_argument(
         "--many",
         type=int,
         default=0,
@@ -188,7 +191,8 @@ def main() -> None:
         jobs_dir = Path(tmp) / "jobs"
         data = data_roots_of(jobs_dir)
         data.mkdir(parents=True)
-        server = Server(jobs_dir)
+        redis = RedisServer(Path(tmp)) if args.broker == "redis" else None
+        server = Server(jobs_dir, broker_url=redis.url if redis else None, workers=True)
         server.jobs_dir = jobs_dir
         try:
             rows = []
@@ -201,6 +205,9 @@ def main() -> None:
                 rows.append((network, one, many, count))
         finally:
             server.stop()
+            if redis:
+                redis.stop()
+    print(f"broker: {args.broker}")
     print_tables(rows)
 
 

@@ -15,29 +15,35 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def write_json_atomically(path: Path, data: object, readable: bool = True) -> None:
+def write_json_atomically(
+    path: Path, data: object, readable: bool = True, durable: bool = True
+) -> None:
     """Write to a temporary file beside `path`, fsync it, then rename it over `path`.
     `readable=False` for large files: indented JSON takes json's pure-Python encoder, several
-    times slower (a Classify Many of thousands of images)."""
+    times slower (a Classify Many of thousands of images). `durable=False` for messages that
+    live milliseconds (a request to a worker and its answer): whole, but not worth an fsync."""
     text = json.dumps(data, indent=2, sort_keys=True) if readable else json.dumps(data)
-    write_text_atomically(path, text)
+    write_text_atomically(path, text, durable)
 
 
 def write_lines_atomically(path: Path, lines: list[str]) -> None:
     write_text_atomically(path, "".join(line + "\n" for line in lines))
 
 
-def write_text_atomically(path: Path, text: str) -> None:
+def write_text_atomically(path: Path, text: str, durable: bool = True) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if not durable:
+        return
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)  # make the rename itself durable

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 REQUEST_FILE = "request.json"
 ANSWER_FILE = "answer.json"
 POLL_INTERVAL = 0.01
+FIRST_POLL_INTERVAL = 0.001
+FIRST_POLLS_FOR = 0.2  # seconds
 STALE_AFTER = 3600.0  # seconds after which an unanswered request's folder is removed
 
 
@@ -73,7 +75,9 @@ def ask(
     try:
         for name, data in (files or {}).items():
             (folder / name).write_bytes(data)
-        write_json_atomically(folder / REQUEST_FILE, {"kind": kind, "payload": payload})
+        write_json_atomically(
+            folder / REQUEST_FILE, {"kind": kind, "payload": payload}, durable=False
+        )
         celery.send_task(RUN_REQUEST_TASK, args=[kind, folder.name], queue=INFER_QUEUE)
         answer = _wait_for_answer(folder / ANSWER_FILE, timeout)
     finally:
@@ -84,11 +88,13 @@ def ask(
 
 
 def _wait_for_answer(path: Path, timeout: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+    # A warm model answers in a few milliseconds: look every millisecond at first, then less.
+    start = time.monotonic()
     while not path.exists():
-        if time.monotonic() > deadline:
+        waited = time.monotonic() - start
+        if waited > timeout:
             raise RequestTimedOut(f"no worker answered within {timeout:g} s")
-        time.sleep(POLL_INTERVAL)
+        time.sleep(FIRST_POLL_INTERVAL if waited < FIRST_POLLS_FOR else POLL_INTERVAL)
     return json.loads(path.read_text())
 
 
@@ -113,7 +119,7 @@ def run_request(task, kind: str, request_id: str) -> None:
         log.exception("request %s (%s) failed", request_id, kind)
         answer = {"error": f"the worker failed: {type(exc).__name__}: {exc}"}
     if folder.exists():
-        write_json_atomically(folder / ANSWER_FILE, answer)
+        write_json_atomically(folder / ANSWER_FILE, answer, durable=False)
 
 
 def prune_stale_requests(settings: Settings, now: float | None = None) -> None:

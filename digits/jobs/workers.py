@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from celery import signals
 from celery.exceptions import SecurityWarning
@@ -25,6 +25,12 @@ from digits.jobs.warm import warm_up
 
 log = logging.getLogger(__name__)
 
+# Seconds between looks at the embedded broker's queue folder by the worker of queue infer
+# (Classify One, downloads): its requests answer a person in milliseconds, so it looks more often
+# than the job workers (Settings.broker_polling_interval): 3.7% of a core while idle instead
+# of 1.8% (measured on the 2-core machine).
+INFER_POLLING_INTERVAL = 0.005
+
 
 def run_worker(
     settings: Settings,
@@ -36,6 +42,8 @@ def run_worker(
 ) -> None:
     """Run one Celery worker for one queue in this process until it is told to stop."""
     load_plugins(settings.plugins)
+    if queue == INFER_QUEUE:  # a person waits on each of its requests
+        settings = replace(settings, broker_polling_interval=INFER_POLLING_INTERVAL)
     pool = GpuPool(settings.jobs_dir, gpus, host=node_of(hostname))
     app = create_celery(settings, pool)
 
