@@ -65,6 +65,9 @@ class Settings:
     # or downloaded once from `weights_url` with their published hash checked.
     weights_dir: Path | None = None  # None: .weights in the jobs folder
     weights_url: str = "https://download.pytorch.org/models/"
+    # Where workers run trained networks for people: "auto" (a GPU when the host has one, see
+    # digits.models.devices) or "cpu".
+    inference_device: str = "auto"
 
     @property
     def weights_folder(self) -> Path:
@@ -152,6 +155,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         if env.get("DIGITS_WEIGHTS_DIR")
         else None,
         "weights_url": env.get("DIGITS_WEIGHTS_URL") or "https://download.pytorch.org/models/",
+        "inference_device": env.get("DIGITS_INFERENCE_DEVICE", "auto").strip().lower() or "auto",
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     if isinstance(values["jobs_dir"], str):

@@ -20,6 +20,7 @@ from typing import Any
 
 from digits.config import INFER_QUEUE, RUN_REQUEST_TASK, Settings
 from digits.files import write_json_atomically
+from digits.jobs.heartbeats import node_of
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class RequestContext:
     settings: Settings
     folder: Path
     payload: dict[str, Any]
+    host: str = ""  # the worker's host, as its GPU leases name it
 
 
 Handler = Callable[[RequestContext], dict[str, Any]]
@@ -107,11 +109,12 @@ def run_request(task, kind: str, request_id: str) -> None:
     except FileNotFoundError:
         return  # the asker gave up and cleaned up
     handler = _handlers.get(kind)
+    host = node_of(task.request.hostname or "")
     try:
         if handler is None:
             raise RequestFailed(f"this worker does not know requests of kind {kind!r}")
         answer: dict[str, Any] = {
-            "result": handler(RequestContext(settings, folder, request["payload"]))
+            "result": handler(RequestContext(settings, folder, request["payload"], host))
         }
     except RequestFailed as exc:
         answer = {"error": str(exc)}

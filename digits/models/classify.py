@@ -12,13 +12,15 @@ from digits.datasets import images
 from digits.jobs.page_requests import RequestContext, RequestFailed
 from digits.jobs.store import JobStore
 from digits.models import inference, layer_views
+from digits.models.devices import inference_device
 
 
 def classify_one(ctx: RequestContext) -> dict[str, Any]:
     payload = ctx.payload
     store = JobStore(ctx.settings.jobs_dir)
+    device = inference_device(ctx.settings, ctx.host)
     try:
-        model = inference.load_model(store, payload["job_id"], payload.get("epoch"))
+        model = inference.load_model(store, payload["job_id"], payload.get("epoch"), device.name)
     except inference.ModelNotUsable as exc:
         raise RequestFailed(str(exc)) from exc
     source = ctx.folder / payload["image_file"] if payload.get("image_file") else payload["path"]
@@ -34,6 +36,7 @@ def classify_one(ctx: RequestContext) -> dict[str, Any]:
         "scores": scores,
         "epoch": model.info.epoch,
         "image": layer_views.png_data_uri(network_view(pixels, model.info)),
+        **device.to_dict(),
     }
     if payload.get("visualizations"):
         answer |= inside_the_network(model, pixels, int(np.argmax(probabilities)))
@@ -49,7 +52,7 @@ def network_view(pixels: np.ndarray, info: inference.ModelInfo) -> np.ndarray:
 
 def inside_the_network(model: inference.LoadedModel, pixels: np.ndarray, target: int) -> dict:
     classifier = model.classifier
-    batch = torch.from_numpy(inference.to_chw(pixels)[None])
+    batch = model.batch([pixels])
     with torch.inference_mode():
         network_input = classifier.transform(batch)
     answer: dict[str, Any] = {

@@ -27,8 +27,10 @@ from digits.datasets.unpacking import ArchiveLimits, UnsafeArchive, extract_arch
 from digits.files import write_json_atomically
 from digits.jobs.child import child_main
 from digits.jobs.context import JobContext, JobError
+from digits.jobs.heartbeats import node_of
 from digits.models import inference
 from digits.models.classify import network_view
+from digits.models.devices import inference_device
 from digits.models.layer_views import png_data_uri
 from digits.models.layout import (
     CLASSIFY_LIST_FILE,
@@ -203,8 +205,10 @@ def _prepare(model: inference.LoadedModel, item: Item, max_pixels: int) -> np.nd
 
 def classify_many(ctx: JobContext) -> None:
     options = parse_inference_options(ctx.parameters)
+    device = inference_device(ctx.settings, node_of(ctx.job.worker or ""))
+    ctx.log(f"running on {device.note}")
     try:
-        model = inference.load_model(ctx.events.store, options.model, options.epoch)
+        model = inference.load_model(ctx.events.store, options.model, options.epoch, device.name)
     except inference.ModelNotUsable as exc:
         raise JobError(str(exc)) from exc
     labels = model.info.labels
@@ -247,7 +251,7 @@ def classify_many(ctx: JobContext) -> None:
                     tally.add(item, probabilities)
             done += len(batch)
             ctx.progress(done / len(items), done=done, total=len(items))
-    results = tally.summary(model) | {"errors": errors}
+    results = tally.summary(model) | {"errors": errors} | device.to_dict()
     write_json_atomically(ctx.folder / RESULTS_FILE, results, readable=False)
     for error in errors[:20]:
         ctx.log(f"skipped {error['path']}: {error['reason']}")

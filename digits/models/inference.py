@@ -95,12 +95,18 @@ class LoadedModel:
     info: ModelInfo
     classifier: Classifier
     mean: np.ndarray | None  # H x W x C float32, the dataset's mean image
+    device: torch.device = torch.device("cpu")
 
     def classify(self, pixels: list[np.ndarray]) -> np.ndarray:
         """Probabilities (N x classes) for images as `prepare` gives them."""
-        batch = torch.from_numpy(np.stack([to_chw(p) for p in pixels]))
+        batch = self.batch(pixels)
         with torch.inference_mode():
-            return self.classifier(batch).numpy()
+            return self.classifier(batch).cpu().numpy()
+
+    def batch(self, pixels: list[np.ndarray]) -> torch.Tensor:
+        """Images as `prepare` gives them, as the network's uint8 input on its device."""
+        batch = torch.from_numpy(np.stack([to_chw(p) for p in pixels]))
+        return batch.to(self.device, non_blocking=True)
 
     def prepare(
         self, source: str | Path | bytes, max_pixels: int = images.DEFAULT_MAX_PIXELS
@@ -143,20 +149,26 @@ _cache: OrderedDict[tuple, LoadedModel] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def load_model(store, model_id: str, epoch: float | None = None) -> LoadedModel:
-    """A model's snapshot (the latest by default), ready to classify; kept warm per process."""
+def load_model(
+    store, model_id: str, epoch: float | None = None, device: str = "cpu"
+) -> LoadedModel:
+    """A model's snapshot (the latest by default), ready to classify on `device` (see
+    digits.models.devices); kept warm per process and device."""
     folder = store.folder(model_id)
     try:
         epoch = resolve_epoch(folder, epoch)
     except NoSuchSnapshot as exc:
         raise ModelNotUsable(str(exc)) from exc
     path = folder / snapshot_name(epoch)
-    key = (str(path), path.stat().st_mtime_ns)
+    key = (str(path), path.stat().st_mtime_ns, device)
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
     loaded = _load(store, folder, epoch)
+    if device != "cpu":
+        loaded.device = torch.device(device)
+        loaded.classifier.to(loaded.device)
     with _cache_lock:
         _cache[key] = loaded
         while len(_cache) > CACHED_MODELS:

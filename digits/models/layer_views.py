@@ -27,7 +27,7 @@ def png_data_uri(pixels: np.ndarray) -> str:
 
 def statistics(values: torch.Tensor) -> dict[str, Any]:
     """Mean, standard deviation, min, max and a histogram of a tensor's values."""
-    flat = values.detach().float().flatten().numpy()
+    flat = values.detach().float().flatten().cpu().numpy()
     counts, edges = np.histogram(flat, bins=HISTOGRAM_BINS)
     return {
         "mean": float(flat.mean()),
@@ -71,7 +71,7 @@ def _fit(pixels: np.ndarray) -> np.ndarray:
 
 def weights_picture(weight: torch.Tensor) -> np.ndarray:
     """Conv filters tiled (in colour when they read 3 channels); other weights as a matrix."""
-    values = weight.detach().float()
+    values = weight.detach().float().cpu()
     if values.dim() == 4:
         filters = values[:MAX_TILES]
         if filters.shape[1] == 3:
@@ -83,7 +83,7 @@ def weights_picture(weight: torch.Tensor) -> np.ndarray:
 
 def activations_picture(output: torch.Tensor) -> np.ndarray:
     """Feature maps tiled; a flat output as a near-square grid of its values."""
-    values = output.detach().float()[0]
+    values = output.detach().float()[0].cpu()
     if values.dim() == 3:
         return tile(to_uint8(values[:MAX_TILES].numpy()))
     flat = values.flatten().numpy()
@@ -164,6 +164,7 @@ def grad_cam(network: nn.Module, network_input: torch.Tensor, target: int) -> np
         cam, size=network_input.shape[-2:], mode="bilinear", align_corners=False
     )[0, 0]
     high = float(cam.max())
+    cam = cam.cpu()
     return (cam / high).numpy() if high > 0 else cam.numpy()
 
 

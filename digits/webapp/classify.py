@@ -177,6 +177,7 @@ def _submit_many(top_n: bool):
     detail = services().detail(finished)
     results = detail["results"]
     answer = {"job_id": job.id, "errors": results["errors"]}
+    answer |= {key: results.get(key) for key in ("device", "device_note")}
     if top_n:
         answer["top_n"] = {
             group["label"]: [[i["path"], i["percent"]] for i in group["images"]]
@@ -199,7 +200,7 @@ def _wait_for_end(job_id: str, timeout: float):
         job = services().store.get(job_id)
         if job.status.is_terminal:
             return job
-        time.sleep(0.1)
+        time.sleep(0.02)  # a small job takes a fraction of a second: answer soon after
     return None
 
 

@@ -1,5 +1,9 @@
 """A Done dataset and a model job laid out with the job store, as a worker would find them."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 from PIL import Image
 
@@ -65,3 +69,19 @@ def dataset_and_model(tmp_path, epochs: int):
         },
     )
     return settings, store, model
+
+
+def run_trainer(settings, model, gpus: str = "0") -> subprocess.CompletedProcess:
+    """The model job's trainer under torchrun on these GPUs, as a worker starts it."""
+    env = {**os.environ, **settings.to_environment(), "CUDA_VISIBLE_DEVICES": gpus}
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=1",
+        "-m",
+        "digits.models.train",
+        model.id,
+    ]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)

@@ -6,34 +6,20 @@ would start it.
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from digits.jobs.events import read_events
 
-from .jobs import dataset_and_model
+from .jobs import dataset_and_model, run_trainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
 def test_training_on_gpu_zero_learns_and_reports(tmp_path):
     settings, store, model = dataset_and_model(tmp_path, epochs=3)
-    env = {**os.environ, **settings.to_environment(), "CUDA_VISIBLE_DEVICES": "0"}
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node=1",
-        "-m",
-        "digits.models.train",
-        model.id,
-    ]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    result = run_trainer(settings, model)
     folder = store.folder(model.id)
     log = [e["line"] for e in read_events(folder) if e.get("update") == "log"]
     assert result.returncode == 0, "\n".join(log[-30:]) + result.stderr[:3000]

@@ -86,6 +86,8 @@ def test_classify_one_gives_what_validation_gives(server, model):
         assert got == pytest.approx(want, abs=1e-6)
     assert answer["predictions"][0] == [expected[0][0], round(expected[0][1] * 100, 2)]
     assert answer["epoch"] == 2 and answer["image"].startswith("data:image/png;base64,")
+    assert answer["device"] == "cpu"  # this host has no GPU, and the answer says so
+    assert answer["device_note"] == "the CPU: this host has no GPU that PyTorch can use"
 
     by_path = post(
         server, CLASSIFY, job_id=model["id"], image_path=str(path), snapshot_epoch="1"
@@ -288,6 +290,7 @@ def test_classify_many_with_labels_gives_the_accuracy_of_a_direct_evaluation(ser
     assert answer["accuracy"]["top1"] == pytest.approx(100 * sum(direct) / len(paths))
     assert answer["accuracy"]["labelled"] == len(paths)
     assert sum(map(sum, answer["confusion"])) == len(paths)
+    assert answer["device"] == "cpu" and "no GPU" in answer["device_note"]
     first = str(paths[0].relative_to(server.data))
     assert [label for label, _ in answer["classifications"][f"{server.data}/{first}"]] == [
         label for label, _ in validation_scores(server, model, paths[0])
