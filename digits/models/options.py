@@ -105,6 +105,11 @@ class TrainingOptions:
     # loader processes decode them otherwise (None: picked for the host's cores).
     data_cache: str = "auto"
     loader_workers: int | None = None
+    # Batches each loader process prepares ahead (None: 4 on GPUs, which wait on nothing else,
+    # 2 on the CPU, torch's default).
+    loader_prefetch: int | None = None
+    # torch.compile the network: slower first steps (it compiles), faster ones after.
+    use_compile: bool = False
     # A standard network started from published weights ("imagenet"), or from scratch ("").
     pretrained_weights: str = ""
     # The input a pretrained network was made for, where the dataset's differs (blank: the
@@ -230,6 +235,8 @@ def _network_fields(form, options: TrainingOptions, errors: Errors) -> None:
             options.previous_epoch = float_field(form, epoch_field, None, errors, 0, 1e6)
     options.data_cache = choice_field(form, "data_cache", DATA_CACHES, "auto", errors)
     options.loader_workers = optional_int_field(form, "loader_workers", errors, 0, 64)
+    options.loader_prefetch = optional_int_field(form, "loader_prefetch", errors, 1, 64)
+    options.use_compile = flag_field(form, "use_compile", False)
     options.network_channels = optional_int_field(form, "network_channels", errors, 1, 4)
     options.network_height = optional_int_field(form, "network_height", errors, 1, 4096)
     options.network_width = optional_int_field(form, "network_width", errors, 1, 4096)

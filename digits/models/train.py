@@ -115,6 +115,7 @@ class ShardSampler(Sampler[int]):
 # Of the host's memory, what the decoded images of a job's ranks may take when data_cache is
 # "auto" (each rank holds its own copy).
 CACHE_SHARE = 0.25
+GPU_PREFETCH = 4  # batches each loader process prepares ahead when it feeds a GPU
 
 
 def cache_fits(paths: list[Path], options: TrainingOptions, env: Distributed) -> bool:
@@ -143,10 +144,13 @@ def load_data(dataset_folder: Path, options: TrainingOptions, env: Distributed):
         workers = min(8, max(1, (os.cpu_count() or 2) // (2 * env.world_size)))
     # Their own generator: loaders must not draw from the global RNG (dropout's), or a resumed
     # training would draw differently from an uninterrupted one.
+    on_gpu = env.device.type == "cuda"
+    prefetch = options.loader_prefetch or (GPU_PREFETCH if on_gpu else None)
     common = {
         "num_workers": workers,
-        "pin_memory": env.device.type == "cuda",
+        "pin_memory": on_gpu,
         "persistent_workers": workers > 0,
+        "prefetch_factor": prefetch if workers > 0 else None,
         "generator": torch.Generator().manual_seed(options.seed or 0),
     }
     sampler = ResumableSampler(
@@ -234,6 +238,10 @@ class Reporter:
         self.started = time.monotonic()
         self.images = 0
 
+    def log(self, line: str) -> None:
+        if self.ctx is not None:
+            self.ctx.log(line)
+
     def metrics(self, row: dict) -> None:
         if self.ctx is None:
             return
@@ -303,6 +311,7 @@ class Trainer:
     seed: int
     num_classes: int
     state: snapshots.TrainingState = field(default_factory=snapshots.TrainingState)
+    compiled: bool = False  # with use_compile: whether the first step (compiling) is done
 
     def __post_init__(self):
         self.epoch_steps = max(
@@ -345,8 +354,15 @@ class Trainer:
         running, batches = torch.zeros((), device=self.env.device), 0
         accumulation = self.options.batch_accumulation
         for micro, (images, labels) in enumerate(self.train_loader, start=first_batch):
+            started = time.monotonic()
             running += self.forward_backward(images, labels)
             batches += 1
+            if self.options.use_compile and not self.compiled:
+                self.compiled = True
+                self.reporter.log(
+                    f"torch.compile: the first step took {time.monotonic() - started:.1f} s "
+                    "(compiling the network)"
+                )
             if (micro + 1) % accumulation and micro + 1 != len(self.train_loader):
                 continue
             self.optimizer_step()
@@ -450,9 +466,12 @@ def train(ctx: JobContext) -> None:
     if env.device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     train_loader, val_loader, sampler = load_data(dataset_folder, options, env)
+    wrapped = DistributedDataParallel(model) if env.world_size > 1 else model
+    if options.use_compile:
+        wrapped = torch.compile(wrapped)
     trainer = Trainer(
         model=model,
-        wrapped=DistributedDataParallel(model) if env.world_size > 1 else model,
+        wrapped=wrapped,
         optimizer=create_optimizer(
             options.solver, parameter_groups(model, options), options.learning_rate
         ),

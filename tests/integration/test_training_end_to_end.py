@@ -77,6 +77,25 @@ def test_a_small_network_learns_the_dataset(server, trained):
     assert 'data-role="metrics-chart"' in page and "epoch 4" in page
 
 
+def test_a_compiled_network_trains_and_its_snapshots_load_anywhere(server, colors, trained):
+    job_id = train(server, colors, use_compile="1", train_epochs="1", model_name="compiled")
+    job = finished(server, job_id)
+    assert job["status"] == "Done", job
+    log = (server.jobs_dir / job_id / "events.jsonl").read_text()
+    assert "torch.compile: the first step took" in log  # the compile time, on the job's page
+    compiled = torch.load(server.jobs_dir / job_id / "snapshot_epoch_1.pt", weights_only=True)
+    plain = torch.load(server.jobs_dir / trained / "snapshot_epoch_1.pt", weights_only=True)
+    assert list(compiled["model"]) == list(plain["model"])  # the network's own names
+    image = next((server.data / "colors" / "red").iterdir()).read_bytes()
+    answer = post(
+        server,
+        "/models/images/classification/classify_one.json",
+        files={"image_file": ("x.png", image)},
+        job_id=job_id,
+    )
+    assert answer.status_code == 200, answer.text
+
+
 def test_two_cpu_ranks_take_the_same_step_as_one(server, colors):
     """DDP over 2 gloo ranks, global batch 96 = the whole training set: one step, same weights."""
     common = {

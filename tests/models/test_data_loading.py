@@ -7,6 +7,7 @@ import torch
 
 from digits.datasets import layout
 from digits.datasets.database import DatabaseWriter, encode_record
+from digits.forms import FormErrors
 from digits.models.options import parse_training_options
 from digits.models.train import Distributed, load_data
 
@@ -46,6 +47,18 @@ def test_in_memory_batches_are_the_loader_processes_batches(dataset_folder):
         ):
             assert images_a.dtype == images_b.dtype == torch.uint8
             assert torch.equal(images_a, images_b) and torch.equal(labels_a, labels_b)
+
+
+def test_the_loader_settings_a_person_chose_are_the_loaders(dataset_folder):
+    chosen = options(data_cache="none", loader_workers="2", loader_prefetch="3")
+    train, val, _ = load_data(dataset_folder, chosen, CPU)
+    assert (train.num_workers, train.prefetch_factor) == (2, 3)
+    assert (val.num_workers, val.prefetch_factor) == (2, 3)
+    picked, _, _ = load_data(dataset_folder, options(data_cache="none"), CPU)
+    assert picked.num_workers >= 1 and picked.prefetch_factor == 2  # torch's, on the CPU
+    with pytest.raises(FormErrors) as refused:
+        options(loader_prefetch="0")
+    assert list(refused.value.errors) == ["loader_prefetch"]
 
 
 def test_an_epoch_resumed_part_way_goes_on_with_the_same_images(dataset_folder):
