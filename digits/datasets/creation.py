@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from digits.data_roots import PathNotAllowed, resolve_in_roots
-from digits.datasets import images, layout, unpacking
+from digits.datasets import images, layout, targets, unpacking
 from digits.datasets.database import (
     DatabaseWriter,
     database_size,
@@ -82,12 +82,15 @@ def _build(ctx, options: DatasetOptions, parsed: Parsed, roots, base: DatasetInf
             env.copy(str(staging / layout.database(split)), compact=True)
             env.close()
     total = sum(len(parsed.splits[s]) for s in SPLITS)
+    kinds = f"{len(parsed.outputs)} outputs" if parsed.outputs else f"{len(parsed.labels)} classes"
     ctx.log(
-        f"{len(parsed.labels)} classes, {total} images: "
-        + ", ".join(f"{s} {len(parsed.splits[s])}" for s in SPLITS)
+        f"{kinds}, {total} images: " + ", ".join(f"{s} {len(parsed.splits[s])}" for s in SPLITS)
     )
     splits, skipped = _write_databases(ctx, options, parsed, roots, staging, total, base)
-    (staging / layout.LABELS).write_text("\n".join(parsed.labels) + "\n")
+    if parsed.outputs is None:
+        (staging / layout.LABELS).write_text("\n".join(parsed.labels) + "\n")
+    for split, values in parsed.targets.items():
+        targets.save_targets(staging, split, values)
     image = ImageFormat(
         options.width, options.height, options.channels, options.resize_mode, options.encoding
     )
@@ -98,6 +101,7 @@ def _build(ctx, options: DatasetOptions, parsed: Parsed, roots, base: DatasetInf
         skipped=skipped,
         messages=(base.messages if base else []) + parsed.messages,
         appends_applied=base.appends_applied + 1 if base else 0,
+        outputs=parsed.outputs,
     )
     write_info(staging, info)
     _swap_into_place(staging, ctx.folder)
@@ -163,6 +167,8 @@ def _parse_append(ctx, options: DatasetOptions, request: dict, number: int, root
 
 def _parse(ctx: JobContext, options: DatasetOptions, roots: tuple[Path, ...]) -> Parsed:
     try:
+        if options.method == "csv":
+            return _parse_csv(ctx, options, roots)
         if options.method == "textfile":
             return _parse_lists(ctx.folder, options)
         if options.method == "upload":
@@ -190,6 +196,53 @@ def _parse(ctx: JobContext, options: DatasetOptions, roots: tuple[Path, ...]) ->
         )
     except (ParseError, unpacking.UnsafeArchive) as exc:
         raise JobError(str(exc)) from exc
+
+
+def _parse_csv(ctx: JobContext, options: DatasetOptions, roots: tuple[Path, ...]) -> Parsed:
+    """A generic dataset: the CSVs' rows, images under `csv_folder` or the uploaded archive's
+    root; without a validation CSV, `folder_pct_val` (and `folder_pct_test`) of the rows."""
+    prefix = options.csv_folder
+    if (ctx.folder / layout.UPLOAD_ARCHIVE).exists():
+        unpacked = ctx.folder / layout.UPLOAD_IMAGES
+        if not unpacked.exists():
+            ctx.log("unpacking the uploaded archive")
+            limits = unpacking.ArchiveLimits.from_settings(ctx.settings)
+            unpacking.extract_archive(ctx.folder / layout.UPLOAD_ARCHIVE, unpacked, limits)
+        prefix = str(unpacking.images_root(unpacked))
+    elif prefix:
+        prefix = str(folder_in_roots(prefix, roots, "csv_folder"))
+    tables = {
+        split: targets.parse_csv((ctx.folder / name).read_text(errors="replace"), field, prefix)
+        for split, name, field in (
+            ("train", layout.CSV_LISTS["train"], "csv_train"),
+            ("val", layout.CSV_LISTS["val"], "csv_val"),
+        )
+        if (ctx.folder / name).exists()
+    }
+    if "val" in tables and tables["val"].outputs != tables["train"].outputs:
+        raise ParseError("csv_val", "the validation CSV's outputs differ from the training CSV's")
+    if "val" not in tables:
+        tables |= _split_rows(tables["train"], options)
+    parsed = Parsed(labels=[], splits={s: [] for s in SPLITS}, outputs=tables["train"].outputs)
+    for split, table in tables.items():
+        parsed.splits[split] = [Entry(path, row) for row, path in enumerate(table.paths)]
+        parsed.targets[split] = table.values
+    return parsed
+
+
+def _split_rows(table: targets.TargetTable, options: DatasetOptions) -> dict:
+    """The rows shuffled (seeded), then the validation and test shares taken off the end."""
+    rows = list(range(len(table.paths)))
+    random.Random(options.seed).shuffle(rows)
+    val = round(len(rows) * options.pct_val / 100)
+    test = round(len(rows) * options.pct_test / 100)
+    train_rows = rows[: len(rows) - val - test]
+    parts = {"train": sorted(train_rows)}
+    if val:
+        parts["val"] = sorted(rows[len(train_rows) : len(train_rows) + val])
+    if test:
+        parts["test"] = sorted(rows[len(train_rows) + val :])
+    return {split: table.subset(part) for split, part in parts.items()}
 
 
 def _parse_lists(folder: Path, options: DatasetOptions) -> Parsed:
@@ -308,7 +361,8 @@ def _write_databases(
                 for (_, _, label), record in zip(chunk, records, strict=True):
                     if record is not None:
                         writer.put(record)
-                        per_class[label] += 1
+                        if parsed.outputs is None:  # a generic label is a row, not a class
+                            per_class[label] += 1
                 for path, reason in bad:
                     skipped += 1
                     ctx.log(f"skipped {path}: {reason}")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from digits.config import CPU_QUEUE
-from digits.datasets import layout
+from digits.datasets import layout, targets
 from digits.datasets.layout import read_info
 from digits.datasets.parsing import SPLITS
 from digits.jobs.child import run_in_child
@@ -45,7 +45,18 @@ def dataset_details(job: Job, folder: Path) -> dict[str, Any]:
         "skipped": info.skipped,
         "messages": info.messages,
         "mean_image": (folder / layout.MEAN_PNG).exists(),
+        **(_generic_details(info, folder) if info.generic else {}),
     }
+
+
+def _generic_details(info, folder: Path) -> dict[str, Any]:
+    """A generic dataset's outputs, and each one's distribution per split (for its page)."""
+    statistics = {}
+    for split in info.splits:
+        values = targets.load_targets(folder, split)
+        if values is not None:
+            statistics[split] = targets.output_statistics(values, info.outputs)
+    return {"outputs": info.outputs, "output_statistics": statistics}
 
 
 def start_again(job: Job, folder: Path) -> str:
@@ -62,6 +73,21 @@ IMAGE_CLASSIFICATION_DATASET = register(
         run=run_in_child("digits.datasets.creation"),
         title="Images → Classification",
         form_endpoint="datasets.new_classification",
+        details=dataset_details,
+        page_template="datasets/sections.html",
+        resume_point=start_again,
+    )
+)
+
+
+IMAGE_GENERIC_DATASET = register(
+    JobType(
+        name="image-generic-dataset",
+        kind="dataset",
+        queue=CPU_QUEUE,
+        run=run_in_child("digits.datasets.creation"),
+        title="Images → Other",
+        form_endpoint="datasets.new_generic",
         details=dataset_details,
         page_template="datasets/sections.html",
         resume_point=start_again,

@@ -14,6 +14,7 @@ MEAN_PNG = "mean.png"
 LISTS = "lists"  # the text-file method's lists, copied in at submission
 UPLOAD_ARCHIVE = "upload/archive"  # an uploaded archive of class folders
 UPLOAD_IMAGES = "upload/images"  # ...and what it unpacked to
+CSV_LISTS = {"train": "lists/train.csv", "val": "lists/val.csv"}  # a generic dataset's targets
 
 
 def database(split: str) -> str:
@@ -58,6 +59,13 @@ class DatasetInfo:
     )  # the first ones: split, path, reason
     messages: list[str] = field(default_factory=list)
     appends_applied: int = 0  # "Add images" requests built in so far
+    # A generic ("Other") dataset's outputs: each image has a vector of these values (see
+    # digits.datasets.targets); None for classification.
+    outputs: list[str] | None = None
+
+    @property
+    def generic(self) -> bool:
+        return self.outputs is not None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DatasetInfo:
@@ -68,6 +76,7 @@ class DatasetInfo:
             skipped=list(data.get("skipped", [])),
             messages=list(data.get("messages", [])),
             appends_applied=data.get("appends_applied", 0),
+            outputs=data.get("outputs"),
         )
 
     def to_dict(self) -> dict[str, Any]:

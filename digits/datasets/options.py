@@ -28,6 +28,8 @@ METHODS = {
     "upload": "Upload an archive",
     "textfile": "Text files",
 }
+# A generic ("Other") dataset's method: a CSV of target values per image (digits.datasets.targets).
+GENERIC_METHODS = {"csv": "A CSV of values per image"}
 ENCODING_CHOICES = {
     "png": "PNG (lossless)",
     "jpg": "JPEG (lossy, 90%)",
@@ -61,7 +63,14 @@ class DatasetOptions:
     # text-file method
     textfile_prefix: dict[str, str] = field(default_factory=dict)
     textfile_shuffle: bool = True
+    # csv method (generic): relative image paths are under this server folder (or, when an
+    # archive was uploaded, under its root)
+    csv_folder: str = ""
     seed: int = 0
+
+    @property
+    def generic(self) -> bool:
+        return self.method in GENERIC_METHODS
 
 
 def _pct(form: dict, name: str, default: float, errors: dict) -> float:
@@ -108,7 +117,7 @@ def parse_options(form: dict[str, Any]) -> DatasetOptions:
     options = DatasetOptions(
         name=name,
         group=group_field(form, errors),
-        method=choice_field(form, "method", METHODS, "folder", errors),
+        method=choice_field(form, "method", METHODS | GENERIC_METHODS, "folder", errors),
         channels=image.channels,
         width=image.width,
         height=image.height,
@@ -116,7 +125,9 @@ def parse_options(form: dict[str, Any]) -> DatasetOptions:
         encoding=choice_field(form, "encoding", ENCODING_CHOICES, "png", errors),
         seed=int_field(form, "random_seed", 0, errors, 0, 2**31 - 1),
     )
-    if options.method in ("folder", "upload"):
+    if options.method == "csv":
+        options.csv_folder = str(form.get("csv_folder", "") or "").strip()
+    if options.method in ("folder", "upload", "csv"):
         options.pct_val = _pct(form, "folder_pct_val", 25.0, errors)
         options.pct_test = _pct(form, "folder_pct_test", 0.0, errors)
         if options.pct_val + options.pct_test > 100:

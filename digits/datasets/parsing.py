@@ -6,6 +6,7 @@ import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from digits.data_roots import PathNotAllowed, resolve_in_roots
 from digits.datasets.images import IMAGE_EXTENSIONS
@@ -32,6 +33,9 @@ class Parsed:
     labels: list[str]
     splits: dict[str, list[Entry]] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)  # classes dropped and why
+    # A generic dataset's outputs, and each split's target table (an entry's label is its row).
+    outputs: list[str] | None = None
+    targets: dict[str, Any] = field(default_factory=dict)
 
 
 def label_for_folder(name: str) -> str:

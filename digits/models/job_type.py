@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,11 @@ def model_details(job: Job, folder: Path) -> dict[str, Any]:
     best = min(validations, key=lambda row: row["val_loss"], default=None)
     labels = info.labels if info else []
     ranks = len(job.gpus) or _gpu_request(options).size
+    generic = bool(info and info.generic)
     return {
+        "generic": generic,
+        # A generic model predicts these values (DIGITS' generic models had no labels).
+        **({"outputs": info.outputs, "loss": options.loss} if generic else {}),
         "ranks": ranks,
         "batch_per_rank": options.batch_size // max(1, ranks),
         "snapshots": list_snapshots(folder),
@@ -177,6 +182,16 @@ IMAGE_CLASSIFICATION_MODEL = register(
         gpu_request=gpu_request,
         depends_on=uses,
         resume_point=snapshot_to_resume,
+    )
+)
+
+
+IMAGE_GENERIC_MODEL = register(
+    replace(
+        IMAGE_CLASSIFICATION_MODEL,
+        name="image-generic-model",
+        title="Images → Other",
+        form_endpoint="models.new_generic",
     )
 )
 

@@ -50,6 +50,8 @@ SOLVERS = {
     "ADAMW": "AdamW",
 }
 MEAN_MODES = {"image": "Image", "pixel": "Pixel", "none": "None"}
+# A generic model's loss: what it minimizes between its outputs and the dataset's values.
+LOSSES = {"l2": "L2 (mean squared error)", "l1": "L1 (mean absolute error)", "huber": "Huber"}
 FLIPS = {"none": "None", "fliplr": "Horizontal", "flipud": "Vertical", "fliplrud": "Both"}
 QUAD_ROTATIONS = {
     "none": "None",
@@ -135,6 +137,7 @@ class TrainingOptions:
         return bool(self.starts_from or self.pretrained_weights)
 
     bf16: bool = True
+    loss: str = "l2"  # a generic model's (LOSSES); a classifier's is cross-entropy
     keep_snapshots: int | None = None
 
 
@@ -173,6 +176,7 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
         noise=float_field(form, "aug_noise", 0.0, errors, 0, 1),
         gpu_count=int_field(form, "select_gpu_count", 1, errors, 1, 64),
         bf16=flag_field(form, "use_bf16", True),
+        loss=choice_field(form, "loss", LOSSES, "l2", errors),
         keep_snapshots=optional_int_field(form, "snapshot_keep", errors, 1, 10_000),
     )
     if flag_field(form, "aug_hsv_use"):

@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
-from digits.datasets import layout
+from digits.datasets import layout, targets
 from digits.datasets.reader import (
     InMemoryImages,
     LmdbImageDataset,
@@ -229,6 +229,55 @@ def evaluate(
     return row, matrix
 
 
+REGRESSION_LOSSES = {"l2": nn.MSELoss, "l1": nn.L1Loss, "huber": nn.HuberLoss}
+
+
+@torch.no_grad()
+def evaluate_regression(
+    model, loader, preprocess: Preprocessing, env: Distributed, autocast, targets, loss, names
+) -> dict:
+    """A generic model's loss, mean squared and absolute error over the whole validation set
+    (summed across ranks), and each output's absolute error."""
+    model.eval()
+    criterion = REGRESSION_LOSSES[loss](reduction="sum")
+    width = len(names)
+    squared = torch.zeros(width, dtype=torch.float64, device=env.device)
+    absolute = torch.zeros(width, dtype=torch.float64, device=env.device)
+    loss_sum = count = 0.0
+    for images, rows in loader:
+        images = preprocess(images.to(env.device, non_blocking=True))
+        wanted = targets[rows.to(env.device, non_blocking=True)]
+        with autocast():
+            outputs = model(images).float()
+        loss_sum += float(criterion(outputs, wanted))
+        error = (outputs - wanted).double()
+        squared += (error**2).sum(dim=0)
+        absolute += error.abs().sum(dim=0)
+        count += len(rows)
+    loss_sum, count = all_sum([loss_sum, count], env)
+    if env.world_size > 1:
+        dist.all_reduce(squared)
+        dist.all_reduce(absolute)
+    model.train()
+    per_output = (absolute / count).tolist()
+    return {
+        "val_loss": loss_sum / (count * width),  # the mean over outputs, as the training's
+        "val_mse": float(squared.sum()) / (count * width),
+        "val_mae": float(absolute.sum()) / (count * width),
+        **{f"val_mae:{name}": value for name, value in zip(names, per_output, strict=True)},
+    }
+
+
+def regression_targets(dataset_folder: Path, env: Distributed) -> dict[str, torch.Tensor]:
+    """A generic dataset's target tables on the device: a record's label is its row."""
+    tables = {}
+    for split in ("train", "val"):
+        values = targets.load_targets(dataset_folder, split)
+        if values is not None:
+            tables[split] = torch.from_numpy(values).float().to(env.device)
+    return tables
+
+
 class Reporter:
     """Rank 0's voice: metrics to the job's file and out as events, progress with ETA."""
 
@@ -312,13 +361,20 @@ class Trainer:
     num_classes: int
     state: snapshots.TrainingState = field(default_factory=snapshots.TrainingState)
     compiled: bool = False  # with use_compile: whether the first step (compiling) is done
+    # A generic model's: each split's target table (a record's label is its row); None for a
+    # classifier.
+    targets: dict[str, torch.Tensor] | None = None
+    outputs: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         self.epoch_steps = max(
             1, math.ceil(len(self.train_loader) / self.options.batch_accumulation)
         )
         self.total_steps = self.epoch_steps * self.options.epochs
-        self.criterion = nn.CrossEntropyLoss()
+        if self.targets is None:
+            self.criterion = nn.CrossEntropyLoss()
+        else:
+            self.criterion = REGRESSION_LOSSES[self.options.loss]()
         self.generator = torch.Generator().manual_seed(self.seed + self.env.rank)
         self.report_every = max(1, self.epoch_steps // REPORTS_PER_EPOCH)
         self.snapshot_every = max(1, round(self.options.snapshot_interval * self.epoch_steps))
@@ -387,6 +443,8 @@ class Trainer:
             images.to(self.env.device, non_blocking=True), True, self.generator
         )
         labels = labels.to(self.env.device, non_blocking=True)
+        if self.targets is not None:
+            labels = self.targets["train"][labels]
         if self.env.device.type == "cuda":
             images = images.contiguous(memory_format=torch.channels_last)
         with self.autocast():
@@ -404,6 +462,17 @@ class Trainer:
         """Validate, snapshot and stop when their time has come."""
         step, last = self.state.step, self.state.step == self.total_steps
         if self.val_loader is not None and (step % self.val_every == 0 or last):
+            self.validate(step)
+        if step % self.snapshot_every == 0 or last:
+            self.save_snapshot()
+        # Every few steps only: across ranks the check is a collective, a sync of the GPUs.
+        if step % STOP_CHECK_STEPS == 0 and self.stop.requested():
+            self.save_snapshot()
+            raise JobAborted()
+
+    def validate(self, step: int) -> None:
+        confusion = None
+        if self.targets is None:
             figures, confusion = evaluate(
                 self.wrapped,
                 self.val_loader,
@@ -412,16 +481,21 @@ class Trainer:
                 self.autocast,
                 self.num_classes,
             )
-            row = {"epoch": round(step / self.epoch_steps, 4), **figures}
-            self.reporter.metrics(row)
-            if self.state.note_validation(row):
-                self.reporter.best_confusion(row["epoch"], confusion)
-        if step % self.snapshot_every == 0 or last:
-            self.save_snapshot()
-        # Every few steps only: across ranks the check is a collective, a sync of the GPUs.
-        if step % STOP_CHECK_STEPS == 0 and self.stop.requested():
-            self.save_snapshot()
-            raise JobAborted()
+        else:
+            figures = evaluate_regression(
+                self.wrapped,
+                self.val_loader,
+                self.preprocess,
+                self.env,
+                self.autocast,
+                self.targets["val"],
+                self.options.loss,
+                self.outputs,
+            )
+        row = {"epoch": round(step / self.epoch_steps, 4), **figures}
+        self.reporter.metrics(row)
+        if self.state.note_validation(row) and confusion is not None:
+            self.reporter.best_confusion(row["epoch"], confusion)
 
     def save_snapshot(self) -> None:
         rng = snapshots.rank_rng_state(self.generator)
@@ -444,7 +518,8 @@ def train(ctx: JobContext) -> None:
     info = layout.read_info(dataset_folder)
     if info is None:
         raise JobError(f"dataset {options.dataset} has no databases (is it Done?)")
-    labels = info.labels
+    # A generic model's "labels" are its outputs' names: a snapshot names what it predicts.
+    labels = info.outputs if info.generic else info.labels
     preprocess = Preprocessing(
         options.mean_mode,
         np.load(dataset_folder / layout.MEAN_NPY),
@@ -488,6 +563,8 @@ def train(ctx: JobContext) -> None:
         ),
         seed=seed,
         num_classes=len(labels),
+        targets=regression_targets(dataset_folder, env) if info.generic else None,
+        outputs=labels if info.generic else [],
     )
     latest = list_snapshots(ctx.folder)
     if latest:  # resumed (by the user, or after a lost worker): go on from the last snapshot

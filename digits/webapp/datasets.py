@@ -10,9 +10,9 @@ from flask import Blueprint, jsonify, redirect, render_template, request, send_f
 from werkzeug.datastructures import FileStorage
 
 from digits.data_roots import PathNotAllowed, resolve_in_roots
-from digits.datasets import images, layout, limits
+from digits.datasets import images, layout, limits, targets
 from digits.datasets.database import browse
-from digits.datasets.job_type import IMAGE_CLASSIFICATION_DATASET
+from digits.datasets.job_type import IMAGE_CLASSIFICATION_DATASET, IMAGE_GENERIC_DATASET
 from digits.datasets.layout import read_info
 from digits.datasets.options import (
     ENCODING_CHOICES,
@@ -30,6 +30,7 @@ from digits.datasets.parsing import (
     parse_labels_file,
     parse_list_file,
 )
+from digits.forms import add_error
 from digits.jobs.control import JobNotDone
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.http import error_response, job_parameters, json_errors, wants_json
@@ -75,16 +76,23 @@ def create_classification():
         images = _check_sources(options.method, form, errors, staged)
         if not errors:
             _check_size(options, images, errors)
+    if options is not None and options.generic:
+        add_error(errors, "method", "a CSV of values makes a generic dataset: see Images → Other")
+    return _submit(IMAGE_CLASSIFICATION_DATASET, form, options, errors, staged, _form_page)
+
+
+def _submit(job_type, form: dict, options, errors: dict, staged: dict, form_page):
+    """The job, or the form again (a 400) with every problem beside its field."""
     if errors:
         _discard(staged)
         if wants_json():
             return json_errors(errors)
-        return _form_page(form, errors), 400
+        return form_page(form, errors), 400
     for name, upload in request.files.items():
         if upload.filename:
             form[name] = upload.filename  # the parameters record what was uploaded
     job = services().control.submit(
-        IMAGE_CLASSIFICATION_DATASET,
+        job_type,
         options.name,
         current_user(),
         form,
@@ -94,6 +102,70 @@ def create_classification():
     if wants_json():
         return jsonify({"id": job.id, "name": job.name, "status": job.status.label})
     return redirect(url_for("jobs.show_datasets", job_id=job.id))
+
+
+@bp.route("/datasets/images/generic/new")
+@login_required
+def new_generic():
+    values = clone_values("dataset_name")
+    return _generic_form_page(values, {})
+
+
+def _generic_form_page(values: dict, errors: dict) -> str:
+    return render_template(
+        "datasets/new_generic.html", values=values, errors=errors, choices=FORM_CHOICES
+    )
+
+
+@bp.route("/datasets/images/generic", methods=["POST"])
+@bp.route("/datasets/images/generic.json", methods=["POST"], endpoint="create_generic_json")
+@login_required
+def create_generic():
+    """DIGITS' generic ("Other") dataset: a vector of values per image, from a CSV
+    (`csv_train` or `csv_local_train`, optional `csv_val`/`csv_local_val`), images under
+    `csv_folder` on the server or in an uploaded `upload_archive`."""
+    form = job_parameters(request.form) | {"method": "csv"}
+    errors: dict[str, list[str]] = {}
+    staged: dict[str, object] = {}
+    try:
+        options = parse_options(form)
+    except OptionErrors as exc:
+        errors, options = exc.errors, None
+    images = _check_csv(form, errors, staged)
+    if options is not None and not errors:
+        _check_size(options, images, errors)
+    return _submit(IMAGE_GENERIC_DATASET, form, options, errors, staged, _generic_form_page)
+
+
+def _check_csv(form: dict, errors: dict, staged: dict) -> int:
+    """The CSVs of values and where their images are; the number of images they list."""
+    roots = services().settings.data_roots
+    archive = request.files.get("upload_archive")
+    if archive and archive.filename:
+        _check_upload(archive, errors, staged)
+    elif form.get("csv_folder"):
+        try:
+            folder_in_roots(form["csv_folder"], roots, "csv_folder")
+        except ParseError as exc:
+            add_error(errors, exc.field, str(exc))
+    images, outputs = 0, None
+    for split, field in (("train", "csv_train"), ("val", "csv_val")):
+        text = _read_text_field(field, roots, errors, local_name=f"csv_local_{split}")
+        if text is None:
+            if split == "train" and field not in errors:
+                add_error(errors, field, "a CSV of 'path,value,...' lines is required")
+            continue
+        try:
+            table = targets.parse_csv(text, field)
+        except ParseError as exc:
+            add_error(errors, exc.field, str(exc))
+            continue
+        if outputs is not None and table.outputs != outputs:
+            add_error(errors, field, "its outputs differ from the training CSV's")
+        outputs = outputs or table.outputs
+        staged[layout.CSV_LISTS[split]] = text
+        images += len(table.paths)
+    return images
 
 
 def _check_sources(
@@ -145,12 +217,13 @@ def _check_folder(text, roots, field, errors, need_classes: bool) -> int:
     return sum(len(list_images(folder)) for folder in classes)
 
 
-def _read_text_field(name: str, roots, errors) -> str | None:
-    """A list file: uploaded as `name`, or on the server at `textfile_local_<...>`."""
+def _read_text_field(name: str, roots, errors, local_name: str | None = None) -> str | None:
+    """A list file: uploaded as `name`, or on the server at `local_name` (by default
+    `textfile_local_<...>`)."""
     upload: FileStorage | None = request.files.get(name)
     if upload and upload.filename:
         return upload.read().decode("utf-8", errors="replace")
-    local_name = name.replace("textfile_", "textfile_local_", 1)
+    local_name = local_name or name.replace("textfile_", "textfile_local_", 1)
     local = request.form.get(local_name, "").strip()
     if not local:
         return None

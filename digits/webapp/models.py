@@ -6,6 +6,7 @@ import itertools
 
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
+from digits.datasets.job_type import IMAGE_CLASSIFICATION_DATASET, IMAGE_GENERIC_DATASET
 from digits.datasets.layout import DatasetInfo, read_info
 from digits.forms import (
     GROUP_FIELD,
@@ -19,7 +20,12 @@ from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
 from digits.models import catalog
 from digits.models.importing import network_input
-from digits.models.job_type import IMAGE_CLASSIFICATION_MODEL, IMPORTED_MODEL_TYPE, options_of
+from digits.models.job_type import (
+    IMAGE_CLASSIFICATION_MODEL,
+    IMAGE_GENERIC_MODEL,
+    IMPORTED_MODEL_TYPE,
+    options_of,
+)
 from digits.models.layout import (
     IMPORTED_FOLDER,
     IMPORTED_NETWORK,
@@ -31,6 +37,7 @@ from digits.models.network_check import CHECK_NETWORK_REQUEST
 from digits.models.options import (
     DATA_CACHES,
     FLIPS,
+    LOSSES,
     MEAN_MODES,
     METHODS,
     QUAD_ROTATIONS,
@@ -60,9 +67,10 @@ def new_classification():
     return render_template("models/new.html", values=values, errors={}, **_form_choices())
 
 
-def _form_choices() -> dict:
+def _form_choices(generic: bool = False) -> dict:
     store = services().store
     jobs = store.list()
+    dataset_type = IMAGE_GENERIC_DATASET if generic else IMAGE_CLASSIFICATION_DATASET
     gpus = _gpu_choices(services().live_workers())
     usable = [
         j
@@ -80,10 +88,10 @@ def _form_choices() -> dict:
             "solvers": SOLVERS,
             "lr_policies": POLICIES,
             "data_caches": DATA_CACHES,
+            "losses": LOSSES,
         },
-        "datasets": [
-            j for j in jobs if j.kind == "dataset" and j.type == "image-classification-dataset"
-        ],
+        "generic": generic,
+        "datasets": [j for j in jobs if j.type == dataset_type.name],
         "previous": usable,
         # Imported models first: they are what the Pretrained tab is for.
         "pretrained": sorted(usable, key=lambda j: j.type != IMPORTED_MODEL_TYPE),
@@ -115,10 +123,33 @@ def _gpu_choices(workers: list[dict]) -> list[tuple[int, str]]:
     ]
 
 
+@bp.route("/models/images/generic/new")
+@login_required
+def new_generic():
+    values = clone_values("model_name")
+    return render_template(
+        "models/new.html", values=values, errors={}, **_form_choices(generic=True)
+    )
+
+
 @bp.route("/models/images/classification", methods=["POST"])
 @bp.route("/models/images/classification.json", methods=["POST"], endpoint="create_json")
 @login_required
 def create_classification():
+    return _create(IMAGE_CLASSIFICATION_MODEL)
+
+
+@bp.route("/models/images/generic", methods=["POST"])
+@bp.route("/models/images/generic.json", methods=["POST"], endpoint="create_generic_json")
+@login_required
+def create_generic():
+    """DIGITS' generic ("Other") model: the classification form's fields, plus `loss` (l2, l1,
+    huber), on a generic dataset; as many outputs as the dataset has values."""
+    return _create(IMAGE_GENERIC_MODEL)
+
+
+def _create(job_type):
+    generic = job_type is IMAGE_GENERIC_MODEL
     form = job_parameters(request.form)
     if request.form.getlist("select_gpus"):
         form["select_gpus"] = ",".join(request.form.getlist("select_gpus"))
@@ -126,20 +157,18 @@ def create_classification():
     combinations, errors = _sweep(form)
     for index, combination in enumerate(combinations):
         # A sweep varies only the learning rate and batch size: one fit check is enough.
-        errors.update(_check(combination, check_fit=index == 0))
+        errors.update(_check(combination, generic, check_fit=index == 0))
     if errors:
         if wants_json():
             return json_errors(errors)
         return render_template(
-            "models/new.html", values=form, errors=errors, **_form_choices()
+            "models/new.html", values=form, errors=errors, **_form_choices(generic)
         ), 400
     jobs = []
     for combination in combinations:
         name, group = combination["model_name"], group_field(combination, {})
         jobs.append(
-            services().control.submit(
-                IMAGE_CLASSIFICATION_MODEL, name, current_user(), combination, group=group
-            )
+            services().control.submit(job_type, name, current_user(), combination, group=group)
         )
     if wants_json():
         listed = [{"id": j.id, "name": j.name, "status": j.status.label} for j in jobs]
@@ -218,14 +247,14 @@ def _sweep(form: dict) -> tuple[list[dict], dict]:
     return result, errors
 
 
-def _check(form: dict, check_fit: bool = True) -> dict:
+def _check(form: dict, generic: bool, check_fit: bool = True) -> dict:
     """Everything that can be known before training, all reported at once: fields, dataset,
     crop against the dataset's images, network, GPUs."""
     try:
         options, errors = parse_training_options(form), {}
     except FormErrors as exc:
         options, errors = None, dict(exc.errors)
-    info = _check_dataset(text_field(form, "dataset"), errors)
+    info = _check_dataset(text_field(form, "dataset"), errors, generic)
     crop = optional_int_field(form, "crop_size", {}, 1, 4096)  # its own error comes from above
     if info is not None and crop and crop > min(info.image.height, info.image.width):
         size = f"{info.image.width}x{info.image.height}"
@@ -266,7 +295,7 @@ def _check_start(options, info: DatasetInfo | None, errors: dict) -> None:
         )
 
 
-def _check_dataset(dataset_id: str, errors: dict) -> DatasetInfo | None:
+def _check_dataset(dataset_id: str, errors: dict, generic: bool) -> DatasetInfo | None:
     """The chosen dataset's info (None before it is Done); what is wrong with it, in `errors`."""
     if not dataset_id:
         return None  # the options parser asks for one
@@ -277,6 +306,10 @@ def _check_dataset(dataset_id: str, errors: dict) -> DatasetInfo | None:
         return None
     if dataset.kind != "dataset":
         add_error(errors, "dataset", f"job {dataset_id} is not a dataset")
+        return None
+    if (dataset.type == IMAGE_GENERIC_DATASET.name) != generic:
+        wanted = "a generic (Other)" if generic else "an image classification"
+        add_error(errors, "dataset", f"{dataset.name} is not {wanted} dataset")
         return None
     if dataset.status in (Status.ABORT, Status.ERROR):
         add_error(errors, "dataset", f"dataset {dataset.name} ended {dataset.status.label}")
@@ -321,7 +354,7 @@ def _check_fit(options, info: DatasetInfo, errors: dict) -> None:
         options.network,
         options.custom_network,
         field,
-        (len(info.labels), info.image.channels, height, width),
+        (len(info.outputs or info.labels), info.image.channels, height, width),
         summary=False,
     )
     if "error" in answer:

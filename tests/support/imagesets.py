@@ -41,3 +41,17 @@ def add_odd_files(folder: Path) -> dict[str, str]:
     (folder / "truncated.png").write_bytes(good[: len(good) // 2])
     (folder / "notes.txt").write_text("not an image, not even listed")
     return {"corrupt.png": "corrupt", "truncated.png": "truncated"}
+
+
+def make_value_images(root: Path, count: int = 60, size: int = 16) -> str:
+    """Gray images whose brightness is the value to learn: root/img_<n>.png, and the CSV
+    (`path,brightness,darkness` under a header, paths relative to root) as text."""
+    root.mkdir(parents=True, exist_ok=True)
+    lines = ["path,brightness,darkness"]
+    for n in range(count):
+        level = round(20 + 215 * n / max(1, count - 1))
+        pixels = np.full((size, size), level, np.uint8)
+        Image.fromarray(pixels, "L").save(root / f"img_{n:03d}.png")
+        value = level / 255
+        lines.append(f"img_{n:03d}.png,{value:.4f},{1 - value:.4f}")
+    return "\n".join(lines) + "\n"

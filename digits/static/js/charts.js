@@ -67,6 +67,13 @@ export function modelCharts() {
   const chart = role("metrics-chart");
   const lrChart = role("lr-chart");
   const add = (row) => {
+    // A generic model's errors: overall, and each output's (`val_mae:<name>`).
+    for (const key of Object.keys(row)) {
+      if ((key === "val_mae" || key.startsWith("val_mae:")) && !(key in series)) {
+        const name = key === "val_mae" ? "val mean abs. error" : `val abs. error ${key.slice(8)}`;
+        series[key] = { name, x: [], y: [], mode: "lines+markers" };
+      }
+    }
     for (const [key, trace] of Object.entries(series)) {
       if (key in row) push(trace, row.epoch, row[key]);
     }
