@@ -29,6 +29,8 @@ def classify_one(ctx: RequestContext) -> dict[str, Any]:
     except images.BadImage as exc:
         raise RequestFailed(f"not an image this server can read: {exc}") from exc
     probabilities = model.classify([pixels])[0]
+    if model.info.regression:
+        return _values_answer(model, pixels, probabilities, device, payload)
     # Full precision, best first: what the exported model and scripts must reproduce.
     scores = inference.top_scores(probabilities, model.info.labels)
     answer: dict[str, Any] = {
@@ -40,6 +42,22 @@ def classify_one(ctx: RequestContext) -> dict[str, Any]:
     }
     if payload.get("visualizations"):
         answer |= inside_the_network(model, pixels, int(np.argmax(probabilities)))
+    return answer
+
+
+def _values_answer(model, pixels, values: np.ndarray, device, payload) -> dict[str, Any]:
+    """A generic model's answer: DIGITS' {"outputs": {"output": [[v1, v2, ...]]}}, and ours
+    (each value by its output's name)."""
+    names = model.info.labels
+    answer: dict[str, Any] = {
+        "outputs": {"output": [values.tolist()]},
+        "values": [[name, float(v)] for name, v in zip(names, values, strict=True)],
+        "epoch": model.info.epoch,
+        "image": layer_views.png_data_uri(network_view(pixels, model.info)),
+        **device.to_dict(),
+    }
+    if payload.get("visualizations"):  # where the network looked for its first output
+        answer |= inside_the_network(model, pixels, 0)
     return answer
 
 

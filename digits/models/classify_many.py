@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from digits.data_roots import PathNotAllowed, PathsInRoots
-from digits.datasets import images
-from digits.datasets.parsing import class_folders, label_for_folder, list_images
+from digits.datasets import images, targets
+from digits.datasets.parsing import ParseError, class_folders, label_for_folder, list_images
 from digits.datasets.unpacking import ArchiveLimits, UnsafeArchive, extract_archive, images_root
 from digits.files import write_json_atomically
 from digits.jobs.child import child_main
@@ -48,6 +48,7 @@ class Item:
     shown: str  # the path as the user gave it
     path: Path
     label: int | None
+    target: list[float] | None = None  # a generic model's known values for the image
 
 
 def read_list(
@@ -69,17 +70,47 @@ def read_list(
         if problem:
             errors.append({"line": number, "path": path_text, "reason": problem})
             continue
-        if folder_text and not path_text.startswith("/"):
-            path_text = f"{folder_text.rstrip('/')}/{path_text}"
-        try:
-            real = paths.resolve(path_text)
-        except PathNotAllowed as exc:
-            errors.append({"line": number, "path": path_text, "reason": str(exc)})
-            continue
-        if not real.is_file():
-            errors.append({"line": number, "path": path_text, "reason": "no such file"})
-            continue
-        items.append(Item(path_text, real, label))
+        item = _item(paths, path_text, folder_text, label, number, errors)
+        if item:
+            items.append(item)
+    return items, errors
+
+
+def _item(paths: PathsInRoots, text: str, folder_text: str, label, number: int, errors: list):
+    """The listed image, if it may be read; else an error for its line."""
+    if folder_text and not text.startswith("/"):
+        text = f"{folder_text.rstrip('/')}/{text}"
+    try:
+        real = paths.resolve(text)
+    except PathNotAllowed as exc:
+        errors.append({"line": number, "path": text, "reason": str(exc)})
+        return None
+    if not real.is_file():
+        errors.append({"line": number, "path": text, "reason": "no such file"})
+        return None
+    return Item(text, real, label)
+
+
+def read_values_list(ctx: JobContext, outputs: list[str], folder_text: str):
+    """A generic model's list: a CSV of `path,v1,...` with the known values (as its dataset's,
+    header optional), or a path a line; the images that may be read, and the lines' errors."""
+    text = (ctx.folder / CLASSIFY_LIST_FILE).read_text(errors="replace")
+    try:
+        table = targets.parse_csv(text, "image_list")
+    except ParseError:
+        table = None
+    if table is None or table.values.shape[1] != len(outputs):
+        return read_list(ctx, [], folder_text)
+    try:
+        paths = PathsInRoots(ctx.settings.data_roots)
+    except PathNotAllowed as exc:
+        raise JobError(str(exc)) from exc
+    items, errors = [], []
+    for number, (path, values) in enumerate(zip(table.paths, table.values, strict=True), 1):
+        item = _item(paths, path, folder_text, None, number, errors)
+        if item:
+            item.target = values.tolist()
+            items.append(item)
     return items, errors
 
 
@@ -196,6 +227,40 @@ class Tally:
         return grid
 
 
+class ValuesTally:
+    """A generic model's answers, image by image; with known values, its error per output."""
+
+    def __init__(self, outputs: list[str]):
+        self.outputs = outputs
+        self.rows: list[dict[str, Any]] = []
+        self.absolute = np.zeros(len(outputs))
+        self.squared = np.zeros(len(outputs))
+        self.known = 0
+
+    def add(self, item: Item, values: np.ndarray) -> None:
+        self.rows.append({"path": item.shown, "output": values.tolist(), "target": item.target})
+        if item.target is not None:
+            error = values.astype(np.float64) - np.asarray(item.target)
+            self.absolute += np.abs(error)
+            self.squared += error**2
+            self.known += 1
+
+    def summary(self, model: inference.LoadedModel) -> dict[str, Any]:
+        return {
+            "outputs": self.outputs,
+            "epoch": model.info.epoch,
+            "classified": len(self.rows),
+            "rows": self.rows,
+            "target_errors": {
+                "count": self.known,
+                "mae": dict(zip(self.outputs, (self.absolute / self.known).tolist(), strict=True)),
+                "mse": dict(zip(self.outputs, (self.squared / self.known).tolist(), strict=True)),
+            }
+            if self.known
+            else None,
+        }
+
+
 def _prepare(model: inference.LoadedModel, item: Item, max_pixels: int) -> np.ndarray | None:
     try:
         return model.prepare(item.path, max_pixels)
@@ -212,10 +277,13 @@ def classify_many(ctx: JobContext) -> None:
     except inference.ModelNotUsable as exc:
         raise JobError(str(exc)) from exc
     labels = model.info.labels
-    if (ctx.folder / CLASSIFY_LIST_FILE).exists():
+    regression = model.info.regression
+    if (ctx.folder / CLASSIFY_LIST_FILE).exists() and regression:
+        items, errors = read_values_list(ctx, labels, options.image_folder)
+    elif (ctx.folder / CLASSIFY_LIST_FILE).exists():
         items, errors = read_list(ctx, labels, options.image_folder)
     else:
-        items, errors = read_upload(ctx, labels), []
+        items, errors = read_upload(ctx, [] if regression else labels), []
     if options.limit:
         items = items[: options.limit]
     if not items:
@@ -224,7 +292,7 @@ def classify_many(ctx: JobContext) -> None:
             + "; ".join(f"line {e['line']}: {e['reason']}" for e in errors[:5])
         )
     max_pixels = ctx.settings.max_image_pixels
-    tally = Tally(labels, options.top_n, max_pixels)
+    tally = ValuesTally(labels) if regression else Tally(labels, options.top_n, max_pixels)
     ctx.log(f"classifying {len(items)} images with the snapshot of epoch {model.info.epoch:g}")
     # Decoding and resizing release the GIL: threads prepare the next batch, its images in
     # parallel, while torch classifies this one. One batch ahead, so memory stays bounded.

@@ -61,6 +61,13 @@ class ModelInfo:
     # A pretrained network's own input, where the stored images differ (see InputTransform).
     network_channels: int | None = None
     network_size: list[int] | None = None  # [height, width]
+    # "classification" (labels are classes, answers probabilities) or "regression" (a generic
+    # model: labels name its outputs, answers are its values).
+    task: str = "classification"
+
+    @property
+    def regression(self) -> bool:
+        return self.task == "regression"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,15 +86,18 @@ class ModelInfo:
 
 
 class Classifier(nn.Module):
-    """Stored-format images (uint8, N x C x H x W) in, class probabilities out."""
+    """Stored-format images (uint8, N x C x H x W) in, class probabilities out (a generic
+    model's: its output values, as they are)."""
 
-    def __init__(self, transform: InputTransform, network: nn.Module):
+    def __init__(self, transform: InputTransform, network: nn.Module, probabilities: bool = True):
         super().__init__()
         self.transform = transform
         self.network = network
+        self.probabilities = probabilities
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.network(self.transform(images)).float(), dim=1)
+        outputs = self.network(self.transform(images)).float()
+        return torch.softmax(outputs, dim=1) if self.probabilities else outputs
 
 
 @dataclass
@@ -202,6 +212,7 @@ def _load(store, folder: Path, epoch: float) -> LoadedModel:
         normalize_std=list(options.normalize_std) if options.normalize_std else None,
         network_channels=options.network_channels,
         network_size=list(options.network_size) if options.network_size else None,
+        task="regression" if dataset.generic else "classification",
     )
     network = architecture(options, store, len(info.labels), *info.network_input)
     return _loaded(info, network, snapshot, mean)
@@ -231,4 +242,5 @@ def _loaded(info: ModelInfo, network: nn.Module, snapshot: dict, mean) -> Loaded
         info.network_channels,
         tuple(info.network_size) if info.network_size else None,
     )
-    return LoadedModel(info, Classifier(transform, network).eval(), mean)
+    classifier = Classifier(transform, network, probabilities=not info.regression)
+    return LoadedModel(info, classifier.eval(), mean)

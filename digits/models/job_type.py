@@ -224,11 +224,11 @@ def classifications_details(job: Job, folder: Path) -> dict[str, Any]:
         results = json.loads((folder / CLASSIFY_RESULTS).read_text())
     except (FileNotFoundError, ValueError):
         return {"model_id": model_id, "results": None}
-    return {
-        "model_id": model_id,
-        "classifications": {row["path"]: row["predictions"] for row in results["rows"]},
-        "results": results,
-    }
+    if "outputs" in results:  # a generic model's: DIGITS' {path: {"output": [v1, ...]}}
+        answers = {"outputs": {row["path"]: {"output": row["output"]} for row in results["rows"]}}
+    else:
+        answers = {"classifications": {row["path"]: row["predictions"] for row in results["rows"]}}
+    return {"model_id": model_id, **answers, "results": results}
 
 
 IMAGES_PER_PAGE = 50  # rows of Classify Many's per-image table a page shows
@@ -240,8 +240,8 @@ def classifications_page_data(job: Job, folder: Path, args: Mapping[str, str]) -
         results = json.loads((folder / CLASSIFY_RESULTS).read_text())
     except (FileNotFoundError, ValueError):
         return {}
-    rows, labels = results["rows"], results["labels"]
-    wrong_only = args.get("show") == "wrong"
+    rows, labels = results["rows"], results.get("labels")
+    wrong_only = args.get("show") == "wrong" and labels is not None
     if wrong_only:
         rows = [row for row in rows if misclassified(row, labels)]
     page = page_of(rows, page_number(args.get("page")), IMAGES_PER_PAGE)

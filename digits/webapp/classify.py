@@ -3,17 +3,29 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from digits.data_roots import PathNotAllowed, resolve_in_roots
 from digits.forms import FormErrors
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
-from digits.models.job_type import IMAGE_CLASSIFICATION_INFERENCE
+from digits.models.job_type import IMAGE_CLASSIFICATION_INFERENCE, IMAGE_GENERIC_MODEL
 from digits.models.layout import (
     CLASSIFY_LIST_FILE,
     CLASSIFY_UPLOAD_ARCHIVE,
@@ -83,9 +95,24 @@ def classify_one():
     """DIGITS' Classify One: `job_id`, `image_file` or `image_path`, `snapshot_epoch`,
     `show_visualizations`. From the model page's form, a refusal goes back there, beside the
     field it is about."""
+    return _infer_one(generic=False)
+
+
+@bp.route("/models/images/generic/infer_one", methods=["POST"])
+@bp.route("/models/images/generic/infer_one.json", methods=["POST"], endpoint="infer_one_json")
+def infer_one():
+    """DIGITS' generic Infer One: the same fields as Classify One; the answer is the model's
+    output values (`{"outputs": {"output": [[v1, ...]]}}` and `values` by name)."""
+    return _infer_one(generic=True)
+
+
+def _infer_one(generic: bool):
     # DIGITS' job_from_request: `job_id` in the query string (its pages post there) or the form.
     fields = request.values
     job, epoch = model_and_epoch(fields)
+    if (job.type == IMAGE_GENERIC_MODEL.name) != generic:
+        use = "generic/infer_one" if not generic else "classification/classify_one"
+        raise field_error("job_id", f"model {job.name} is used at /models/images/{use}")
     try:
         payload, files, field = image_source(request.files, fields)
         visualizations = fields.get("show_visualizations", "") not in ("", "0")
@@ -142,9 +169,12 @@ def _stage(inputs: dict):
     return prepare
 
 
-def _submit_many(top_n: bool):
+def _submit_many(top_n: bool, generic: bool = False):
     form = request.values  # `job_id` in the query string, as DIGITS' pages post it, or the form
     model, epoch = model_and_epoch(form)
+    if (model.type == IMAGE_GENERIC_MODEL.name) != generic:
+        use = "generic/infer_many" if not generic else "classification/classify_many"
+        raise field_error("job_id", f"model {model.name} is used at /models/images/{use}")
     parameters = {
         "job_id": model.id,
         "snapshot_epoch": "" if epoch is None else f"{epoch:g}",
@@ -160,7 +190,8 @@ def _submit_many(top_n: bool):
     for field in ("image_list", "image_archive"):
         if request.files.get(field) and request.files[field].filename:
             parameters[field] = request.files[field].filename  # what was uploaded, for its page
-    name = f"{'Top N' if top_n else 'Classify Many'} with {model.name}"
+    action = "Infer Many" if generic else "Top N" if top_n else "Classify Many"
+    name = f"{action} with {model.name}"
     owner = current_user() or "anonymous"
     job = services().control.submit(
         IMAGE_CLASSIFICATION_INFERENCE, name, owner, parameters, _stage(inputs)
@@ -178,7 +209,13 @@ def _submit_many(top_n: bool):
     results = detail["results"]
     answer = {"job_id": job.id, "errors": results["errors"]}
     answer |= {key: results.get(key) for key in ("device", "device_note")}
-    if top_n:
+    if generic:
+        answer |= {
+            "outputs": detail["outputs"],
+            "output_names": results["outputs"],
+            "target_errors": results["target_errors"],
+        }
+    elif top_n:
         answer["top_n"] = {
             group["label"]: [[i["path"], i["percent"]] for i in group["images"]]
             for group in results["top_n"]
@@ -214,6 +251,38 @@ def classify_many():
     """DIGITS' Classify Many, as a background job: `job_id`, `image_list` (or `image_archive`),
     `image_folder`, `num_test_images`, `snapshot_epoch`. JSON callers wait for the answer."""
     return _submit_many(top_n=False)
+
+
+@bp.route("/models/images/generic/infer_many", methods=["POST"])
+@bp.route("/models/images/generic/infer_many.json", methods=["POST"], endpoint="infer_many_json")
+def infer_many():
+    """DIGITS' generic Infer Many: Classify Many's fields; `image_list` may be a CSV of
+    `path,v1,...` with the known values, for the error per output."""
+    return _submit_many(top_n=False, generic=True)
+
+
+@bp.route("/jobs/<job_id>/outputs.csv")
+def outputs_csv(job_id: str):
+    """An Infer Many run's table: path, each output's value (and known value), as CSV."""
+    try:
+        job = services().store.get(job_id)
+    except JobNotFound:
+        abort(404)
+    results = services().detail(job).get("results") or {}
+    if "outputs" not in results:
+        abort(404)
+    names = results["outputs"]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["path", *names, *(f"{name} (known)" for name in names)])
+    for row in results["rows"]:
+        writer.writerow([row["path"], *row["output"], *(row["target"] or [])])
+    filename = f"{job_id}-outputs.csv"
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @bp.route("/models/images/classification/top_n", methods=["POST"])

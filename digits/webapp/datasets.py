@@ -372,16 +372,20 @@ def explore():
     label_index = info.labels.index(label) if label in info.labels else None
     path = svc.store.folder(job_id) / layout.database(db)
     records, total = browse(path, page * size, size, label_index)
+    values = targets.load_targets(svc.store.folder(job_id), db) if info.generic else None
     items = [
         {
             "key": key,
-            "label": info.labels[r.label],
+            "label": _explore_label(info, values, r.label),
             "src": "data:image/png;base64," + base64.b64encode(r.png()).decode(),
         }
         for key, r in records
     ]
     if wants_json():
         listed = [{"key": i["key"], "label": i["label"]} for i in items]
+        if values is not None:  # a generic dataset's image: its values by output
+            for item, (_, record) in zip(listed, records, strict=True):
+                item["values"] = dict(zip(info.outputs, values[record.label].tolist(), strict=True))
         return jsonify({"total": total, "page": page, "size": size, "items": listed})
     return render_template(
         "datasets/explore.html",
@@ -394,6 +398,13 @@ def explore():
         total=total,
         label=label,
     )
+
+
+def _explore_label(info, values, label: int) -> str:
+    """What Explore writes under an image: its class, or a generic image's values."""
+    if values is None:
+        return info.labels[label]
+    return ", ".join(f"{n} {v:.4g}" for n, v in zip(info.outputs, values[label], strict=True))
 
 
 def _int_arg(name: str, default: int) -> int:

@@ -219,3 +219,41 @@ export function confusionMatrix() {
     chart.dataset.cells = matrix.length * (matrix[0] || []).length;
   });
 }
+
+// Infer Many with known values: each output's predicted value against the known one.
+export function predictedVsKnown() {
+  const holder = document.querySelector("[data-scatter]");
+  if (!holder) return;
+  const { outputs, rows } = JSON.parse(holder.textContent);
+  const known = rows.filter((row) => row.target);
+  const traces = outputs.map((name, i) => ({
+    name, type: "scatter", mode: "markers",
+    x: known.map((row) => row.target[i]), y: known.map((row) => row.output[i]),
+  }));
+  const values = known.flatMap((row) => [...row.target, ...row.output]);
+  const low = Math.min(...values);
+  const high = Math.max(...values);
+  traces.push({ name: "exact", x: [low, high], y: [low, high], mode: "lines", line: { dash: "dot" } });
+  const chart = role("predicted-vs-known", holder.parentElement);
+  plot(chart, traces, {
+    xaxis: { title: { text: "known" } }, yaxis: { title: { text: "predicted" } },
+    margin: { t: 20, r: 20, b: 40, l: 60 }, height: 320, legend: { orientation: "h" },
+  });
+  chart.dataset.points = known.length;
+}
+
+// A generic dataset: each output's distribution, one histogram per output and database.
+export function outputHistograms() {
+  const statistics = embedded("data-output-statistics");
+  if (!statistics) return;
+  const traces = Object.entries(statistics).flatMap(([split, outputs]) => outputs.map((output) => {
+    const { counts, edges } = output.histogram;
+    return {
+      type: "bar", name: `${output.name} (${split})`, opacity: 0.6,
+      x: counts.map((_, i) => (edges[i] + edges[i + 1]) / 2), y: counts,
+    };
+  }));
+  plot(role("output-histograms"), traces, {
+    barmode: "overlay", title: { text: "Values per output" }, margin: { t: 40, r: 10, b: 40, l: 50 },
+  });
+}
