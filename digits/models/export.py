@@ -26,24 +26,24 @@ from digits.models.factory import model_source
 
 ONNX_OPSET = 17
 
-README = """# {name}: an image classifier trained with DIGITS
+README = """# {name}: {kind} trained with DIGITS
 
-Snapshot of epoch {epoch:g}, {classes} classes ({network}), for {channels}-channel images
+Snapshot of epoch {epoch:g}, {classes} ({network}), for {channels}-channel images
 resized to {width}x{height} with the "{resize_mode}" mode{crop}.
 
 | File | What |
 |---|---|
 | `model.torchscript.pt` | TorchScript: `torch.jit.load(...)(images)` |
-| `model.onnx` | ONNX (opset {opset}): input `images`, output `probabilities` |
+| `model.onnx` | ONNX (opset {opset}): input `images`, output `{output}` |
 | `weights.pt` | the network's `state_dict` |
-| `network.py` | the network's source: `network(num_classes, channels, height, width)` |
-| `labels.txt` | class names, one a line, in output order |
+| `network.py` | the network's source: `network(num_outputs, channels, height, width)` |
+| `labels.txt` | {label_kind}, one a line, in output order |
 | `mean.npy`, `mean.png` | the training set's mean image (H x W x C), already inside the models |
 | `info.json` | everything preprocessing needs |
 
 Both models take the images as the dataset stored them: uint8, N x C x H x W, each image
 loaded as {mode} and resized to {width}x{height} ("{resize_mode}"); mean subtraction, the centre
-crop and scaling happen inside, and they answer class probabilities (N x {classes}).
+crop and scaling happen inside, and they answer {answers}.
 
 From a DIGITS checkout (needs only torch, numpy and pillow; or onnxruntime with `--onnx`):
 
@@ -94,7 +94,7 @@ def _write_files(store, model_id: str, model: inference.LoadedModel, folder: Pat
         warnings.simplefilter("ignore")
         with torch.no_grad():
             torch.jit.trace(classifier, example).save(str(folder / "model.torchscript.pt"))
-        _export_onnx(classifier, example, folder / "model.onnx")
+        _export_onnx(classifier, example, folder / "model.onnx", output_name(info))
     details = info.to_dict() | {
         "model_id": model_id,
         "model_name": job.name,
@@ -106,7 +106,7 @@ def _write_files(store, model_id: str, model: inference.LoadedModel, folder: Pat
             "layout": "NCHW",
             "shape": [None, info.channels, info.height, info.width],
         },
-        "output": {"name": "probabilities", "shape": [None, len(info.labels)]},
+        "output": {"name": output_name(info), "shape": [None, len(info.labels)]},
         "image_mode": "L" if info.channels == 1 else "RGB",
     }
     (folder / "info.json").write_text(json.dumps(details, indent=2) + "\n")
@@ -114,8 +114,16 @@ def _write_files(store, model_id: str, model: inference.LoadedModel, folder: Pat
     (folder / "README.md").write_text(
         README.format(
             name=job.name,
+            kind="a regression model" if info.regression else "an image classifier",
+            output=output_name(info),
+            label_kind="output names" if info.regression else "class names",
+            answers=f"their {len(info.labels)} output values (N x {len(info.labels)})"
+            if info.regression
+            else f"class probabilities (N x {len(info.labels)})",
             epoch=info.epoch,
-            classes=len(info.labels),
+            classes=f"{len(info.labels)} outputs"
+            if info.regression
+            else f"{len(info.labels)} classes",
             network=info.network,
             channels=info.channels,
             width=info.width,
@@ -129,7 +137,12 @@ def _write_files(store, model_id: str, model: inference.LoadedModel, folder: Pat
     )
 
 
-def _export_onnx(classifier, example: torch.Tensor, path: Path) -> None:
+def output_name(info: inference.ModelInfo) -> str:
+    """What the exported models answer: a classifier's probabilities, a generic model's values."""
+    return "outputs" if info.regression else "probabilities"
+
+
+def _export_onnx(classifier, example: torch.Tensor, path: Path, output: str) -> None:
     buffer = io.BytesIO()
     torch.onnx.export(
         classifier,
@@ -138,7 +151,7 @@ def _export_onnx(classifier, example: torch.Tensor, path: Path) -> None:
         dynamo=False,
         opset_version=ONNX_OPSET,
         input_names=["images"],
-        output_names=["probabilities"],
-        dynamic_axes={"images": {0: "batch"}, "probabilities": {0: "batch"}},
+        output_names=[output],
+        dynamic_axes={"images": {0: "batch"}, output: {0: "batch"}},
     )
     path.write_bytes(buffer.getvalue())

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from shared import load_module, prepare, print_predictions
+from shared import load_module, prepare, print_answers
 
 
 def build_network(source: Path, num_classes: int, info: dict) -> torch.nn.Module:
@@ -53,8 +53,10 @@ def main() -> None:
     network.load_state_dict(torch.load(args.weights, map_location="cpu", weights_only=True))
     batch = torch.from_numpy(prepare(args.images, info))
     with torch.no_grad():
-        probabilities = torch.softmax(network.eval()(transform(batch)), dim=1).numpy()
-    print_predictions(args.images, probabilities, labels)
+        outputs = network.eval()(transform(batch))
+    if info.get("task") != "regression":  # a generic model's outputs are its values
+        outputs = torch.softmax(outputs, dim=1)
+    print_answers(args.images, outputs.numpy(), labels, info)
 
 
 if __name__ == "__main__":

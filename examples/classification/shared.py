@@ -51,3 +51,15 @@ def print_predictions(paths: list[str], probabilities: np.ndarray, labels: list[
         for index in np.argsort(-row, kind="stable")[:TOP]:
             print(f'{100 * float(row[index]):8.4f}% - "{labels[index]}"')
         print()
+
+
+def print_answers(paths: list[str], rows: np.ndarray, labels: list[str], info: dict) -> None:
+    """A classifier's top five (DIGITS' format), or a generic model's values by output."""
+    if info.get("task") != "regression":
+        print_predictions(paths, rows, labels)
+        return
+    for path, row in zip(paths, rows, strict=True):
+        print(f"--- Prediction for {path} ---")
+        for name, value in zip(labels, row, strict=True):
+            print(f'{float(value):.6f} - "{name}"')
+        print()

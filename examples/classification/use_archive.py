@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Classify images with a model downloaded from DIGITS, as the server would.
+"""Classify images with a model downloaded from DIGITS, as the server would (a generic
+model: the values of its outputs).
 
     python use_archive.py MODEL_ARCHIVE IMAGE... [--onnx]
 
@@ -18,7 +19,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-from shared import prepare, print_predictions
+from shared import prepare, print_answers
 
 
 def extract(archive: Path, into: Path) -> Path:
@@ -31,12 +32,12 @@ def extract(archive: Path, into: Path) -> Path:
     return into
 
 
-def classify(folder: Path, batch: np.ndarray, use_onnx: bool) -> np.ndarray:
+def classify(folder: Path, batch: np.ndarray, use_onnx: bool, output: str) -> np.ndarray:
     if use_onnx:
         import onnxruntime
 
         session = onnxruntime.InferenceSession(str(folder / "model.onnx"))
-        return session.run(["probabilities"], {"images": batch})[0]
+        return session.run([output], {"images": batch})[0]
     import torch
 
     model = torch.jit.load(str(folder / "model.torchscript.pt"), map_location="cpu")
@@ -53,8 +54,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = extract(args.archive, Path(tmp))
         info = json.loads((folder / "info.json").read_text())
-        probabilities = classify(folder, prepare(args.images, info), args.onnx)
-    print_predictions(args.images, probabilities, info["labels"])
+        output = info.get("output", {}).get("name", "probabilities")
+        answers = classify(folder, prepare(args.images, info), args.onnx, output)
+    print_answers(args.images, answers, info["labels"], info)
 
 
 if __name__ == "__main__":

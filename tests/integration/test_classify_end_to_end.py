@@ -2,10 +2,8 @@
 
 import io
 import re
-import subprocess
 import tarfile
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,10 +15,9 @@ from digits.models import networks
 from digits.models.preprocessing import Preprocessing
 from tests.support.api import finished, post
 from tests.support.imagesets import make_class_folders
-from tests.support.venvs import venv_with
+from tests.support.venvs import run_outside, venv_with
 
 CLASSIFY = "/models/images/classification/classify_one.json"
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "classification"
 
 
 @pytest.fixture(scope="module")
@@ -189,14 +186,6 @@ def test_a_model_with_nothing_to_download_says_so(server, model):
     assert download(server, model, epoch="9").status_code == 400
     missing = requests.get(f"{server.url}/models/20200101-000000-0000/download.zip")
     assert missing.status_code == 404
-
-
-def run_outside(python: Path, script: str, *args) -> str:
-    """An example script in a fresh environment, from a folder where `digits` is not found."""
-    command = [str(python), str(EXAMPLES / script), *map(str, args)]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=python.parent, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def parse_predictions(output: str) -> dict[str, list[tuple[str, float]]]:

@@ -3,6 +3,7 @@ image into a dataset, a model that learns them (regression), Infer One and Infer
 
 import csv
 import io
+import re
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from PIL import Image
 
 from tests.support.api import created, finished, post
 from tests.support.imagesets import make_value_images
+from tests.support.venvs import run_outside, venv_with
 
 DATASETS = "/datasets/images/generic.json"
 MODELS = "/models/images/generic.json"
@@ -177,3 +179,28 @@ def test_infer_many_with_known_values_gives_each_outputs_error(server, model, va
     assert len(rows) == len(paths) + 1 and float(rows[6][1]) == pytest.approx(got[0])
     page = requests.get(f"{server.url}/models/{body['job_id']}")
     assert page.status_code == 200 and 'data-role="target-errors"' in page.text
+
+
+@pytest.mark.parametrize("runtime", ["torchscript", "onnx"])
+def test_the_download_gives_the_servers_values_elsewhere(server, model, values, runtime, tmp_path):
+    folder, _ = values
+    paths = [folder / "img_010.png", folder / "img_070.png"]
+    expected = {
+        str(p): post(
+            server, "/models/images/generic/infer_one.json", job_id=model, image_path=str(p)
+        ).json()["values"]
+        for p in paths
+    }
+    runtime_package = "torch" if runtime == "torchscript" else "onnxruntime"
+    python = venv_with(tmp_path / "env", [runtime_package, "numpy", "pillow"])
+    archive = tmp_path / "model.tar.gz"
+    archive.write_bytes(requests.get(f"{server.url}/models/{model}/download.tar.gz").content)
+    flags = ["--onnx"] if runtime == "onnx" else []
+    printed = run_outside(python, "use_archive.py", archive, *paths, *flags)
+    for block in printed.strip().split("\n\n"):
+        header, *lines = block.strip().splitlines()
+        path = re.fullmatch(r"--- Prediction for (.+) ---", header).group(1)
+        got = [re.fullmatch(r'(-?[\d.]+) - "(.+)"', line).groups() for line in lines]
+        assert [name for _, name in got] == [name for name, _ in expected[path]]
+        for (value, _), (_, want) in zip(got, expected[path], strict=True):
+            assert float(value) == pytest.approx(want, abs=1e-5)

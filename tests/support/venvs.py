@@ -53,3 +53,14 @@ def venv_with(folder: Path, packages: list[str]) -> Path:
                 link.symlink_to(here / parts[0])
     (site / "linked.pth").write_text(str(shared) + "\n")
     return python
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "classification"
+
+
+def run_outside(python: Path, script: str, *args) -> str:
+    """An example script in a fresh environment, from a folder where `digits` is not found."""
+    command = [str(python), str(EXAMPLES / script), *map(str, args)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=python.parent, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
