@@ -127,6 +127,15 @@ def database_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.glob("*.mdb"))
 
 
+def database_entries(path: Path) -> int:
+    """The records of an LMDB database (ours or another's), read-only."""
+    env = open_database(path)
+    try:
+        return env.stat()["entries"]
+    finally:
+        env.close()
+
+
 def browse(path: Path, offset: int, limit: int, label: int | None = None) -> tuple[list, int]:
     """A page of (key, Record) from the database, optionally of one label; plus the match count."""
     env = open_database(path)

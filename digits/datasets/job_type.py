@@ -9,8 +9,9 @@ from typing import Any
 from digits.config import CPU_QUEUE
 from digits.datasets import layout, targets
 from digits.datasets.layout import read_info
+from digits.datasets.options import PREBUILT_FIELDS
 from digits.datasets.parsing import SPLITS
-from digits.jobs.child import run_in_child
+from digits.jobs.child import python_module, run_in_child
 from digits.jobs.job import Job
 from digits.jobs.types import JobType, register
 
@@ -59,6 +60,13 @@ def _generic_details(info, folder: Path) -> dict[str, Any]:
     return {"outputs": info.outputs, "output_statistics": statistics}
 
 
+def dataset_builder(ctx) -> tuple[list[str], dict[str, str]]:
+    """The child that builds the dataset: from image files, or from databases already built."""
+    prebuilt = ctx.parameters.get("method") in PREBUILT_FIELDS
+    module = "digits.datasets.prebuilt" if prebuilt else "digits.datasets.creation"
+    return python_module(module)(ctx)
+
+
 def start_again(job: Job, folder: Path) -> str:
     """A dataset builds again from the start: it builds aside (`.build/`) and swaps in at the
     end, so an interrupted build leaves nothing half-made to be used."""
@@ -70,7 +78,7 @@ IMAGE_CLASSIFICATION_DATASET = register(
         name="image-classification-dataset",
         kind="dataset",
         queue=CPU_QUEUE,
-        run=run_in_child("digits.datasets.creation"),
+        run=run_in_child(dataset_builder),
         title="Images → Classification",
         form_endpoint="datasets.new_classification",
         details=dataset_details,
@@ -85,7 +93,7 @@ IMAGE_GENERIC_DATASET = register(
         name="image-generic-dataset",
         kind="dataset",
         queue=CPU_QUEUE,
-        run=run_in_child("digits.datasets.creation"),
+        run=run_in_child(dataset_builder),
         title="Images → Other",
         form_endpoint="datasets.new_generic",
         details=dataset_details,

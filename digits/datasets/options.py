@@ -27,9 +27,21 @@ METHODS = {
     "folder": "Folder on the server",
     "upload": "Upload an archive",
     "textfile": "Text files",
+    "digits": "A DIGITS dataset folder",
 }
 # A generic ("Other") dataset's method: a CSV of target values per image (digits.datasets.targets).
-GENERIC_METHODS = {"csv": "A CSV of values per image"}
+GENERIC_METHODS = {"csv": "A CSV of values per image", "prebuilt": "Prebuilt LMDBs (DIGITS, Caffe)"}
+# The fields naming what the prebuilt methods read (see digits.datasets.prebuilt).
+PREBUILT_FIELDS = {
+    "digits": ("digits_folder",),
+    "prebuilt": (
+        "prebuilt_train_images",
+        "prebuilt_train_labels",
+        "prebuilt_val_images",
+        "prebuilt_val_labels",
+        "prebuilt_mean_file",
+    ),
+}
 ENCODING_CHOICES = {
     "png": "PNG (lossless)",
     "jpg": "JPEG (lossy, 90%)",
@@ -66,6 +78,8 @@ class DatasetOptions:
     # csv method (generic): relative image paths are under this server folder (or, when an
     # archive was uploaded, under its root)
     csv_folder: str = ""
+    # prebuilt methods: PREBUILT_FIELDS' values (server paths)
+    prebuilt: dict[str, str] = field(default_factory=dict)
     seed: int = 0
 
     @property
@@ -127,6 +141,11 @@ def parse_options(form: dict[str, Any]) -> DatasetOptions:
     )
     if options.method == "csv":
         options.csv_folder = str(form.get("csv_folder", "") or "").strip()
+    for name in PREBUILT_FIELDS.get(options.method, ()):
+        options.prebuilt[name] = str(form.get(name, "") or "").strip()
+    required = {"digits": "digits_folder", "prebuilt": "prebuilt_train_images"}.get(options.method)
+    if required and not options.prebuilt[required]:
+        add_error(errors, required, "required: a path on the server")
     if options.method in ("folder", "upload", "csv"):
         options.pct_val = _pct(form, "folder_pct_val", 25.0, errors)
         options.pct_test = _pct(form, "folder_pct_test", 0.0, errors)

@@ -11,13 +11,15 @@ from werkzeug.datastructures import FileStorage
 
 from digits.data_roots import PathNotAllowed, resolve_in_roots
 from digits.datasets import images, layout, limits, targets
-from digits.datasets.database import browse
+from digits.datasets.database import browse, database_entries
 from digits.datasets.job_type import IMAGE_CLASSIFICATION_DATASET, IMAGE_GENERIC_DATASET
 from digits.datasets.layout import read_info
 from digits.datasets.options import (
     ENCODING_CHOICES,
+    GENERIC_METHODS,
     IMAGE_TYPES,
     METHODS,
+    PREBUILT_FIELDS,
     OptionErrors,
     parse_image_settings,
     parse_options,
@@ -44,6 +46,7 @@ EXPLORE_PAGE_SIZE = 24
 # The form's lists, each from the code that checks the field.
 FORM_CHOICES = {
     "methods": METHODS,
+    "generic_methods": GENERIC_METHODS,
     "image_types": IMAGE_TYPES,
     "resize_modes": images.RESIZE_MODES,
     "encodings": ENCODING_CHOICES,
@@ -74,10 +77,10 @@ def create_classification():
         errors, options = exc.errors, None
     if options is not None:
         images = _check_sources(options.method, form, errors, staged)
-        if not errors:
+        if not errors and options.method not in PREBUILT_FIELDS:  # those: their own sizes
             _check_size(options, images, errors)
     if options is not None and options.generic:
-        add_error(errors, "method", "a CSV of values makes a generic dataset: see Images → Other")
+        add_error(errors, "method", "that method makes a generic dataset: see Images → Other")
     return _submit(IMAGE_CLASSIFICATION_DATASET, form, options, errors, staged, _form_page)
 
 
@@ -124,16 +127,22 @@ def create_generic():
     """DIGITS' generic ("Other") dataset: a vector of values per image, from a CSV
     (`csv_train` or `csv_local_train`, optional `csv_val`/`csv_local_val`), images under
     `csv_folder` on the server or in an uploaded `upload_archive`."""
-    form = job_parameters(request.form) | {"method": "csv"}
+    form = job_parameters(request.form)
+    form["method"] = form.get("method") or "csv"
     errors: dict[str, list[str]] = {}
     staged: dict[str, object] = {}
     try:
         options = parse_options(form)
     except OptionErrors as exc:
         errors, options = exc.errors, None
-    images = _check_csv(form, errors, staged)
-    if options is not None and not errors:
-        _check_size(options, images, errors)
+    if form["method"] not in GENERIC_METHODS:
+        add_error(errors, "method", f"a generic dataset is made by {', '.join(GENERIC_METHODS)}")
+    elif form["method"] == "prebuilt":
+        _check_prebuilt(form, "prebuilt", errors)
+    else:
+        images = _check_csv(form, errors, staged)
+        if options is not None and not errors:
+            _check_size(options, images, errors)
     return _submit(IMAGE_GENERIC_DATASET, form, options, errors, staged, _generic_form_page)
 
 
@@ -186,7 +195,47 @@ def _check_sources(
         return _check_lists(form, roots, errors, staged)
     if method == "upload":
         return _check_upload(request.files.get("upload_archive"), errors, staged)
+    if method in PREBUILT_FIELDS:
+        return _check_prebuilt(form, method, errors)
     return 0
+
+
+def _check_prebuilt(form: dict, method: str, errors: dict) -> int:
+    """The databases a prebuilt method copies: inside the data roots, LMDBs where they should
+    be, no larger than a dataset may be; the number of images they hold."""
+    settings = services().settings
+    images, size = 0, 0
+    for field in PREBUILT_FIELDS[method]:
+        text = str(form.get(field, "") or "").strip()
+        if not text:
+            continue
+        try:
+            path = resolve_in_roots(text, settings.data_roots)
+        except PathNotAllowed as exc:
+            add_error(errors, field, str(exc))
+            continue
+        if field == "digits_folder":
+            if not (path / "labels.txt").is_file():
+                add_error(errors, field, f"{text} is not a DIGITS dataset folder (no labels.txt)")
+                continue
+            databases = [path / f"{s}_db" for s in SPLITS if (path / f"{s}_db").is_dir()]
+        elif field == "prebuilt_mean_file":
+            if not path.is_file():
+                add_error(errors, field, f"{text} is not a file")
+            continue
+        else:
+            databases = [path]
+        for database in databases:
+            if not (database / "data.mdb").is_file():
+                add_error(errors, field, f"{database} is not an LMDB database (no data.mdb)")
+                continue
+            size += (database / "data.mdb").stat().st_size
+            if not field.endswith("_labels"):
+                images += database_entries(database)
+    if size > settings.max_dataset_mb * 2**20:
+        field = PREBUILT_FIELDS[method][0]
+        add_error(errors, field, f"over the {settings.max_dataset_mb} MB a dataset may take")
+    return images
 
 
 def _check_size(options, images: int, errors: dict) -> None:
