@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import jsonify, render_template, request
+from werkzeug.exceptions import default_exceptions
 
 # Fields a request carries that are about the request, not the job: never stored with it
 # (a stored CSRF token would be shown on the job's page and copied by Clone).
@@ -33,7 +34,15 @@ def json_errors(errors: dict[str, list[str]], status: int = 400):
 
 
 def error_response(message: str, status: int, field: str = "error") -> Any:
-    """An error where the user acted: `{"errors": {field: [message]}}` or an error page."""
+    """An error where the user acted: `{"errors": {field: [message]}}` or an error page. The
+    JSON also carries DIGITS' own error object, `{"error": {"message", "type", "description"}}`
+    (`type`: the HTTP error's name, as DIGITS' werkzeug exceptions had it), for its scripts."""
     if wants_json():
-        return json_errors({field: [message]}, status)
+        kind = default_exceptions.get(status)
+        error = {
+            "message": message,
+            "type": kind.__name__ if kind else "HTTPException",
+            "description": message,
+        }
+        return jsonify({"errors": {field: [message]}, "error": error}), status
     return render_template("error.html", message=message, status=status), status

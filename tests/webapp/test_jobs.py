@@ -57,7 +57,7 @@ def test_unknown_jobs_are_404_in_html_and_json(fred):
         assert page.status_code == 404 and b"not found" in page.data
     response = fred.get("/jobs/20250101-000000-abcd.json")
     assert response.status_code == 404
-    assert response.get_json() == {"errors": {"job_id": ["job 20250101-000000-abcd not found"]}}
+    assert response.get_json()["errors"] == {"job_id": ["job 20250101-000000-abcd not found"]}
     assert fred.get("/jobs/20250101-000000-abcd/status").status_code == 404
     assert fred.delete("/jobs/20250101-000000-abcd").status_code == 404
     assert fred.post("/jobs/20250101-000000-abcd/abort.json").status_code == 404
@@ -164,3 +164,12 @@ def test_a_jobs_json_has_digits_own_names_too(fred):
     assert detail["job id"] == detail["id"] == job_id
     assert detail["username"] == detail["owner"] == "fred"
     assert detail["creation time"].startswith(time.strftime("%Y-"))
+
+
+def test_errors_carry_digits_own_error_object_as_well(fred):
+    response = fred.get("/models/20250101-000000-abcd.json")
+    assert response.status_code == 404
+    body = response.get_json()
+    message = "job 20250101-000000-abcd not found"
+    assert body["errors"] == {"job_id": [message]}  # ours: the field to blame
+    assert body["error"] == {"message": message, "type": "NotFound", "description": message}
