@@ -91,6 +91,15 @@ def completed_jobs():
     )
 
 
+@bp.route("/jobs/<job_id>/table_data.json")
+def table_data(job_id: str):
+    """DIGITS' row of one job in its home page tables: `{"job": {...}}`."""
+    svc = services()
+    job = svc.store.get(job_id)
+    summary = svc.summary(job, svc.live_workers()) | {"kind": job.kind}
+    return jsonify({"job": _digits_row(summary)})
+
+
 def _digits_row(summary: dict) -> dict:
     """A job as DIGITS' tables had it (`type` dataset, model or pretrained_model; `progress` in
     percent), with ours beside it."""

@@ -8,7 +8,15 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 
 from digits.forms import GROUP_FIELD, add_error, group_field
 from digits.jobs import types
@@ -146,6 +154,66 @@ def delete(job_id: str):
     except JobInUse as exc:
         return error_response(str(exc), 403, field="job_id")
     return "Job deleted.", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+@bp.route("/files/<path:path>")
+def job_file(path: str):
+    """DIGITS' /files/<job id>/<file>: a job's own files (its LMDBs' data, snapshots, logs),
+    read as the job is read; nothing outside a job's folder, nothing hidden in it."""
+    job_id, _, inside = path.partition("/")
+    job = services().store.get(job_id)  # 404 for anything that is not a job
+    if not inside or any(part.startswith(".") for part in inside.split("/")):
+        return error_response(f"no file {inside!r} in job {job_id}", 404, field="path")
+    return send_from_directory(services().store.folder(job.id), inside)
+
+
+# DIGITS' home page acts on the jobs ticked in its tables: `job_ids[]`, each checked as the
+# single-job routes check it, and one answer for all (DIGITS' words and status codes).
+
+
+@bp.route("/group", methods=["POST"])
+@login_required
+def group_ticked_jobs():
+    errors: dict[str, list[str]] = {}
+    group = group_field(request.form, errors) or ""
+    if errors:
+        return json_errors(errors)
+    return _each_job(
+        "regrouped", lambda job_id: services().events.describe(job_id, None, None, group)
+    )
+
+
+@bp.route("/jobs", methods=["DELETE"])
+@login_required
+def delete_ticked_jobs():
+    return _each_job("deleted", services().control.delete, failures=(JobInUse,))
+
+
+@bp.route("/abort_jobs", methods=["POST"])
+@login_required
+def abort_ticked_jobs():
+    return _each_job("aborted", services().control.abort, failures=(JobFinished,))
+
+
+def _each_job(done: str, action, failures: tuple = ()):
+    counts = {"not found": 0, f"not permitted to be {done}": 0, f"failed to be {done}": 0}
+    for job_id in request.form.getlist("job_ids[]"):
+        try:
+            job = services().store.get(job_id)
+        except JobNotFound:
+            counts["not found"] += 1
+            continue
+        if not may_change(job.owner):
+            counts[f"not permitted to be {done}"] += 1
+            continue
+        try:
+            action(job_id)
+        except failures:
+            counts[f"failed to be {done}"] += 1
+    problems = [f"{n} job{'' if n == 1 else 's'} {what}." for what, n in counts.items() if n]
+    if problems:
+        return error_response(" ".join(problems), 400, field="job_ids[]")
+    return f"Jobs {done}.", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def _changed(job):

@@ -41,6 +41,8 @@ def test_an_anonymous_visitor_sees_the_login_page_and_nothing_else(client, datas
         f"/datasets/{dataset}/mean.png",
         "/hardware.json",
         f"/datasets/images/classification/explore.json?job_id={dataset}",
+        f"/jobs/{dataset}/table_data.json",
+        f"/files/{dataset}/info.json",
     ):
         assert refused(client.get(url)), url
     page = client.get(f"/datasets/{dataset}")

@@ -220,3 +220,44 @@ def test_completed_jobs_json_has_digits_tables(fred, store):
         100,
     )
     assert tables["pretrained_models"] == [] and tables["model_output_fields"] == []
+
+
+def test_table_data_json_is_one_jobs_row_of_digits_tables(fred, store):
+    model = add_job(store, "model", name="LeNet")
+    row = fred.get(f"/jobs/{model.id}/table_data.json").get_json()["job"]
+    assert (row["id"], row["type"], row["status_css"], row["progress"]) == (
+        model.id,
+        "model",
+        "done",
+        100,
+    )
+    assert fred.get("/jobs/20250101-000000-abcd/table_data.json").status_code == 404
+
+
+def test_digits_acts_on_the_jobs_ticked_in_its_tables(fred, store):
+    mine = [add_job(store, "dataset", status=Status.WAIT) for _ in range(2)]  # queued
+    ticked = {"job_ids[]": [job.id for job in mine], "group_name": "week 1"}
+    assert fred.post("/group", data=ticked).get_data(as_text=True) == "Jobs regrouped."
+    assert {store.get(job.id).group for job in mine} == {"week 1"}
+    aborted = fred.post("/abort_jobs", data={"job_ids[]": [mine[0].id]})
+    assert aborted.get_data(as_text=True) == "Jobs aborted."
+    assert store.get(mine[0].id).status is Status.ABORT
+    # Without accounts anyone may change any job; a job that is gone is counted and said.
+    gone = fred.delete("/jobs", data={"job_ids[]": [mine[1].id, "20250101-000000-abcd"]})
+    assert gone.status_code == 400 and "1 job not found." in gone.get_data(as_text=True)
+    assert mine[1].id not in {job.id for job in store.list()}
+
+
+def test_files_serves_a_jobs_own_files_and_nothing_else(fred, store):
+    dataset = add_job(store, "dataset")
+    (store.folder(dataset.id) / "labels.txt").write_text("red\ngreen\n")
+    (store.folder(dataset.id) / ".error").write_text("hidden")
+    assert fred.get(f"/files/{dataset.id}/labels.txt").get_data(as_text=True) == "red\ngreen\n"
+    for path in (
+        f"{dataset.id}/.error",
+        f"{dataset.id}/../.secret_key",
+        ".secret_key",
+        f"{dataset.id}/missing.txt",
+        "20250101-000000-abcd/labels.txt",
+    ):
+        assert fred.get(f"/files/{path}").status_code == 404, path
