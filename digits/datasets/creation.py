@@ -86,9 +86,10 @@ def _build(ctx, options: DatasetOptions, parsed: Parsed, roots, base: DatasetInf
     ctx.log(
         f"{kinds}, {total} images: " + ", ".join(f"{s} {len(parsed.splits[s])}" for s in SPLITS)
     )
-    splits, skipped = _write_databases(ctx, options, parsed, roots, staging, total, base)
+    splits, skipped, listed = _write_databases(ctx, options, parsed, roots, staging, total, base)
     if parsed.outputs is None:
         (staging / layout.LABELS).write_text("\n".join(parsed.labels) + "\n")
+        _write_image_lists(ctx.folder, staging, listed, appended=base is not None)
     for split, values in parsed.targets.items():
         targets.save_targets(staging, split, values)
     image = ImageFormat(
@@ -106,6 +107,15 @@ def _build(ctx, options: DatasetOptions, parsed: Parsed, roots, base: DatasetInf
     write_info(staging, info)
     _swap_into_place(staging, ctx.folder)
     ctx.progress(1.0, done=total, total=total)
+
+
+def _write_image_lists(folder: Path, staging: Path, listed: dict, appended: bool) -> None:
+    """DIGITS' `train.txt`, `val.txt`, `test.txt`: a `path label` line per image in the
+    databases, in their order (its walkthrough classifies `val.txt` with Classify Many)."""
+    for split, lines in listed.items():
+        before = folder / layout.image_list(split)
+        earlier = before.read_text() if appended and before.exists() else ""
+        (staging / layout.image_list(split)).write_text(earlier + "".join(lines))
 
 
 def _swap_into_place(staging: Path, folder: Path) -> None:
@@ -323,8 +333,8 @@ def _process_chunk(chunk: list[tuple[int, str, int]]):
 def _write_databases(
     ctx, options, parsed, roots, staging, total, base: DatasetInfo | None = None
 ) -> tuple[dict[str, SplitFigures], list[dict[str, str]]]:
-    """Each split's database written (after `base`'s records); their figures, and the first
-    skipped images."""
+    """Each split's database written (after `base`'s records); their figures, the first
+    skipped images, and each split's `path label` lines."""
     settings = _Settings(
         options.width,
         options.height,
@@ -336,6 +346,7 @@ def _write_databases(
         ctx.settings.max_image_pixels,
     )
     splits: dict[str, SplitFigures] = {}
+    listed: dict[str, list[str]] = {}  # each split's `path label` lines, as written
     listed_skips: list[dict[str, str]] = list(base.skipped) if base else []
     done, started, mean_sum, mean_count = 0, time.monotonic(), None, 0
     if base is not None:  # the mean so far, weighted by its image count
@@ -358,9 +369,10 @@ def _write_databases(
             results = pool.imap(_process_chunk, chunks)
             for chunk, (records, bad, pixel_sum) in zip(chunks, results, strict=True):
                 ctx.check_abort()
-                for (_, _, label), record in zip(chunk, records, strict=True):
+                for (_, path, label), record in zip(chunk, records, strict=True):
                     if record is not None:
                         writer.put(record)
+                        listed.setdefault(split, []).append(f"{path} {label}\n")
                         if parsed.outputs is None:  # a generic label is a row, not a class
                             per_class[label] += 1
                 for path, reason in bad:
@@ -385,7 +397,7 @@ def _write_databases(
     if not mean_count:
         raise JobError("no training image could be read: nothing to build a dataset from")
     _write_mean(staging, mean_sum / mean_count)
-    return splits, listed_skips
+    return splits, listed_skips, listed
 
 
 def _chunks(entries: list[Entry], split_number: int, first_index: int) -> list[list[tuple]]:

@@ -21,6 +21,11 @@ def database(split: str) -> str:
     return f"{split}_db"
 
 
+def image_list(split: str) -> str:
+    """DIGITS' list of a database's images, `path label` a line: train.txt, val.txt, test.txt."""
+    return f"{split}.txt"
+
+
 def append_folder(number: int) -> str:
     """Files of the number-th "Add images" request (an uploaded archive and its images)."""
     return f"appends/{number}"
