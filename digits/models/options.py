@@ -63,6 +63,9 @@ FRAMEWORK = "pytorch"
 # What DIGITS' scripts send: a standard network trains here, with PyTorch, whichever they name.
 DIGITS_FRAMEWORKS = ("pytorch", "torch", "caffe", "tensorflow")
 DEFAULT_BATCH = 64
+# A blank batch size is the standard network's own, as DIGITS' standard networks defined their
+# training batch (LeNet 64, AlexNet 128, GoogLeNet 32); the large ones beyond DIGITS: 32.
+NETWORK_BATCHES = {"alexnet": 128, "googlenet": 32, "resnet50": 32, "convnext_tiny": 32}
 
 
 @dataclass
@@ -209,6 +212,8 @@ def _network_fields(form, options: TrainingOptions, errors: Errors) -> None:
         options.network = text_field(form, "standard_networks", "lenet").lower()
         if options.network not in catalog.names():
             add_error(errors, "standard_networks", f"one of {', '.join(catalog.names())}")
+        if not text_field(form, "batch_size"):
+            options.batch_size = NETWORK_BATCHES.get(options.network, DEFAULT_BATCH)
         options.pretrained_weights = choice_field(
             form, "pretrained_weights", ("", IMAGENET), "", errors
         )
