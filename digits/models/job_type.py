@@ -24,7 +24,16 @@ from digits.jobs.store import JobNotFound
 from digits.jobs.types import JobType, register
 from digits.jobs.warm import WarmModule
 from digits.models.importing import IMPORT_REQUEST, import_model
-from digits.models.layout import METRICS_FILE, VAL_CONFUSION_FILE, imported_info, list_snapshots
+from digits.models.layout import (
+    METRICS_FILE,
+    MODEL_LABELS,
+    MODEL_MEAN,
+    MODEL_NETWORK,
+    VAL_CONFUSION_FILE,
+    imported_info,
+    list_snapshots,
+    snapshot_name,
+)
 from digits.models.network_check import CHECK_NETWORK_REQUEST, check_network
 from digits.models.options import (
     TrainingOptions,
@@ -126,7 +135,21 @@ def model_details(job: Job, folder: Path) -> dict[str, Any]:
         "network": options.network if options.method == "standard" else options.method,
         "latest": validations[-1] if validations else None,
         "best": best,
+        **_digits_files(folder),
         "validation_confusion": _validation_confusion(folder, labels),
+    }
+
+
+def _digits_files(folder: Path) -> dict[str, Any]:
+    """DIGITS' names of a model's files (each under /files/<job id>/), where they exist."""
+    snapshots = list_snapshots(folder)
+    present = {
+        "labels file": MODEL_LABELS,
+        "mean file": MODEL_MEAN,
+        "model file": MODEL_NETWORK,
+    }
+    return {key: name if (folder / name).exists() else None for key, name in present.items()} | {
+        "snapshot file": snapshot_name(snapshots[-1]) if snapshots else "no snapshots"
     }
 
 

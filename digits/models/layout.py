@@ -8,6 +8,10 @@ from pathlib import Path
 
 METRICS_FILE = "metrics.jsonl"  # one JSON object a line: training reports and validations
 VAL_CONFUSION_FILE = "val_confusion.json"  # the validation confusion matrix at the best epoch
+# DIGITS' files of a model, written when its training starts (its JSON names them).
+MODEL_LABELS = "labels.txt"
+MODEL_MEAN = "mean.npy"
+MODEL_NETWORK = "network.py"
 # Classify Many's inputs, staged by the web layer: a list of images, or an uploaded archive
 # that the job unpacks into the upload folder on its worker.
 CLASSIFY_LIST_FILE = "images.txt"

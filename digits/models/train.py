@@ -12,6 +12,7 @@ import json
 import math
 import os
 import random
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,8 +35,15 @@ from digits.files import write_json_atomically
 from digits.jobs.child import child_main
 from digits.jobs.context import JobAborted, JobContext, JobError
 from digits.models import snapshots
-from digits.models.factory import build_network
-from digits.models.layout import METRICS_FILE, VAL_CONFUSION_FILE, list_snapshots
+from digits.models.factory import build_network, network_source
+from digits.models.layout import (
+    METRICS_FILE,
+    MODEL_LABELS,
+    MODEL_MEAN,
+    MODEL_NETWORK,
+    VAL_CONFUSION_FILE,
+    list_snapshots,
+)
 from digits.models.options import TrainingOptions, parse_training_options
 from digits.models.preprocessing import Preprocessing, normalization_of
 from digits.models.published import WeightsUnavailable
@@ -566,6 +574,8 @@ def train(ctx: JobContext) -> None:
         targets=regression_targets(dataset_folder, env) if info.generic else None,
         outputs=labels if info.generic else [],
     )
+    if env.is_main:
+        write_model_files(ctx, options, labels, dataset_folder)
     latest = list_snapshots(ctx.folder)
     if latest:  # resumed (by the user, or after a lost worker): go on from the last snapshot
         trainer.resume_from(snapshots.load(ctx.folder, latest[-1]))
@@ -574,6 +584,15 @@ def train(ctx: JobContext) -> None:
     trainer.run()
     if env.world_size > 1:
         dist.destroy_process_group()
+
+
+def write_model_files(ctx: JobContext, options, labels: list[str], dataset_folder: Path) -> None:
+    """DIGITS' files in the model's folder, which its scripts fetch through /files: the labels
+    (a generic model's output names), the mean, the network's source."""
+    (ctx.folder / MODEL_LABELS).write_text("".join(label + "\n" for label in labels))
+    if options.mean_mode != "none" and (dataset_folder / layout.MEAN_NPY).exists():
+        shutil.copyfile(dataset_folder / layout.MEAN_NPY, ctx.folder / MODEL_MEAN)
+    (ctx.folder / MODEL_NETWORK).write_text(network_source(options, ctx.events.store))
 
 
 def report_training(running, batches, optimizer, state, epoch_steps, env, reporter) -> None:

@@ -170,9 +170,10 @@ def _create(job_type):
         jobs.append(
             services().control.submit(job_type, name, current_user(), combination, group=group)
         )
-    if wants_json():
+    if wants_json():  # DIGITS answered with the whole job, as /models/<id>.json has it
         listed = [{"id": j.id, "name": j.name, "status": j.status.label} for j in jobs]
-        return jsonify(listed[0] | ({"jobs": listed} if len(listed) > 1 else {}))
+        first = services().detail(jobs[0])
+        return jsonify(first | ({"jobs": listed} if len(listed) > 1 else {}))
     if len(jobs) > 1:
         return redirect(url_for("home.index"))
     return redirect(url_for("jobs.show_models", job_id=jobs[0].id))
