@@ -268,9 +268,9 @@ def _listening_settings(args: argparse.Namespace, settings):
     from digits.accounts import AccountError, Accounts
     from digits.webapp.security import is_loopback
 
-    if is_loopback(args.host):
-        return settings
     accounts = Accounts(settings.jobs_dir)
+    if is_loopback(args.host):
+        return _home_as_data_root(args, settings, accounts.enabled)
     password = _env("DIGITS_ADMIN_PASSWORD")
     if password and not accounts.enabled:
         name = _env("DIGITS_ADMIN_USER", "admin")
@@ -294,6 +294,21 @@ def _listening_settings(args: argparse.Namespace, settings):
             args.host,
         )
     return settings if settings.allowed_hosts else settings.with_changes(allowed_hosts=("*",))
+
+
+def _home_as_data_root(args: argparse.Namespace, settings, accounts: bool):
+    """A first run on one's own machine: with no accounts, on loopback and no data roots
+    configured, the folder of the user running the server is one, and start-up says so (DIGITS
+    took any path). With accounts, roots stay what the operator configured."""
+    configured = args.data_roots is not None or "DIGITS_DATA_ROOTS" in os.environ
+    if accounts or configured:
+        return settings
+    home = Path.home().resolve()
+    logging.getLogger("digits").info(
+        "images are read from %s (your folder); --data-roots or DIGITS_DATA_ROOTS choose others",
+        home,
+    )
+    return settings.with_changes(data_roots=(home,))
 
 
 def _worker(args: argparse.Namespace) -> int:

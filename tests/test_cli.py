@@ -9,6 +9,8 @@ import sys
 import requests
 
 from digits.accounts import Accounts
+from tests.support.api import DATASETS, post
+from tests.support.imagesets import make_class_folders
 from tests.support.processes import (
     Process,
     Server,
@@ -126,5 +128,36 @@ def test_serve_says_where_it_is_and_one_line_per_worker(jobs_dir):
         assert len(news) == 4, "\n".join(lines)  # the address and the three workers
         if os.geteuid() == 0:  # said once, not by Celery in each worker
             assert sum("running as root" in line for line in lines) == 1
+    finally:
+        server.stop()
+
+
+def test_a_first_run_on_loopback_reads_images_from_the_users_folder(tmp_path):
+    home = tmp_path / "home"
+    folder = make_class_folders(home / "pictures", per_class=4, size=(8, 8))
+    jobs_dir = tmp_path / "jobs"
+    server = Server(jobs_dir, env={"HOME": str(home), "DIGITS_DATA_ROOTS": None})
+    try:
+        assert f"images are read from {home.resolve()} (your folder)" in server.output()
+        dataset = post(
+            server,
+            DATASETS,
+            method="folder",
+            folder_train=str(folder),
+            resize_width="8",
+            resize_height="8",
+            dataset_name="home",
+        )
+        assert dataset.status_code == 200, dataset.text
+        outside = post(
+            server,
+            DATASETS,
+            method="folder",
+            folder_train="/etc",
+            resize_width="8",
+            resize_height="8",
+            dataset_name="etc",
+        )
+        assert "folder_train" in outside.json()["errors"]
     finally:
         server.stop()

@@ -57,7 +57,7 @@ def data_roots_of(jobs_dir: Path) -> Path:
 def digits_env(
     jobs_dir: Path, broker_url: str | None = None, extra: dict[str, str] | None = None
 ) -> dict[str, str]:
-    env = dict(os.environ) | (extra or {})
+    env = dict(os.environ) | {k: v for k, v in (extra or {}).items() if v is not None}
     env["DIGITS_DATA_ROOTS"] = str(data_roots_of(jobs_dir))
     env["DIGITS_JOBS_DIR"] = str(jobs_dir)
     env["DIGITS_PLUGINS"] = PLUGIN
@@ -66,6 +66,9 @@ def digits_env(
     env.pop("DIGITS_BROKER_URL", None)
     if broker_url:
         env["DIGITS_BROKER_URL"] = broker_url
+    for name, value in (extra or {}).items():
+        if value is None:  # asked to be unset
+            env.pop(name, None)
     return env
 
 
