@@ -21,6 +21,7 @@ from digits.jobs.types import load_plugins
 from digits.webapp import (
     auth,
     classify,
+    compare,
     datasets,
     downloads,
     errors,
@@ -73,6 +74,7 @@ def create_app(
     app.register_blueprint(classify.bp)
     app.register_blueprint(downloads.bp)
     app.register_blueprint(imports.bp)
+    app.register_blueprint(compare.bp)
     errors.init_app(app)
     infer.init_app(app)
     for plugin in plugins:

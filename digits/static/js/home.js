@@ -23,6 +23,8 @@ function buildRow(job) {
   const row = document.querySelector("template[data-role=job-row]").content.firstElementChild.cloneNode(true);
   row.dataset.jobId = job.id;
   row.dataset.seq = job.seq;
+  const select = row.querySelector("[data-role=select]");
+  if (select) select.value = job.id;
   const link = row.querySelector("[data-role=job-link]");
   link.href = table().dataset.jobUrl.replace("__id__", job.id);
   link.textContent = job.name;
@@ -46,7 +48,10 @@ function showPager(pages, shown) {
 
 function render(answer) {
   const tab = table().dataset.tab;
+  // The models ticked for Compare stay ticked when the rows are made again.
+  const ticked = new Set([...table().querySelectorAll("[data-role=select]:checked")].map((box) => box.value));
   table().replaceChildren(...answer[tab].map(buildRow));
+  table().querySelectorAll("[data-role=select]").forEach((box) => { box.checked = ticked.has(box.value); });
   for (const [name, pages] of Object.entries(answer.pages)) {
     const count = document.querySelector(`[data-count="${name}"]`);
     if (count) count.textContent = pages.total;
