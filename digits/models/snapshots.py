@@ -26,6 +26,15 @@ class TrainingState:
     best_val_loss: float | None = None
     best_epoch: float | None = None
 
+    # Early stopping's: the best validation score so far (top-1; a generic model's: -loss), and
+    # the epoch it came at.
+    best_score: float | None = None
+    best_score_epoch: float | None = None
+
+    def note_score(self, score: float, epoch: float) -> None:
+        if self.best_score is None or score > self.best_score:
+            self.best_score, self.best_score_epoch = score, epoch
+
     def note_validation(self, row: dict) -> bool:
         """Remember the validation if it is the best so far; whether it is."""
         if self.best_val_loss is None or row["val_loss"] < self.best_val_loss:

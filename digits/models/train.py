@@ -237,6 +237,10 @@ def evaluate(
     return row, matrix
 
 
+class StopEarly(Exception):
+    """The training has gone `patience` epochs without getting better: it ends Done."""
+
+
 REGRESSION_LOSSES = {"l2": nn.MSELoss, "l1": nn.L1Loss, "huber": nn.HuberLoss}
 
 
@@ -298,6 +302,11 @@ class Reporter:
     def log(self, line: str) -> None:
         if self.ctx is not None:
             self.ctx.log(line)
+
+    def finished_early(self) -> None:
+        """Early stopping: the job is done, its progress says so."""
+        if self.ctx is not None:
+            self.ctx.progress(1.0)
 
     def metrics(self, row: dict) -> None:
         if self.ctx is None:
@@ -397,11 +406,14 @@ class Trainer:
         """Train to the last epoch, from where `state` says (0, or a snapshot's step)."""
         self.wrapped.train()
         first_epoch, steps_done = divmod(self.state.step, self.epoch_steps)
-        for epoch in range(first_epoch, self.options.epochs):
-            self.sampler.set_epoch(epoch)
-            done = steps_done * self.options.batch_accumulation if epoch == first_epoch else 0
-            self.sampler.skip = done * self.train_loader.batch_size
-            self.train_one_epoch(first_batch=done)
+        try:
+            for epoch in range(first_epoch, self.options.epochs):
+                self.sampler.set_epoch(epoch)
+                done = steps_done * self.options.batch_accumulation if epoch == first_epoch else 0
+                self.sampler.skip = done * self.train_loader.batch_size
+                self.train_one_epoch(first_batch=done)
+        except StopEarly:
+            self.reporter.finished_early()
 
     def resume_from(self, snapshot: dict) -> None:
         """Continue a snapshot's training: weights, optimizer, position and random states."""
@@ -471,6 +483,9 @@ class Trainer:
         step, last = self.state.step, self.state.step == self.total_steps
         if self.val_loader is not None and (step % self.val_every == 0 or last):
             self.validate(step)
+            if not last and self.no_better_for_long(step):
+                self.save_snapshot()
+                raise StopEarly()
         if step % self.snapshot_every == 0 or last:
             self.save_snapshot()
         # Every few steps only: across ranks the check is a collective, a sync of the GPUs.
@@ -502,8 +517,26 @@ class Trainer:
             )
         row = {"epoch": round(step / self.epoch_steps, 4), **figures}
         self.reporter.metrics(row)
+        score = -row["val_loss"] if self.targets is not None else row["val_top1"]
+        self.state.note_score(score, row["epoch"])
         if self.state.note_validation(row) and confusion is not None:
             self.reporter.best_confusion(row["epoch"], confusion)
+
+    def no_better_for_long(self, step: int) -> bool:
+        """Early stopping: `patience` epochs without a better validation; said in the log.
+        Every rank sees the same (summed) validation, so all decide alike."""
+        patience, best_epoch = self.options.patience, self.state.best_score_epoch
+        if not patience or best_epoch is None:
+            return False
+        waited = step / self.epoch_steps - best_epoch
+        if waited < patience:
+            return False
+        what = "loss" if self.targets is not None else "top-1"
+        self.reporter.log(
+            f"stopping early: no better validation {what} for {waited:g} epochs "
+            f"(patience {patience:g}; the best came at epoch {best_epoch:g})"
+        )
+        return True
 
     def save_snapshot(self) -> None:
         rng = snapshots.rank_rng_state(self.generator)

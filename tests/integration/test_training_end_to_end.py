@@ -96,6 +96,20 @@ def test_a_compiled_network_trains_and_its_snapshots_load_anywhere(server, color
     assert answer.status_code == 200, answer.text
 
 
+def test_early_stopping_ends_a_training_that_stopped_getting_better(server, colors):
+    # A rate this small barely moves the weights: the first validation stays the best.
+    job_id = train(server, colors, train_epochs="20", learning_rate="1e-9", patience="2")
+    job = finished(server, job_id)
+    assert job["status"] == "Done" and job["progress"] == 1.0
+    model = requests.get(f"{server.url}/models/{job_id}.json").json()
+    assert model["snapshots"] == [1.0, 2.0, 3.0]  # not 20 epochs
+    log = (server.jobs_dir / job_id / "events.jsonl").read_text()
+    assert (
+        "stopping early: no better validation top-1 for 2 epochs "
+        "(patience 2; the best came at epoch 1)" in log
+    )
+
+
 def test_two_cpu_ranks_take_the_same_step_as_one(server, colors):
     """DDP over 2 gloo ranks, global batch 96 = the whole training set: one step, same weights."""
     common = {
