@@ -183,7 +183,7 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
         gpu_count=int_field(form, "select_gpu_count", 1, errors, 1, 64),
         bf16=flag_field(form, "use_bf16", True),
         loss=choice_field(form, "loss", LOSSES, "l2", errors),
-        patience=float_field(form, "patience", None, errors, 0.001, 100_000),
+        patience=float_field(form, "patience", 0.0, errors, 0, 100_000) or None,
         keep_snapshots=optional_int_field(form, "snapshot_keep", errors, 1, 10_000),
     )
     if flag_field(form, "aug_hsv_use"):
