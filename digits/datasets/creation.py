@@ -218,7 +218,7 @@ def _parse_csv(ctx: JobContext, options: DatasetOptions, roots: tuple[Path, ...]
             ctx.log("unpacking the uploaded archive")
             limits = unpacking.ArchiveLimits.from_settings(ctx.settings)
             unpacking.extract_archive(ctx.folder / layout.UPLOAD_ARCHIVE, unpacked, limits)
-        prefix = str(unpacking.images_root(unpacked))
+        prefix = str(unpacked)  # the CSV's paths are relative to the archive's root
     elif prefix:
         prefix = str(folder_in_roots(prefix, roots, "csv_folder"))
     tables = {

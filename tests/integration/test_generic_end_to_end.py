@@ -4,14 +4,15 @@ image into a dataset, a model that learns them (regression), Infer One and Infer
 import csv
 import io
 import re
+import zipfile
 
 import numpy as np
 import pytest
 import requests
 from PIL import Image
 
-from tests.support.api import created, finished, post
-from tests.support.imagesets import make_value_images
+from tests.support.api import created, finished, post, train
+from tests.support.imagesets import make_class_folders, make_value_images
 from tests.support.venvs import run_outside, venv_with
 
 DATASETS = "/datasets/images/generic.json"
@@ -63,7 +64,7 @@ def model(server, dataset) -> str:
         )
     )
     job = finished(server, job_id, timeout=300)
-    assert job["status"] == "Done", job
+    assert job["status"] == "Done", job["error"]
     return job_id
 
 
@@ -204,3 +205,75 @@ def test_the_download_gives_the_servers_values_elsewhere(server, model, values, 
         assert [name for _, name in got] == [name for name, _ in expected[path]]
         for (value, _), (_, want) in zip(got, expected[path], strict=True):
             assert float(value) == pytest.approx(want, abs=1e-5)
+
+
+def test_a_generic_model_fine_tunes_from_a_classifier_its_head_replaced(server, dataset, values):
+    colors = make_class_folders(server.data / "gray colors", per_class=12, size=(28, 28))
+    classes = created(
+        post(
+            server,
+            "/datasets/images/classification.json",
+            method="folder",
+            folder_train=str(colors),
+            resize_channels="1",
+            resize_width="28",
+            resize_height="28",
+            dataset_name="gray colors",
+        )
+    )
+    assert finished(server, classes)["status"] == "Done"
+    classifier = train(server, classes, train_epochs="1", batch_size="8")
+    assert finished(server, classifier)["status"] == "Done"
+    tuned = created(
+        post(
+            server,
+            MODELS,
+            method="previous",
+            previous_networks=classifier,
+            dataset=dataset,
+            model_name="from a classifier",
+            train_epochs="6",
+            batch_size="16",
+            solver_type="ADAM",
+            learning_rate="0.001",
+            use_mean="none",
+        )
+    )
+    assert finished(server, tuned, timeout=300)["status"] == "Done"
+    job = requests.get(f"{server.url}/models/{tuned}.json").json()
+    assert job["outputs"] == ["brightness", "darkness"] and job["best"]["val_mae"] < 0.2
+    folder, _ = values
+    answer = post(
+        server,
+        "/models/images/generic/infer_one.json",
+        job_id=tuned,
+        image_path=str(folder / "img_050.png"),
+    )
+    assert len(answer.json()["outputs"]["output"][0]) == 2  # two values, not three classes
+
+
+def test_images_may_come_in_an_uploaded_archive(server, values, tmp_path):
+    folder, table = values
+    archive = tmp_path / "images.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for image in sorted(folder.glob("img_00*.png")):
+            z.write(image, f"shots/{image.name}")
+    rows = [f"shots/{line}" for line in table.splitlines() if line.startswith("img_00")]
+    with open(archive, "rb") as data:
+        response = post(
+            server,
+            DATASETS,
+            files={
+                "csv_train": ("values.csv", "\n".join(rows) + "\n"),
+                "upload_archive": ("images.zip", data),
+            },
+            resize_width="28",
+            resize_height="28",
+            folder_pct_val="20",
+            dataset_name="uploaded",
+        )
+    job = finished(server, created(response))
+    assert job["status"] == "Done", job["error"]
+    detail = requests.get(f"{server.url}/datasets/{job['id']}.json").json()
+    assert detail["outputs"] == ["y1", "y2"]  # no header in this CSV
+    assert sum(t["entries"] for t in detail["CreateDbTasks"]) == 10
