@@ -30,14 +30,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from train_throughput import new_job  # the sibling benchmark (its folder is on sys.path)
 
 from digits.config import Settings
 from digits.datasets.creation import build_dataset
 from digits.datasets.database import iterate
 from digits.jobs.context import JobContext
 from digits.jobs.events import JobEvents, read_events
-from digits.jobs.job import Job, new_job_id
-from digits.jobs.status import Status
+from digits.jobs.job import Job
 from digits.jobs.store import JobStore
 from digits.models import networks
 from digits.models.job_type import torchrun_command
@@ -68,21 +68,6 @@ def make_images(root: Path, count: int, size: int, encoding: str) -> list[tuple[
     with ProcessPoolExecutor() as pool:
         list(pool.map(_write_image, tasks, chunksize=64))
     return [(path.with_suffix(SUFFIX[encoding]), n % CLASSES) for path, n, _, _ in tasks]
-
-
-def new_job(store: JobStore, kind: str, parameters: dict) -> Job:
-    job = Job(
-        id=new_job_id(),
-        type=f"image-classification-{kind}",
-        kind=kind,
-        name=kind,
-        owner="bench",
-        queue="gpu",
-        parameters=parameters,
-    )
-    job.set_status(Status.RUN)
-    store.create(job)
-    return job
 
 
 def build(store: JobStore, settings: Settings, images: Path, args) -> Job:

@@ -55,6 +55,8 @@ def make_images(root: Path, count: int, size: int) -> None:
 
 
 def new_job(store: JobStore, kind: str, parameters: dict) -> Job:
+    """A job of the real image-classification type of `kind`, Running, in the store: what a
+    worker would be running (the benchmarks start its process themselves)."""
     job = Job(
         id=new_job_id(),
         type=f"image-classification-{kind}",

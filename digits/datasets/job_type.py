@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,15 +89,10 @@ IMAGE_CLASSIFICATION_DATASET = register(
 
 
 IMAGE_GENERIC_DATASET = register(
-    JobType(
+    replace(
+        IMAGE_CLASSIFICATION_DATASET,
         name="image-generic-dataset",
-        kind="dataset",
-        queue=CPU_QUEUE,
-        run=run_in_child(dataset_builder),
         title="Images → Other",
         form_endpoint="datasets.new_generic",
-        details=dataset_details,
-        page_template="datasets/sections.html",
-        resume_point=start_again,
     )
 )

@@ -45,27 +45,29 @@ def dataset(server, values) -> str:
     return job_id
 
 
-@pytest.fixture(scope="module")
-def model(server, dataset) -> str:
-    job_id = created(
-        post(
-            server,
-            MODELS,
-            method="standard",
-            standard_networks="lenet",
-            dataset=dataset,
-            model_name="brightness",
-            train_epochs="15",
-            batch_size="16",
-            solver_type="ADAM",
-            learning_rate="0.001",
-            use_mean="none",
-            random_seed="1",
-        )
-    )
+def train_values(server, dataset: str, **fields) -> str:
+    """A generic model learning the values (LeNet, Adam 0.001, no mean), trained to Done."""
+    settings = {
+        "method": "standard",
+        "standard_networks": "lenet",
+        "dataset": dataset,
+        "model_name": "brightness",
+        "train_epochs": "15",
+        "batch_size": "16",
+        "solver_type": "ADAM",
+        "learning_rate": "0.001",
+        "use_mean": "none",
+        "random_seed": "1",
+    }
+    job_id = created(post(server, MODELS, **settings | fields))
     job = finished(server, job_id, timeout=300)
     assert job["status"] == "Done", job["error"]
     return job_id
+
+
+@pytest.fixture(scope="module")
+def model(server, dataset) -> str:
+    return train_values(server, dataset)
 
 
 def truth(path) -> list[float]:
@@ -224,22 +226,9 @@ def test_a_generic_model_fine_tunes_from_a_classifier_its_head_replaced(server, 
     assert finished(server, classes)["status"] == "Done"
     classifier = train(server, classes, train_epochs="1", batch_size="8")
     assert finished(server, classifier)["status"] == "Done"
-    tuned = created(
-        post(
-            server,
-            MODELS,
-            method="previous",
-            previous_networks=classifier,
-            dataset=dataset,
-            model_name="from a classifier",
-            train_epochs="6",
-            batch_size="16",
-            solver_type="ADAM",
-            learning_rate="0.001",
-            use_mean="none",
-        )
+    tuned = train_values(
+        server, dataset, method="previous", previous_networks=classifier, train_epochs="6"
     )
-    assert finished(server, tuned, timeout=300)["status"] == "Done"
     job = requests.get(f"{server.url}/models/{tuned}.json").json()
     assert job["outputs"] == ["brightness", "darkness"] and job["best"]["val_mae"] < 0.2
     folder, _ = values
