@@ -23,6 +23,7 @@ from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
 from digits.jobs.types import JobType, register
 from digits.jobs.warm import WarmModule
+from digits.models import lr_finder
 from digits.models.importing import IMPORT_REQUEST, import_model
 from digits.models.layout import (
     METRICS_FILE,
@@ -215,6 +216,31 @@ IMAGE_GENERIC_MODEL = register(
         name="image-generic-model",
         title="Images → Other",
         form_endpoint="models.new_generic",
+    )
+)
+
+
+def range_test_details(job: Job, folder: Path) -> dict[str, Any]:
+    """A learning-rate range test's losses by rate and its proposed rate."""
+    options = options_of(job)
+    info = read_info(folder.parent / options.dataset) if options and options.dataset else None
+    return {
+        "dataset_id": options.dataset if options else None,
+        "generic": bool(info and info.generic),
+        "range_test": lr_finder.read_result(folder),
+    }
+
+
+LR_RANGE_TEST = register(
+    replace(
+        IMAGE_CLASSIFICATION_MODEL,
+        name="lr-range-test",
+        title="Learning-rate range test",
+        form_endpoint=None,  # started from the New Model form, not a form of its own
+        details=range_test_details,
+        page_template="models/lr_range_test.html",
+        page_data=None,
+        resume_point=None,
     )
 )
 

@@ -144,6 +144,9 @@ class TrainingOptions:
     # Stop when this many epochs pass without a better validation top-1 (a generic model's: a
     # lower validation loss); None: train every epoch.
     patience: float | None = None
+    # A learning-rate range test instead of a training (digits.models.lr_finder): the lowest
+    # and highest rates and the steps between them.
+    find_lr: tuple[float, float, int] | None = None
     keep_snapshots: int | None = None
 
 
@@ -184,6 +187,7 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
         bf16=flag_field(form, "use_bf16", True),
         loss=choice_field(form, "loss", LOSSES, "l2", errors),
         patience=float_field(form, "patience", 0.0, errors, 0, 100_000) or None,
+        find_lr=_range_test(form, errors),
         keep_snapshots=optional_int_field(form, "snapshot_keep", errors, 1, 10_000),
     )
     if flag_field(form, "aug_hsv_use"):
@@ -209,6 +213,18 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
     if errors:
         raise FormErrors(errors)
     return options
+
+
+def _range_test(form, errors: Errors) -> tuple[float, float, int] | None:
+    """A learning-rate range test's rates and steps, when `find_lr` asks for one."""
+    if not flag_field(form, "find_lr"):
+        return None
+    low = float_field(form, "lr_min", 1e-7, errors, 0, 1e3, False)
+    high = float_field(form, "lr_max", 10.0, errors, 0, 1e3, False)
+    steps = int_field(form, "lr_steps", 100, errors, 10, 10_000)
+    if low is not None and high is not None and low >= high:
+        add_error(errors, "lr_max", "must be above lr_min")
+    return (low or 1e-7, high or 10.0, steps or 100)
 
 
 def _network_fields(form, options: TrainingOptions, errors: Errors) -> None:

@@ -34,7 +34,7 @@ from digits.datasets.reader import (
 from digits.files import write_json_atomically
 from digits.jobs.child import child_main
 from digits.jobs.context import JobAborted, JobContext, JobError
-from digits.models import snapshots
+from digits.models import lr_finder, snapshots
 from digits.models.factory import build_network, network_source
 from digits.models.layout import (
     METRICS_FILE,
@@ -415,6 +415,42 @@ class Trainer:
         except StopEarly:
             self.reporter.finished_early()
 
+    def find_learning_rate(self, folder: Path) -> None:
+        """The learning-rate range test: `steps` steps at exponentially growing rates, the
+        smoothed loss of each (summed over ranks, so every rank stops at the same step)."""
+        low, high, steps = self.options.find_lr
+        test = lr_finder.RangeTest()
+        self.reporter.total_steps = steps
+        self.wrapped.train()
+        batches = self._endless_batches()
+        for step in range(steps):
+            rate = lr_finder.rate_at(step, steps, low, high)
+            for group in self.optimizer.param_groups:
+                group["lr"] = rate
+            images, labels = next(batches)
+            loss = self.forward_backward(images, labels)
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            [mean_loss] = all_sum([float(loss) / self.env.world_size], self.env)
+            self.reporter.progress(step + 1, len(images) * self.env.world_size)
+            if not test.add(rate, mean_loss):
+                break
+        if self.env.is_main:
+            test.save(folder)
+            suggested = test.suggestion()
+            self.reporter.log(
+                f"range test: {len(test.rows)} steps from {low:g} to {test.rows[-1]['lr']:.3g}; "
+                + (f"suggested rate {suggested:.3g}" if suggested else "no rate to suggest")
+            )
+        self.reporter.finished_early()
+
+    def _endless_batches(self):
+        epoch = 0
+        while True:
+            self.sampler.set_epoch(epoch)
+            yield from self.train_loader
+            epoch += 1
+
     def resume_from(self, snapshot: dict) -> None:
         """Continue a snapshot's training: weights, optimizer, position and random states."""
         load_into(self.model, snapshot["model"])
@@ -614,7 +650,10 @@ def train(ctx: JobContext) -> None:
         trainer.resume_from(snapshots.load(ctx.folder, latest[-1]))
         if env.is_main:
             ctx.log(f"resuming from the snapshot of epoch {latest[-1]:g}")
-    trainer.run()
+    if options.find_lr:
+        trainer.find_learning_rate(ctx.folder)
+    else:
+        trainer.run()
     if env.world_size > 1:
         dist.destroy_process_group()
 

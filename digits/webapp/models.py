@@ -24,6 +24,7 @@ from digits.models.job_type import (
     IMAGE_CLASSIFICATION_MODEL,
     IMAGE_GENERIC_MODEL,
     IMPORTED_MODEL_TYPE,
+    LR_RANGE_TEST,
     options_of,
 )
 from digits.models.layout import (
@@ -58,12 +59,17 @@ SWEEP_FIELDS = ("learning_rate", "batch_size")
 MAX_SWEEP = 20
 
 
+# What a link may set on the New Model forms besides a Clone's values.
+FORM_ARGUMENTS = ("method", "pretrained_networks", "learning_rate")
+
+
 @bp.route("/models/images/classification/new")
 @login_required
 def new_classification():
     values = clone_values("model_name")
-    # "Fine-tune it" on a model's page opens the form with that model chosen.
-    values |= {k: request.args[k] for k in ("method", "pretrained_networks") if k in request.args}
+    # "Fine-tune it" on a model's page opens the form with that model chosen; a range test's
+    # page, with the rate it proposes.
+    values |= {k: request.args[k] for k in FORM_ARGUMENTS if k in request.args}
     return render_template("models/new.html", values=values, errors={}, **_form_choices())
 
 
@@ -127,6 +133,7 @@ def _gpu_choices(workers: list[dict]) -> list[tuple[int, str]]:
 @login_required
 def new_generic():
     values = clone_values("model_name")
+    values |= {k: request.args[k] for k in FORM_ARGUMENTS if k in request.args}
     return render_template(
         "models/new.html", values=values, errors={}, **_form_choices(generic=True)
     )
@@ -146,6 +153,37 @@ def create_generic():
     """DIGITS' generic ("Other") model: the classification form's fields, plus `loss` (l2, l1,
     huber), on a generic dataset; as many outputs as the dataset has values."""
     return _create(IMAGE_GENERIC_MODEL)
+
+
+@bp.route("/models/lr-range-test", methods=["POST"])
+@bp.route("/models/lr-range-test.json", methods=["POST"], endpoint="range_test_json")
+@login_required
+def range_test():
+    """A learning-rate range test of the New Model form's network on its dataset (either form):
+    `lr_min`, `lr_max` (1e-7 to 10) over `lr_steps` (100) steps; its page proposes a rate."""
+    form = job_parameters(request.form) | {"find_lr": "1"}
+    for field in SWEEP_FIELDS:  # a sweep's lists: the test takes the first (it sets the rates)
+        form[field] = (split_list(str(form.get(field, ""))) or [form.get(field, "")])[0]
+    generic = _dataset_type(text_field(form, "dataset")) == IMAGE_GENERIC_DATASET.name
+    errors = _check(form, generic, check_fit=True)
+    if errors:
+        if wants_json():
+            return json_errors(errors)
+        return render_template(
+            "models/new.html", values=form, errors=errors, **_form_choices(generic)
+        ), 400
+    name = f"Range test: {form.get('model_name') or form.get('standard_networks') or 'network'}"
+    job = services().control.submit(LR_RANGE_TEST, name, current_user(), form)
+    if wants_json():
+        return jsonify(services().detail(job))
+    return redirect(url_for("jobs.show_models", job_id=job.id))
+
+
+def _dataset_type(dataset_id: str) -> str | None:
+    try:
+        return services().store.get(dataset_id).type
+    except JobNotFound:
+        return None
 
 
 def _create(job_type):

@@ -110,6 +110,30 @@ def test_early_stopping_ends_a_training_that_stopped_getting_better(server, colo
     )
 
 
+def test_a_learning_rate_range_test_proposes_a_rate_and_opens_the_form_with_it(server, colors):
+    fields = {"method": "standard", "standard_networks": "lenet", "dataset": colors}
+    answer = post(server, "/models/lr-range-test.json", model_name="lenet", lr_steps="60", **fields)
+    assert answer.status_code == 200, answer.text
+    job_id = answer.json()["id"]
+    assert finished(server, job_id)["status"] == "Done"
+    test = requests.get(f"{server.url}/models/{job_id}.json").json()["range_test"]
+    rates = [row["lr"] for row in test["rows"]]
+    assert rates[0] == pytest.approx(1e-7) and rates == sorted(rates)
+    assert 1e-7 < test["suggested"] < 10
+    # Where the loss falls fastest: lower there than at the first steps.
+    at = min(range(len(rates)), key=lambda i: abs(rates[i] - test["suggested"]))
+    assert test["rows"][at + 1]["loss"] < test["rows"][0]["loss"]
+    page = requests.get(f"{server.url}/models/{job_id}").text
+    assert 'data-role="range-test-chart"' in page
+    form = api.login(server.url).get(
+        f"{server.url}/models/images/classification/new",
+        params={"clone": job_id, "learning_rate": f"{test['suggested']:.3g}"},
+    ).text
+    assert f'value="{test["suggested"]:.3g}"' in form
+    refused = post(server, "/models/lr-range-test.json", lr_min="1", lr_max="0.1", **fields)
+    assert "lr_max" in refused.json()["errors"]
+
+
 def test_two_cpu_ranks_take_the_same_step_as_one(server, colors):
     """DDP over 2 gloo ranks, global batch 96 = the whole training set: one step, same weights."""
     common = {

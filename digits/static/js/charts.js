@@ -257,3 +257,17 @@ export function outputHistograms() {
     barmode: "overlay", title: { text: "Values per output" }, margin: { t: 40, r: 10, b: 40, l: 50 },
   });
 }
+
+// A learning-rate range test: the smoothed loss against the rate (a log axis), the proposal marked.
+export function rangeTest() {
+  const test = embedded("data-range-test");
+  if (!test) return;
+  const traces = [{ name: "loss (smoothed)", mode: "lines", x: test.rows.map((r) => r.lr), y: test.rows.map((r) => r.loss) }];
+  const shapes = test.suggested ? [{ type: "line", x0: test.suggested, x1: test.suggested, yref: "paper", y0: 0, y1: 1, line: { dash: "dot", color: ACCENT } }] : [];
+  const chart = role("range-test-chart");
+  plot(chart, traces, {
+    xaxis: { type: "log", title: { text: "learning rate" } }, yaxis: { title: { text: "loss" } },
+    shapes, margin: { t: 20, r: 20, b: 50, l: 60 },
+  });
+  chart.dataset.points = test.rows.length;
+}
