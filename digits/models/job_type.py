@@ -23,7 +23,7 @@ from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
 from digits.jobs.types import JobType, register
 from digits.jobs.warm import WarmModule
-from digits.models import lr_finder
+from digits.models import batch_finder, lr_finder
 from digits.models.importing import IMPORT_REQUEST, import_model
 from digits.models.layout import (
     METRICS_FILE,
@@ -241,6 +241,22 @@ LR_RANGE_TEST = register(
         page_template="models/lr_range_test.html",
         page_data=None,
         resume_point=None,
+    )
+)
+
+
+def batch_finder_details(job: Job, folder: Path) -> dict[str, Any]:
+    """The sizes a largest-batch search tried, and the one it proposes."""
+    return range_test_details(job, folder) | {"batch_finder": batch_finder.read_result(folder)}
+
+
+BATCH_FINDER = register(
+    replace(
+        LR_RANGE_TEST,
+        name="batch-finder",
+        title="Largest batch that fits",
+        details=batch_finder_details,
+        page_template="models/batch_finder.html",
     )
 )
 

@@ -147,6 +147,8 @@ class TrainingOptions:
     # A learning-rate range test instead of a training (digits.models.lr_finder): the lowest
     # and highest rates and the steps between them.
     find_lr: tuple[float, float, int] | None = None
+    # The largest batch that fits instead of a training (digits.models.batch_finder).
+    find_batch: bool = False
     keep_snapshots: int | None = None
 
 
@@ -188,6 +190,7 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
         loss=choice_field(form, "loss", LOSSES, "l2", errors),
         patience=float_field(form, "patience", 0.0, errors, 0, 100_000) or None,
         find_lr=_range_test(form, errors),
+        find_batch=flag_field(form, "find_batch"),
         keep_snapshots=optional_int_field(form, "snapshot_keep", errors, 1, 10_000),
     )
     if flag_field(form, "aug_hsv_use"):

@@ -8,6 +8,7 @@ among the ranks; validation covers the whole validation set exactly once across 
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -34,7 +35,7 @@ from digits.datasets.reader import (
 from digits.files import write_json_atomically
 from digits.jobs.child import child_main
 from digits.jobs.context import JobAborted, JobContext, JobError
-from digits.models import lr_finder, snapshots
+from digits.models import batch_finder, lr_finder, snapshots
 from digits.models.factory import build_network, network_source
 from digits.models.layout import (
     METRICS_FILE,
@@ -123,6 +124,7 @@ class ShardSampler(Sampler[int]):
 # Of the host's memory, what the decoded images of a job's ranks may take when data_cache is
 # "auto" (each rank holds its own copy).
 CACHE_SHARE = 0.25
+CPU_TIMED_BATCH = 64  # the batch the CPU's speed is timed at (a large one would take minutes)
 GPU_PREFETCH = 4  # batches each loader process prepares ahead when it feeds a GPU
 
 
@@ -444,6 +446,81 @@ class Trainer:
             )
         self.reporter.finished_early()
 
+    def find_largest_batch(self, folder: Path, stored: tuple[int, int, int]) -> None:
+        """Real forward and backward steps on images of the dataset's stored size: on a GPU at
+        growing sizes until one runs out of memory; on the CPU at the size this network's
+        memory per image allows in a share of the host's memory."""
+        on_gpu = self.env.device.type == "cuda"
+        tries = batch_finder.Tries("cuda" if on_gpu else "cpu")
+        if on_gpu:
+            batch_finder.search(self._try_on_gpu(stored), tries, batch_finder.MAX_BATCH)
+            name = torch.cuda.get_device_name(self.env.device)
+            note = f"{name}: the largest batch that ran without running out of memory"
+        else:
+            per_image, fixed = self._memory_per_image(stored)
+            budget = batch_finder.host_memory_budget() // max(1, self.env.local_world_size)
+            largest = max(1, min(batch_finder.MAX_BATCH, (budget - fixed) // per_image))
+            timed_at = min(largest, CPU_TIMED_BATCH)
+            seconds = batch_finder.timed(self._step_at(timed_at, stored), lambda: None)
+            tries.record(largest, True, seconds * largest / timed_at, fixed + per_image * largest)
+            note = (
+                "no GPU on this host: the largest batch whose memory (this network's activations "
+                f"and gradients per image, measured, and its weights) fits in half the host's "
+                f"memory; speed timed at a batch of {timed_at}"
+            )
+        if self.env.is_main:
+            tries.save(folder, note)
+            self.reporter.log(
+                f"largest batch: {tries.largest} ({note}); proposed {tries.proposal()}"
+            )
+        self.reporter.finished_early()
+
+    def _step_at(self, batch: int, stored: tuple[int, int, int]):
+        rows = len(self.targets["train"]) if self.targets is not None else self.num_classes
+        images = torch.randint(0, 256, (batch, *stored), dtype=torch.uint8)
+        labels = torch.randint(0, rows, (batch,))
+
+        def step() -> None:
+            self.forward_backward(images, labels)
+            self.optimizer.zero_grad(set_to_none=True)
+
+        return step
+
+    def _try_on_gpu(self, stored):
+        def try_batch(batch: int) -> tuple[float, int]:
+            try:
+                torch.cuda.reset_peak_memory_stats(self.env.device)
+                seconds = batch_finder.timed(self._step_at(batch, stored), torch.cuda.synchronize)
+                return seconds, torch.cuda.max_memory_allocated(self.env.device)
+            except torch.cuda.OutOfMemoryError as exc:
+                raise batch_finder.DoesNotFit() from exc
+            finally:
+                self.optimizer.zero_grad(set_to_none=True)
+                gc.collect()
+                torch.cuda.empty_cache()
+
+        return try_batch
+
+    def _memory_per_image(self, stored) -> tuple[int, int]:
+        """Bytes an image of a batch takes (each layer's output, kept for the backward pass,
+        and its gradient), and bytes the network takes whatever the batch (weights, their
+        gradients and two optimizer states)."""
+        outputs = []
+
+        def keep(_module, _inputs, output):
+            if isinstance(output, torch.Tensor):
+                outputs.append(output.numel() * output.element_size())
+
+        hooks = [m.register_forward_hook(keep) for m in self.model.modules() if m is not self.model]
+        try:
+            self._step_at(2, stored)()
+        finally:
+            for hook in hooks:
+                hook.remove()
+        per_image = max(1, sum(outputs))  # a batch of 2's outputs: per image, and gradients
+        fixed = 4 * sum(p.numel() * p.element_size() for p in self.model.parameters())
+        return per_image, fixed
+
     def _endless_batches(self):
         epoch = 0
         while True:
@@ -652,6 +729,10 @@ def train(ctx: JobContext) -> None:
             ctx.log(f"resuming from the snapshot of epoch {latest[-1]:g}")
     if options.find_lr:
         trainer.find_learning_rate(ctx.folder)
+    elif options.find_batch:
+        trainer.find_largest_batch(
+            ctx.folder, (info.image.channels, info.image.height, info.image.width)
+        )
     else:
         trainer.run()
     if env.world_size > 1:

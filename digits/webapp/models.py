@@ -21,6 +21,7 @@ from digits.jobs.store import JobNotFound
 from digits.models import catalog
 from digits.models.importing import network_input
 from digits.models.job_type import (
+    BATCH_FINDER,
     IMAGE_CLASSIFICATION_MODEL,
     IMAGE_GENERIC_MODEL,
     IMPORTED_MODEL_TYPE,
@@ -60,7 +61,7 @@ MAX_SWEEP = 20
 
 
 # What a link may set on the New Model forms besides a Clone's values.
-FORM_ARGUMENTS = ("method", "pretrained_networks", "learning_rate")
+FORM_ARGUMENTS = ("method", "pretrained_networks", "learning_rate", "batch_size")
 
 
 @bp.route("/models/images/classification/new")
@@ -161,7 +162,23 @@ def create_generic():
 def range_test():
     """A learning-rate range test of the New Model form's network on its dataset (either form):
     `lr_min`, `lr_max` (1e-7 to 10) over `lr_steps` (100) steps; its page proposes a rate."""
-    form = job_parameters(request.form) | {"find_lr": "1"}
+    return _settings_finder(LR_RANGE_TEST, {"find_lr": "1"}, "Range test")
+
+
+@bp.route("/models/batch-finder", methods=["POST"])
+@bp.route("/models/batch-finder.json", methods=["POST"], endpoint="batch_finder_json")
+@login_required
+def batch_finder():
+    """The largest batch of the New Model form's network on its dataset's images that fits one
+    GPU (or, without GPUs, the host's memory); its page proposes a batch size."""
+    return _settings_finder(BATCH_FINDER, {"find_batch": "1", "select_gpu_count": "1"}, "Batch")
+
+
+def _settings_finder(job_type, marks: dict, title: str):
+    """A short job that finds a setting for the New Model form, from the form's fields."""
+    form = {k: v for k, v in job_parameters(request.form).items() if k not in marks} | marks
+    if "find_batch" in marks:  # one GPU, any free one: the proposal is per GPU
+        form.pop("select_gpus", None)
     for field in SWEEP_FIELDS:  # a sweep's lists: the test takes the first (it sets the rates)
         form[field] = (split_list(str(form.get(field, ""))) or [form.get(field, "")])[0]
     generic = _dataset_type(text_field(form, "dataset")) == IMAGE_GENERIC_DATASET.name
@@ -172,8 +189,8 @@ def range_test():
         return render_template(
             "models/new.html", values=form, errors=errors, **_form_choices(generic)
         ), 400
-    name = f"Range test: {form.get('model_name') or form.get('standard_networks') or 'network'}"
-    job = services().control.submit(LR_RANGE_TEST, name, current_user(), form)
+    name = f"{title}: {form.get('model_name') or form.get('standard_networks') or 'network'}"
+    job = services().control.submit(job_type, name, current_user(), form)
     if wants_json():
         return jsonify(services().detail(job))
     return redirect(url_for("jobs.show_models", job_id=job.id))

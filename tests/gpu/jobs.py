@@ -31,7 +31,7 @@ def new_job(store, kind, parameters):
     return job
 
 
-def dataset_and_model(tmp_path, epochs: int):
+def dataset_and_model(tmp_path, epochs: int, **parameters):
     """300 32x32 images of 3 colours, built; a ResNet-18 model job on them, not yet run."""
     images = tmp_path / "images"
     for n in range(300):
@@ -66,7 +66,8 @@ def dataset_and_model(tmp_path, epochs: int):
             "batch_size": "32",
             "learning_rate": "0.01",
             "random_seed": "0",
-        },
+        }
+        | parameters,
     )
     return settings, store, model
 

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from digits.jobs.events import read_events
+from digits.models import batch_finder
 
 from .jobs import dataset_and_model, run_trainer
 
@@ -30,3 +31,14 @@ def test_training_on_gpu_zero_learns_and_reports(tmp_path):
     assert snapshot["labels"] == ["c0", "c1", "c2"]
     progress = [e for e in read_events(folder) if e.get("update") == "progress"]
     assert progress[-1]["progress"] == 1.0 and progress[-1]["images_per_sec"] > 0
+
+
+def test_the_largest_batch_on_gpu_zero_is_found_with_real_steps(tmp_path):
+    settings, store, model = dataset_and_model(tmp_path, epochs=1, find_batch="1")
+    result = run_trainer(settings, model)
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = batch_finder.read_result(store.folder(model.id))
+    assert found["device"] == "cuda" and found["largest"] >= 256
+    fitted = [row for row in found["tries"] if row["fits"]]
+    assert all(row["images_per_sec"] > 0 and row["memory_bytes"] > 0 for row in fitted)
+    assert found["suggested"] <= found["largest"]

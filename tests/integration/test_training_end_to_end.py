@@ -125,13 +125,39 @@ def test_a_learning_rate_range_test_proposes_a_rate_and_opens_the_form_with_it(s
     assert test["rows"][at + 1]["loss"] < test["rows"][0]["loss"]
     page = requests.get(f"{server.url}/models/{job_id}").text
     assert 'data-role="range-test-chart"' in page
-    form = api.login(server.url).get(
-        f"{server.url}/models/images/classification/new",
-        params={"clone": job_id, "learning_rate": f"{test['suggested']:.3g}"},
-    ).text
+    form = (
+        api.login(server.url)
+        .get(
+            f"{server.url}/models/images/classification/new",
+            params={"clone": job_id, "learning_rate": f"{test['suggested']:.3g}"},
+        )
+        .text
+    )
     assert f'value="{test["suggested"]:.3g}"' in form
     refused = post(server, "/models/lr-range-test.json", lr_min="1", lr_max="0.1", **fields)
     assert "lr_max" in refused.json()["errors"]
+
+
+def test_the_largest_batch_on_a_host_without_gpus_is_measured_against_its_memory(server, colors):
+    fields = {"method": "standard", "standard_networks": "lenet", "dataset": colors}
+    answer = post(server, "/models/batch-finder.json", model_name="lenet", **fields)
+    assert answer.status_code == 200, answer.text
+    job_id = answer.json()["id"]
+    assert finished(server, job_id)["status"] == "Done"
+    found = requests.get(f"{server.url}/models/{job_id}.json").json()["batch_finder"]
+    assert found["device"] == "cpu" and found["note"].startswith("no GPU on this host")
+    [tried] = found["tries"]
+    assert tried["fits"] and tried["images_per_sec"] > 0
+    assert 8 <= found["suggested"] <= found["largest"] <= 8192
+    form = (
+        api.login(server.url)
+        .get(
+            f"{server.url}/models/images/classification/new",
+            params={"clone": job_id, "batch_size": found["suggested"]},
+        )
+        .text
+    )
+    assert f'value="{found["suggested"]}"' in form
 
 
 def test_two_cpu_ranks_take_the_same_step_as_one(server, colors):
