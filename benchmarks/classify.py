@@ -192,7 +192,8 @@ def main() -> None:
         data = data_roots_of(jobs_dir)
         data.mkdir(parents=True)
         redis = RedisServer(Path(tmp)) if args.broker == "redis" else None
-        server = Server(jobs_dir, broker_url=redis.url if redis else None, workers=True)
+        warm = {"DIGITS_WARM_UP": "1"}  # as `digits serve` runs by default
+        server = Server(jobs_dir, broker_url=redis.url if redis else None, workers=True, env=warm)
         server.jobs_dir = jobs_dir
         try:
             rows = []

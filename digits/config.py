@@ -68,6 +68,10 @@ class Settings:
     # Where workers run trained networks for people: "auto" (a GPU when the host has one, see
     # digits.models.devices) or "cpu".
     inference_device: str = "auto"
+    # Whether job workers import the modules of the jobs they fork (Classify Many) as soon as
+    # they start, so a first job starts warm too (digits.jobs.warm); off, the first job of each
+    # worker process imports them.
+    warm_up: bool = True
 
     @property
     def weights_folder(self) -> Path:
@@ -120,6 +124,8 @@ class Settings:
             "DIGITS_NETWORK_CHECK_MEMORY_MB": str(self.network_check_memory_mb),
             "DIGITS_WEIGHTS_DIR": str(self.weights_folder),
             "DIGITS_WEIGHTS_URL": self.weights_url,
+            "DIGITS_INFERENCE_DEVICE": self.inference_device,
+            "DIGITS_WARM_UP": "1" if self.warm_up else "0",
         }
 
 
@@ -156,6 +162,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         else None,
         "weights_url": env.get("DIGITS_WEIGHTS_URL") or "https://download.pytorch.org/models/",
         "inference_device": env.get("DIGITS_INFERENCE_DEVICE", "auto").strip().lower() or "auto",
+        "warm_up": env.get("DIGITS_WARM_UP", "1").lower() not in ("0", "false", "no", "off"),
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     if isinstance(values["jobs_dir"], str):

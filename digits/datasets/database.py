@@ -127,6 +127,17 @@ def database_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.glob("*.mdb"))
 
 
+def first_records(path: Path, count: int) -> list[Record]:
+    """A database's first `count` records (fewer if it has fewer)."""
+    env = open_database(path)
+    try:
+        with env.begin() as txn:
+            values = [txn.get(key_for(index)) for index in range(count)]
+        return [decode_record(value) for value in values if value is not None]
+    finally:
+        env.close()
+
+
 def database_entries(path: Path) -> int:
     """The records of an LMDB database (ours or another's), read-only."""
     env = open_database(path)

@@ -66,7 +66,7 @@ def run_worker(
     warnings.filterwarnings("ignore", category=SecurityWarning)
     signals.after_setup_logger.connect(quiet_celery, weak=False)
     signals.worker_ready.connect(ready, weak=False)
-    preload = modules_to_preload(queue)
+    preload = modules_to_preload(queue) if settings.warm_up else []
     signals.worker_process_init.connect(lambda **_: warm_up(preload), weak=False)
     signals.worker_shutdown.connect(lambda **_: heartbeat.stop(), weak=False)
     app.worker_main(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from collections.abc import Mapping
@@ -10,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from digits.config import CPU_QUEUE, GPU_QUEUE
-from digits.datasets.layout import read_info
+from digits.datasets.database import first_records
+from digits.datasets.layout import database, read_info
 from digits.files import read_json_lines, read_last_json_lines
 from digits.forms import FormErrors
 from digits.hardware.leases import GpuRequest
@@ -30,6 +32,7 @@ from digits.models.layout import (
     MODEL_LABELS,
     MODEL_MEAN,
     MODEL_NETWORK,
+    PROBES_FILE,
     VAL_CONFUSION_FILE,
     imported_info,
     list_snapshots,
@@ -103,7 +106,31 @@ def model_page_data(job: Job, folder: Path, args: Mapping[str, str]) -> dict[str
     return {
         "metrics": read_metrics(folder),
         "usage": read_last_json_lines(folder / USAGE_FILE, USAGE_HISTORY),
+        "probes": probe_history(job, folder),
     }
+
+
+def probe_history(job: Job, folder: Path) -> dict[str, Any] | None:
+    """The probe images (pictures, true classes) and their top predictions at each validation
+    so far; None for a model that follows none."""
+    options = options_of(job)
+    if options is None or not options.probe_images or options.find_lr or options.find_batch:
+        return None
+    dataset_folder = folder.parent / options.dataset
+    info = read_info(dataset_folder)
+    if info is None or info.generic or "val" not in info.splits:
+        return None
+    records = first_records(dataset_folder / database("val"), options.probe_images)
+    history = read_json_lines(folder / PROBES_FILE)
+    return {
+        "labels": info.labels,
+        "images": [{"image": png_uri(record.png()), "label": record.label} for record in records],
+        "history": history,
+    }
+
+
+def png_uri(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode()
 
 
 def model_details(job: Job, folder: Path) -> dict[str, Any]:

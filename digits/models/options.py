@@ -63,6 +63,7 @@ FRAMEWORK = "pytorch"
 # What DIGITS' scripts send: a standard network trains here, with PyTorch, whichever they name.
 DIGITS_FRAMEWORKS = ("pytorch", "torch", "caffe", "tensorflow")
 DEFAULT_BATCH = 64
+MAX_PROBES = 16  # probe images a model may follow
 # A blank batch size is the standard network's own, as DIGITS' standard networks defined their
 # training batch (LeNet 64, AlexNet 128, GoogLeNet 32); the large ones beyond DIGITS: 32.
 NETWORK_BATCHES = {"alexnet": 128, "googlenet": 32, "resnet50": 32, "convnext_tiny": 32}
@@ -149,6 +150,9 @@ class TrainingOptions:
     find_lr: tuple[float, float, int] | None = None
     # The largest batch that fits instead of a training (digits.models.batch_finder).
     find_batch: bool = False
+    # Probe images: the first N validation images, classified at every validation so the
+    # model page shows how their top predictions move epoch by epoch (0: none).
+    probe_images: int = 4
     keep_snapshots: int | None = None
 
 
@@ -191,6 +195,7 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
         patience=float_field(form, "patience", 0.0, errors, 0, 100_000) or None,
         find_lr=_range_test(form, errors),
         find_batch=flag_field(form, "find_batch"),
+        probe_images=int_field(form, "probe_images", 4, errors, 0, MAX_PROBES),
         keep_snapshots=optional_int_field(form, "snapshot_keep", errors, 1, 10_000),
     )
     if flag_field(form, "aug_hsv_use"):

@@ -26,6 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from digits.datasets import layout, targets
+from digits.datasets.database import first_records
 from digits.datasets.reader import (
     InMemoryImages,
     LmdbImageDataset,
@@ -42,6 +43,7 @@ from digits.models.layout import (
     MODEL_LABELS,
     MODEL_MEAN,
     MODEL_NETWORK,
+    PROBES_FILE,
     VAL_CONFUSION_FILE,
     list_snapshots,
 )
@@ -124,6 +126,7 @@ class ShardSampler(Sampler[int]):
 # Of the host's memory, what the decoded images of a job's ranks may take when data_cache is
 # "auto" (each rank holds its own copy).
 CACHE_SHARE = 0.25
+PROBE_TOP = 3  # classes shown per probe image and validation
 CPU_TIMED_BATCH = 64  # the batch the CPU's speed is timed at (a large one would take minutes)
 GPU_PREFETCH = 4  # batches each loader process prepares ahead when it feeds a GPU
 
@@ -305,6 +308,14 @@ class Reporter:
         if self.ctx is not None:
             self.ctx.log(line)
 
+    def probes(self, row: dict) -> None:
+        """The probe images' top predictions at one validation: to the file and live."""
+        if self.ctx is None:
+            return
+        with open(self.ctx.folder / PROBES_FILE, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        self.ctx.events.publish(self.ctx.job.id, "probes", **row)
+
     def finished_early(self) -> None:
         """Early stopping: the job is done, its progress says so."""
         if self.ctx is not None:
@@ -384,6 +395,8 @@ class Trainer:
     # classifier.
     targets: dict[str, torch.Tensor] | None = None
     outputs: list[str] = field(default_factory=list)
+    # A classifier's probe images (N x C x H x W uint8), followed at each validation.
+    probe_images: torch.Tensor | None = None
 
     def __post_init__(self):
         self.epoch_steps = max(
@@ -630,10 +643,28 @@ class Trainer:
             )
         row = {"epoch": round(step / self.epoch_steps, 4), **figures}
         self.reporter.metrics(row)
+        if self.probe_images is not None and self.env.is_main:
+            self.reporter.probes({"epoch": row["epoch"], "probes": self.classify_probes()})
         score = -row["val_loss"] if self.targets is not None else row["val_top1"]
         self.state.note_score(score, row["epoch"])
         if self.state.note_validation(row) and confusion is not None:
             self.reporter.best_confusion(row["epoch"], confusion)
+
+    @torch.no_grad()
+    def classify_probes(self) -> list[list[list[float]]]:
+        """Each probe image's top 3 classes now: [[class, probability], ...]."""
+        self.model.eval()
+        try:
+            images = self.preprocess(self.probe_images.to(self.env.device))
+            with self.autocast():
+                scores = torch.softmax(self.model(images).float(), dim=1)
+        finally:
+            self.model.train()
+        top = scores.topk(min(PROBE_TOP, scores.shape[1]), dim=1)
+        return [
+            [[int(c), round(float(p), 4)] for c, p in zip(classes, chances, strict=True)]
+            for classes, chances in zip(top.indices.tolist(), top.values.tolist(), strict=True)
+        ]
 
     def no_better_for_long(self, step: int) -> bool:
         """Early stopping: `patience` epochs without a better validation; said in the log.
@@ -719,6 +750,7 @@ def train(ctx: JobContext) -> None:
         num_classes=len(labels),
         targets=regression_targets(dataset_folder, env) if info.generic else None,
         outputs=labels if info.generic else [],
+        probe_images=None if info.generic else probe_images(dataset_folder, options),
     )
     if env.is_main:
         write_model_files(ctx, options, labels, dataset_folder)
@@ -737,6 +769,17 @@ def train(ctx: JobContext) -> None:
         trainer.run()
     if env.world_size > 1:
         dist.destroy_process_group()
+
+
+def probe_images(dataset_folder: Path, options) -> torch.Tensor | None:
+    """The first `probe_images` validation images, as the loaders give them."""
+    path = dataset_folder / layout.database("val")
+    if not options.probe_images or not path.exists():
+        return None
+    records = first_records(path, options.probe_images)
+    if not records:
+        return None
+    return torch.from_numpy(np.stack([r.pixels().transpose(2, 0, 1) for r in records]))
 
 
 def write_model_files(ctx: JobContext, options, labels: list[str], dataset_folder: Path) -> None:

@@ -78,6 +78,9 @@ def test_create_a_model_and_watch_the_chart_grow(
     )
     expect(page.get_by_test_id("status")).to_have_text("Done", timeout=90000)
     expect(page.get_by_test_id("snapshots")).to_contain_text("epoch 6")
+    # Probe images grew a cell per validation, live: 4 images x 6 epochs.
+    expect(page.get_by_test_id("probe-strip")).to_have_count(4)
+    expect(page.get_by_test_id("probe")).to_have_count(24)
     expect(chart.locator(".main-svg").first).to_be_visible()
     expect(page.get_by_test_id("confusion-matrix").locator(".main-svg").first).to_be_visible()
     screenshot("model-page")

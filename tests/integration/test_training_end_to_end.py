@@ -75,6 +75,13 @@ def test_a_small_network_learns_the_dataset(server, trained):
     assert {"val_loss", "val_top1", "val_top5"} <= {k for r in rows for k in r}
     page = requests.get(f"{server.url}/models/{trained}").text
     assert 'data-role="metrics-chart"' in page and "epoch 4" in page
+    # Probe images: the first 4 validation images' top classes at each of the 4 validations.
+    probes = [json.loads(line) for line in (server.jobs_dir / trained / "probes.jsonl").open()]
+    assert [row["epoch"] for row in probes] == [1.0, 2.0, 3.0, 4.0]
+    assert all(len(row["probes"]) == 4 for row in probes)
+    top = probes[-1]["probes"][0]
+    assert len(top) == 3 and top[0][1] >= top[1][1] >= top[2][1]  # best first
+    assert 'data-role="probe-strips"' in page
 
 
 def test_a_compiled_network_trains_and_its_snapshots_load_anywhere(server, colors, trained):

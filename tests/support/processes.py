@@ -62,6 +62,9 @@ def digits_env(
     env["DIGITS_JOBS_DIR"] = str(jobs_dir)
     env["DIGITS_PLUGINS"] = PLUGIN
     env["DIGITS_SECRET_KEY"] = "tests"
+    # Each worker importing torch in the background at start costs seconds of the two cores per
+    # server the tests start; forked jobs still run forked (their first one imports first).
+    env.setdefault("DIGITS_WARM_UP", "0")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPOSITORY), env.get("PYTHONPATH")]))
     env.pop("DIGITS_BROKER_URL", None)
     if broker_url:

@@ -98,6 +98,42 @@ export function modelCharts() {
   draw();
   document.addEventListener("digits:metrics", (event) => { add(event.detail); draw(); });
   usagePanels(data.usage);
+  if (data.probes) probeStrips(data.probes);
+}
+
+// Probe images: a strip per image, a cell per validation with its top class, live.
+function probeStrips(probes) {
+  const holder = role("probe-strips");
+  const strips = probes.images.map((probe) => {
+    const strip = document.createElement("div");
+    strip.className = "probe-strip";
+    strip.dataset.role = "probe-strip";
+    const picture = document.createElement("figure");
+    const img = document.createElement("img");
+    img.src = probe.image;
+    img.alt = probes.labels[probe.label];
+    const caption = document.createElement("figcaption");
+    caption.textContent = probes.labels[probe.label];
+    picture.append(img, caption);
+    strip.append(picture);
+    holder.append(strip);
+    return strip;
+  });
+  const add = (row) => {
+    row.probes.forEach((top, index) => {
+      if (!strips[index]) return;
+      const [best, chance] = top[0];
+      const cell = document.createElement("span");
+      const right = best === probes.images[index].label;
+      cell.className = `probe ${right ? "right" : "wrong"}`;
+      cell.dataset.role = "probe";
+      cell.title = `epoch ${row.epoch}: ` + top.map(([c, p]) => `${probes.labels[c]} ${(100 * p).toFixed(1)}%`).join(", ");
+      cell.textContent = `${probes.labels[best]} ${Math.round(100 * chance)}%`;
+      strips[index].append(cell);
+    });
+  };
+  probes.history.forEach(add);
+  document.addEventListener("digits:probes", (event) => add(event.detail));
 }
 
 export function gpuFigures(gpu) {
