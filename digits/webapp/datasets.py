@@ -11,7 +11,7 @@ from werkzeug.datastructures import FileStorage
 
 from digits.data_roots import PathNotAllowed, resolve_in_roots
 from digits.datasets import images, layout, limits, targets
-from digits.datasets.database import browse, database_entries
+from digits.datasets.database import browse
 from digits.datasets.job_type import IMAGE_CLASSIFICATION_DATASET, IMAGE_GENERIC_DATASET
 from digits.datasets.layout import read_info
 from digits.datasets.options import (
@@ -196,15 +196,16 @@ def _check_sources(
     if method == "upload":
         return _check_upload(request.files.get("upload_archive"), errors, staged)
     if method in PREBUILT_FIELDS:
-        return _check_prebuilt(form, method, errors)
+        _check_prebuilt(form, method, errors)
     return 0
 
 
-def _check_prebuilt(form: dict, method: str, errors: dict) -> int:
+def _check_prebuilt(form: dict, method: str, errors: dict) -> None:
     """The databases a prebuilt method copies: inside the data roots, LMDBs where they should
-    be, no larger than a dataset may be; the number of images they hold."""
+    be, no larger than a dataset may be. Only their files are looked at here: the web process
+    never opens a database someone else wrote (its job does, in a child)."""
     settings = services().settings
-    images, size = 0, 0
+    size = 0
     for field in PREBUILT_FIELDS[method]:
         text = str(form.get(field, "") or "").strip()
         if not text:
@@ -230,12 +231,9 @@ def _check_prebuilt(form: dict, method: str, errors: dict) -> int:
                 add_error(errors, field, f"{database} is not an LMDB database (no data.mdb)")
                 continue
             size += (database / "data.mdb").stat().st_size
-            if not field.endswith("_labels"):
-                images += database_entries(database)
     if size > settings.max_dataset_mb * 2**20:
         field = PREBUILT_FIELDS[method][0]
         add_error(errors, field, f"over the {settings.max_dataset_mb} MB a dataset may take")
-    return images
 
 
 def _check_size(options, images: int, errors: dict) -> None:
