@@ -10,6 +10,7 @@ Keys are the image's index as 10 zero-padded digits, so LMDB's key order is inse
 
 from __future__ import annotations
 
+import base64
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,6 +44,10 @@ class Record:
             return flat.reshape(self.height, self.width, self.channels).copy()
         pixels = images.decode(self.data, self.channels)
         return pixels.reshape(self.height, self.width, self.channels)
+
+    def png_data_uri(self) -> str:
+        """The image as a `data:` URI, for a page to show it inline."""
+        return "data:image/png;base64," + base64.b64encode(self.png()).decode()
 
     def png(self) -> bytes:
         if self.encoding == "png":

@@ -57,10 +57,7 @@ def read_list(
     """The list's images that may be read (relative paths under `folder_text`), and an error
     for each line that cannot."""
     items, errors = [], []
-    try:
-        paths = PathsInRoots(ctx.settings.data_roots)
-    except PathNotAllowed as exc:
-        raise JobError(str(exc)) from exc
+    paths = _paths_in_roots(ctx)
     lines = (ctx.folder / CLASSIFY_LIST_FILE).read_text(errors="replace").splitlines()
     for number, line in enumerate(lines, 1):
         text = line.strip()
@@ -74,6 +71,14 @@ def read_list(
         if item:
             items.append(item)
     return items, errors
+
+
+def _paths_in_roots(ctx: JobContext) -> PathsInRoots:
+    """The server's data roots, to check a list's paths against (none: the job cannot run)."""
+    try:
+        return PathsInRoots(ctx.settings.data_roots)
+    except PathNotAllowed as exc:
+        raise JobError(str(exc)) from exc
 
 
 def _item(paths: PathsInRoots, text: str, folder_text: str, label, number: int, errors: list):
@@ -101,10 +106,7 @@ def read_values_list(ctx: JobContext, outputs: list[str], folder_text: str):
         table = None
     if table is None or table.values.shape[1] != len(outputs):
         return read_list(ctx, [], folder_text)
-    try:
-        paths = PathsInRoots(ctx.settings.data_roots)
-    except PathNotAllowed as exc:
-        raise JobError(str(exc)) from exc
+    paths = _paths_in_roots(ctx)
     items, errors = [], []
     for number, (path, values) in enumerate(zip(table.paths, table.values, strict=True), 1):
         item = _item(paths, path, folder_text, None, number, errors)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import sys
 from collections.abc import Mapping
@@ -114,7 +113,7 @@ def probe_history(job: Job, folder: Path) -> dict[str, Any] | None:
     """The probe images (pictures, true classes) and their top predictions at each validation
     so far; None for a model that follows none."""
     options = options_of(job)
-    if options is None or not options.probe_images or options.find_lr or options.find_batch:
+    if options is None or not options.probe_images:
         return None
     dataset_folder = folder.parent / options.dataset
     info = read_info(dataset_folder)
@@ -124,13 +123,9 @@ def probe_history(job: Job, folder: Path) -> dict[str, Any] | None:
     history = read_json_lines(folder / PROBES_FILE)
     return {
         "labels": info.labels,
-        "images": [{"image": png_uri(record.png()), "label": record.label} for record in records],
+        "images": [{"image": record.png_data_uri(), "label": record.label} for record in records],
         "history": history,
     }
-
-
-def png_uri(data: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(data).decode()
 
 
 def model_details(job: Job, folder: Path) -> dict[str, Any]:

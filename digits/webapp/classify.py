@@ -65,6 +65,14 @@ def model_and_epoch(form) -> tuple[Any, float | None]:
         raise field_error("snapshot_epoch", str(exc)) from None
 
 
+def check_family(model, generic: bool, classification_route: str, generic_route: str) -> None:
+    """A classifier is used at the classification routes, a generic model at the generic ones:
+    the other family's route is a 400 saying where to go."""
+    if (model.type == IMAGE_GENERIC_MODEL.name) != generic:
+        route = classification_route if generic else generic_route
+        raise field_error("job_id", f"model {model.name} is used at /models/images/{route}")
+
+
 def image_source(files, form) -> tuple[dict[str, Any], dict[str, bytes], str]:
     """The request's image: an upload (`image_file`) or a server path under the data roots."""
     upload = files.get("image_file")
@@ -110,9 +118,7 @@ def _infer_one(generic: bool):
     # DIGITS' job_from_request: `job_id` in the query string (its pages post there) or the form.
     fields = request.values
     job, epoch = model_and_epoch(fields)
-    if (job.type == IMAGE_GENERIC_MODEL.name) != generic:
-        use = "generic/infer_one" if not generic else "classification/classify_one"
-        raise field_error("job_id", f"model {job.name} is used at /models/images/{use}")
+    check_family(job, generic, "classification/classify_one", "generic/infer_one")
     try:
         payload, files, field = image_source(request.files, fields)
         visualizations = fields.get("show_visualizations", "") not in ("", "0")
@@ -172,9 +178,7 @@ def _stage(inputs: dict):
 def _submit_many(top_n: bool, generic: bool = False):
     form = request.values  # `job_id` in the query string, as DIGITS' pages post it, or the form
     model, epoch = model_and_epoch(form)
-    if (model.type == IMAGE_GENERIC_MODEL.name) != generic:
-        use = "generic/infer_many" if not generic else "classification/classify_many"
-        raise field_error("job_id", f"model {model.name} is used at /models/images/{use}")
+    check_family(model, generic, "classification/classify_many", "generic/infer_many")
     parameters = {
         "job_id": model.id,
         "snapshot_epoch": "" if epoch is None else f"{epoch:g}",

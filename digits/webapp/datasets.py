@@ -424,7 +424,7 @@ def explore():
         {
             "key": key,
             "label": _explore_label(info, values, r.label),
-            "src": "data:image/png;base64," + base64.b64encode(r.png()).decode(),
+            "src": r.png_data_uri(),
         }
         for key, r in records
     ]

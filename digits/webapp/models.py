@@ -67,11 +67,21 @@ FORM_ARGUMENTS = ("method", "pretrained_networks", "learning_rate", "batch_size"
 @bp.route("/models/images/classification/new")
 @login_required
 def new_classification():
+    return _new_form(generic=False)
+
+
+def _new_form(generic: bool) -> str:
+    """A New Model form, as a Clone's values or empty; "Fine-tune it" on a model's page opens
+    it with that model chosen, a range test's or batch search's page with what it proposes."""
     values = clone_values("model_name")
-    # "Fine-tune it" on a model's page opens the form with that model chosen; a range test's
-    # page, with the rate it proposes.
     values |= {k: request.args[k] for k in FORM_ARGUMENTS if k in request.args}
-    return render_template("models/new.html", values=values, errors={}, **_form_choices())
+    return _form_page(values, {}, generic)
+
+
+def _form_page(values: dict, errors: dict, generic: bool) -> str:
+    return render_template(
+        "models/new.html", values=values, errors=errors, **_form_choices(generic)
+    )
 
 
 def _form_choices(generic: bool = False) -> dict:
@@ -133,11 +143,7 @@ def _gpu_choices(workers: list[dict]) -> list[tuple[int, str]]:
 @bp.route("/models/images/generic/new")
 @login_required
 def new_generic():
-    values = clone_values("model_name")
-    values |= {k: request.args[k] for k in FORM_ARGUMENTS if k in request.args}
-    return render_template(
-        "models/new.html", values=values, errors={}, **_form_choices(generic=True)
-    )
+    return _new_form(generic=True)
 
 
 @bp.route("/models/images/classification", methods=["POST"])
@@ -184,16 +190,20 @@ def _settings_finder(job_type, marks: dict, title: str):
     generic = _dataset_type(text_field(form, "dataset")) == IMAGE_GENERIC_DATASET.name
     errors = _check(form, generic, check_fit=True)
     if errors:
-        if wants_json():
-            return json_errors(errors)
-        return render_template(
-            "models/new.html", values=form, errors=errors, **_form_choices(generic)
-        ), 400
+        return _refused(form, errors, generic)
     name = f"{title}: {form.get('model_name') or form.get('standard_networks') or 'network'}"
     job = services().control.submit(job_type, name, current_user(), form)
     if wants_json():
         return jsonify(services().detail(job))
     return redirect(url_for("jobs.show_models", job_id=job.id))
+
+
+def _refused(form: dict, errors: dict, generic: bool):
+    """A 400 naming each field: JSON for the API, the form again with the messages for a
+    browser."""
+    if wants_json():
+        return json_errors(errors)
+    return _form_page(form, errors, generic), 400
 
 
 def _dataset_type(dataset_id: str) -> str | None:
@@ -214,11 +224,7 @@ def _create(job_type):
         # A sweep varies only the learning rate and batch size: one fit check is enough.
         errors.update(_check(combination, generic, check_fit=index == 0))
     if errors:
-        if wants_json():
-            return json_errors(errors)
-        return render_template(
-            "models/new.html", values=form, errors=errors, **_form_choices(generic)
-        ), 400
+        return _refused(form, errors, generic)
     jobs = []
     for combination in combinations:
         name, group = combination["model_name"], group_field(combination, {})
