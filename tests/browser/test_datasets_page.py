@@ -35,7 +35,11 @@ def test_create_a_dataset_through_the_form_and_see_chart_and_mean(
     page.get_by_label("Width").fill("16")
     page.get_by_label("Height").fill("16")
     page.get_by_label("Height").press("Tab")  # committed: the examples follow the new size
-    page.wait_for_function("(img) => img.naturalWidth === 16", arg=first.element_handle())
+    # Each new size replaces the pictures: look at whichever is shown now, not at a handle to
+    # one that a later answer may replace.
+    page.wait_for_function(
+        "() => document.querySelector('[data-examples] img')?.naturalWidth === 16"
+    )
     page.get_by_label("Dataset name").fill("colors")
     page.get_by_test_id("create").click()
 
