@@ -36,16 +36,37 @@ class JobLost(Exception):
     native code): the job may go on from where it got to (see digits.jobs.recovery)."""
 
 
-def request_abort(folder: Path) -> None:
-    """Ask a running job to stop; the job sees it at its next check."""
-    (folder / ABORT_FILE).touch()
+USER_ABORT = "aborted by the user"
+
+
+def request_abort(folder: Path, reason: str = "") -> None:
+    """Ask a running job to stop; the job sees it at its next check. The file holds why,
+    when someone other than the user stopped it (a search pruning its trial, say)."""
+    (folder / ABORT_FILE).write_text(reason)
+
+
+def abort_reason(folder: Path) -> str:
+    """Why the job was asked to stop, as its status will say."""
+    try:
+        return (folder / ABORT_FILE).read_text().strip() or USER_ABORT
+    except (FileNotFoundError, UnicodeDecodeError):
+        return USER_ABORT
 
 
 class JobContext:
     """What a job type's `run` gets: its job, its folder, its GPUs, and ways to report back."""
 
-    def __init__(self, job: Job, settings: Settings, events: JobEvents, lease: Lease | None = None):
+    def __init__(
+        self,
+        job: Job,
+        settings: Settings,
+        events: JobEvents,
+        lease: Lease | None = None,
+        celery: Any = None,
+    ):
         self.job = job
+        # The worker's Celery app: what a job that submits jobs (a search's trials) sends with.
+        self.celery = celery
         self.settings = settings
         self.events = events
         self.folder = events.store.folder(job.id)

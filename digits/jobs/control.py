@@ -133,14 +133,16 @@ class JobControl:
         name, parameters = f"{original.name} (clone)", dict(original.parameters)
         return self.submit(job_type, name, owner, parameters, group=original.group)
 
-    def abort(self, job_id: str) -> Job:
+    def abort(self, job_id: str, reason: str = "") -> Job:
+        """Stop a job; `reason` says why when it is not the user's Abort."""
         job = self.store.get(job_id)
         if job.status.is_terminal:
             raise JobFinished(f"job {job_id} has already ended ({job.status.label})")
-        request_abort(self.store.folder(job_id))
+        request_abort(self.store.folder(job_id), reason)
         if job.status in QUEUED:
             self.celery.control.revoke(job.task_id)
-            self.events.move(job_id, Status.ABORT, "aborted before it started", only_from=QUEUED)
+            why = reason or "aborted before it started"
+            self.events.move(job_id, Status.ABORT, why, only_from=QUEUED)
         return self.store.get(job_id)
 
     def delete(self, job_id: str) -> None:

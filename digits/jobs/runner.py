@@ -11,7 +11,14 @@ import traceback
 from digits.config import Settings
 from digits.hardware.leases import GpuPool, GpuRequest, Lease, Waiting
 from digits.jobs import recovery, types
-from digits.jobs.context import JobAborted, JobContext, JobError, JobLost, worker_events
+from digits.jobs.context import (
+    JobAborted,
+    JobContext,
+    JobError,
+    JobLost,
+    abort_reason,
+    worker_events,
+)
 from digits.jobs.events import JobEvents
 from digits.jobs.heartbeats import live_workers
 from digits.jobs.job import Job
@@ -51,9 +58,9 @@ def _run(
         job_type = types.get(job.type)
         if job_type is None:
             raise RuntimeError(f"this worker ({hostname}) does not know job type {job.type!r}")
-        job_type.run(JobContext(job, settings, events, lease))
+        job_type.run(JobContext(job, settings, events, lease, celery=task.app))
     except JobAborted:
-        _finish(events, job_id, Status.ABORT, "aborted by the user")
+        _finish(events, job_id, Status.ABORT, abort_reason(events.store.folder(job_id)))
     except JobNotFound:
         log.info("job %s was deleted while it ran", job_id)
     except JobError as exc:

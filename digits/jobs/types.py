@@ -50,6 +50,8 @@ class JobType:
     # An inference run of a model: run_of(job) -> the model's id. It is listed under Inference
     # runs and on its model's page, not among the models.
     run_of: Callable[[Job], str | None] | None = None
+    # A training, with curves and a best epoch: what Compare puts side by side.
+    trains: bool = False
     # What the job page's Parameters table shows: (field, title) pairs in order; None: every
     # field under its own name.
     parameter_titles: tuple[tuple[str, str], ...] | None = None

@@ -32,6 +32,8 @@ from digits.models.layout import (
     MODEL_MEAN,
     MODEL_NETWORK,
     PROBES_FILE,
+    SEARCH_STUDY_FILE,
+    SEARCH_SUMMARY_FILE,
     VAL_CONFUSION_FILE,
     imported_info,
     list_snapshots,
@@ -228,6 +230,7 @@ IMAGE_CLASSIFICATION_MODEL = register(
         gpu_request=gpu_request,
         depends_on=uses,
         resume_point=snapshot_to_resume,
+        trains=True,
     )
 )
 
@@ -263,6 +266,7 @@ LR_RANGE_TEST = register(
         page_template="models/lr_range_test.html",
         page_data=None,
         resume_point=None,
+        trains=False,
     )
 )
 
@@ -279,6 +283,45 @@ BATCH_FINDER = register(
         title="Largest batch that fits",
         details=batch_finder_details,
         page_template="models/batch_finder.html",
+    )
+)
+
+
+def search_details(job: Job, folder: Path) -> dict[str, Any]:
+    """A search's trials, their scores and the best so far (digits.models.search writes them)."""
+    try:
+        summary = json.loads((folder / SEARCH_SUMMARY_FILE).read_text())
+    except (FileNotFoundError, ValueError):
+        summary = None
+    return range_test_details(job, folder) | {"search": summary}
+
+
+def run_search(ctx: JobContext) -> None:
+    """The search's loop, on a CPU worker (Optuna is imported there, never in the web process)."""
+    from digits.models.search import run_search as run
+
+    run(ctx)
+
+
+def search_resume_point(job: Job, folder: Path) -> str:
+    """A search goes on from its study: its finished trials count, its stopped ones resume."""
+    if (folder / SEARCH_STUDY_FILE).exists():
+        return "its trials so far (those stopped with it resume)"
+    return "its first trial"
+
+
+MODEL_SEARCH = register(
+    JobType(
+        name="model-search",
+        kind="model",
+        queue=CPU_QUEUE,  # it holds no GPU: it submits the trials, which wait for theirs
+        run=run_search,
+        title="Hyperparameter search",
+        details=search_details,
+        page_template="models/search.html",
+        waiting_on=dataset_ready,
+        depends_on=uses,
+        resume_point=search_resume_point,
     )
 )
 

@@ -9,6 +9,8 @@ from pathlib import Path
 METRICS_FILE = "metrics.jsonl"  # one JSON object a line: training reports and validations
 VAL_CONFUSION_FILE = "val_confusion.json"  # the validation confusion matrix at the best epoch
 PROBES_FILE = "probes.jsonl"  # per validation, the probe images' top predictions
+SEARCH_STUDY_FILE = "study.journal"  # a search's Optuna study (its journal file)
+SEARCH_SUMMARY_FILE = "search.json"  # a search's trials as its page shows them
 # DIGITS' files of a model, written when its training starts (its JSON names them).
 MODEL_LABELS = "labels.txt"
 MODEL_MEAN = "mean.npy"

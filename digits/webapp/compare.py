@@ -63,9 +63,10 @@ def _models(ids: list[str], group: str) -> list[Job] | str:
 
 
 def _trained_model(job: Job) -> bool:
-    """A model that trains (not a Classify Many run, which is a model job too)."""
+    """A model that trains (not a Classify Many run, a range test or a search, which are
+    model jobs too)."""
     job_type = types.get(job.type)
-    return job.kind == "model" and not (job_type and job_type.run_of and job_type.run_of(job))
+    return bool(job_type and job_type.trains)
 
 
 def comparison(jobs: list[Job]) -> dict[str, Any]:

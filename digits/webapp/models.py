@@ -1,4 +1,5 @@
-"""Model routes: the New Model form and its API, sweeps, Visualize, Customize, the LR preview."""
+"""Model routes: the New Model form and its API, sweeps and searches, Visualize, Customize, the
+LR preview."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from digits.models.job_type import (
     IMAGE_GENERIC_MODEL,
     IMPORTED_MODEL_TYPE,
     LR_RANGE_TEST,
+    MODEL_SEARCH,
     options_of,
 )
 from digits.models.layout import (
@@ -48,6 +50,13 @@ from digits.models.options import (
     split_list,
 )
 from digits.models.published import IMAGENET, IMAGENET_FILES, IMAGENET_NORMALIZATION
+from digits.models.search_space import (
+    PRUNERS,
+    SAMPLERS,
+    SPACE_FIELD,
+    check_search_plan,
+    fit_variants,
+)
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.hardware import gpu_hosts, hosts_report
 from digits.webapp.http import job_parameters, json_errors, wants_json
@@ -106,6 +115,8 @@ def _form_choices(generic: bool = False) -> dict:
             "lr_policies": POLICIES,
             "data_caches": DATA_CACHES,
             "losses": LOSSES,
+            "search_samplers": SAMPLERS,
+            "search_pruners": PRUNERS,
         },
         "generic": generic,
         "datasets": [j for j in jobs if j.type == dataset_type.name],
@@ -196,6 +207,54 @@ def _settings_finder(job_type, marks: dict, title: str):
     if wants_json():
         return jsonify(services().detail(job))
     return redirect(url_for("jobs.show_models", job_id=job.id))
+
+
+@bp.route("/models/search", methods=["POST"])
+@bp.route("/models/search.json", methods=["POST"], endpoint="search_json")
+@login_required
+def search():
+    """A hyperparameter search over the New Model form's fields: `search_space` (one field a
+    line: `learning_rate: 0.0001 .. 0.1`, `batch_size: 16, 32, 64`), `search_trials`,
+    `search_parallel`, `search_sampler` (tpe, random), `search_pruner` (median, halving,
+    none), `search_seed`. Each trial is a model job, filed with the search under its group."""
+    form = job_parameters(request.form)
+    if request.form.getlist("select_gpus"):
+        form["select_gpus"] = ",".join(request.form.getlist("select_gpus"))
+    _fit_to_pretrained(form)
+    generic = _dataset_type(text_field(form, "dataset")) == IMAGE_GENERIC_DATASET.name
+    model_type = IMAGE_GENERIC_MODEL if generic else IMAGE_CLASSIFICATION_MODEL
+    plan, errors = check_search_plan(form, model_type.name)
+    for field, messages in _check_trials(plan, generic, check_fit=not errors).items():
+        for message in messages:
+            add_error(errors, field, message)
+    if errors:
+        return _refused(form, errors, generic)
+    # The form's own values of the searched fields are the first trial's low ends: what the
+    # search's Parameters table shows, and what its dataset check read.
+    parameters = form | fit_variants(plan)[0] | {"search_model_type": model_type.name}
+    name = str(form.get("model_name", ""))
+    group = group_field(form, {}) or name
+    job = services().control.submit(
+        MODEL_SEARCH, f"Search: {name}", current_user(), parameters, group=group
+    )
+    if wants_json():
+        return jsonify(services().detail(job))
+    return redirect(url_for("jobs.show_models", job_id=job.id))
+
+
+def _check_trials(plan, generic: bool, check_fit: bool) -> dict:
+    """The checks of a model on the trials' forms that differ in what decides the network's
+    fit (each network listed, each end of a crop range). A complaint about a searched field
+    is the space's."""
+    errors: dict = {}
+    for values in fit_variants(plan):
+        for field, messages in _check(plan.trial_form(values), generic, check_fit).items():
+            for message in messages:
+                if field in values:
+                    field, message = SPACE_FIELD, f"{field} = {values[field]}: {message}"
+                if message not in errors.get(field, []):
+                    add_error(errors, field, message)
+    return errors
 
 
 def _refused(form: dict, errors: dict, generic: bool):

@@ -161,3 +161,47 @@ def test_a_digits_script_naming_another_framework_trains_the_standard_network_he
     assert response.status_code == 200, response.data
     job = fred.get(f"/models/{response.get_json()['id']}.json").get_json()
     assert job["framework"] == "pytorch" and job["network"] == "lenet"
+
+
+SEARCH = "/models/search.json"
+
+
+def test_a_search_is_refused_whole_before_any_job_exists(fred, dataset):
+    fields = model_fields(
+        dataset,
+        search_space="learning_rate: 0.001 .. 0.1\ncrop_size: 16 .. 32\nmodel_name: a, b",
+        search_trials="500",
+        train_epochs="0",
+    )
+    errors = errors_of(fred.post(SEARCH, data=fields))
+    assert errors["search_space"] == [
+        "line 3: model_name is the same for every trial: set it on the form",
+        "crop_size = 32: larger than the dataset's 28x28 images",
+    ]
+    assert errors["search_trials"] == ["a whole number from 1 to 200"]
+    assert "train_epochs" in errors
+    assert fred.get("/index.json").get_json()["models"] == []
+
+
+def test_a_search_waits_as_one_job_filed_with_its_trials_to_come(fred, dataset):
+    fields = model_fields(
+        dataset,
+        model_name="colors",
+        search_space="learning_rate: 0.001 .. 0.1\nbatch_size: 8, 16",
+        search_trials="4",
+    )
+    response = fred.post(SEARCH, data=fields)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    search = fred.get(f"/models/{response.get_json()['id']}.json").get_json()
+    assert (search["name"], search["group"], search["status"]) == (
+        "Search: colors",
+        "colors",
+        "Waiting",
+    )
+    assert search["type"] == "model-search" and search["search"] is None
+    # Its parameters show the first trial's low ends where the space varies a field.
+    assert search["parameters"]["learning_rate"] == "0.001"
+    page = fred.get(f"/models/{search['id']}").get_data(as_text=True)
+    assert 'data-role="trials"' in page and "/models/compare?group=colors" in page
+    form = fred.get("/models/images/classification/new").get_data(as_text=True)
+    assert 'name="search_space"' in form and 'data-role="start-search"' in form

@@ -70,7 +70,7 @@ export function job(jobId, lastSeq) {
       log.append(`${event.line}\n`);
       if (atBottom) log.scrollTop = log.scrollHeight;
     }
-    if (["metrics", "snapshots", "probes"].includes(event.update)) {
+    if (["metrics", "snapshots", "probes", "search"].includes(event.update)) {
       document.dispatchEvent(new CustomEvent(`digits:${event.update}`, { detail: event }));
     }
     if (event.update === "name") {
