@@ -300,7 +300,7 @@ def run_search(ctx: JobContext) -> None:
     """The search's loop, on a CPU worker (Optuna is imported there, never in the web process)."""
     from digits.models.search import run_search as run
 
-    run(ctx)
+    run(ctx, generic=ctx.parameters.get("search_model_type") == IMAGE_GENERIC_MODEL.name)
 
 
 def search_resume_point(job: Job, folder: Path) -> str:

@@ -23,7 +23,7 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
-from digits.files import write_json_atomically
+from digits.files import read_json_lines, write_json_atomically
 from digits.jobs import types
 from digits.jobs.context import JobAborted, JobContext
 from digits.jobs.control import JobControl, JobFinished
@@ -31,8 +31,7 @@ from digits.jobs.job import Job
 from digits.jobs.recovery import CannotResume
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
-from digits.models.job_type import IMAGE_GENERIC_MODEL, read_metrics
-from digits.models.layout import SEARCH_STUDY_FILE, SEARCH_SUMMARY_FILE
+from digits.models.layout import METRICS_FILE, SEARCH_STUDY_FILE, SEARCH_SUMMARY_FILE
 from digits.models.search_space import Dimension, SearchPlan, form_value, parse_search_plan
 
 STUDY_NAME = "search"
@@ -47,19 +46,20 @@ STATES = {
 }
 
 
-def run_search(ctx: JobContext) -> None:
+def run_search(ctx: JobContext, generic: bool) -> None:
+    """Run the search to its end; `generic`: its trials are generic models (scored by loss)."""
     plan = parse_search_plan(ctx.parameters, ctx.parameters["search_model_type"])
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the job's log says what matters
-    Search(ctx, plan).run()
+    Search(ctx, plan, generic).run()
 
 
 class Search:
-    def __init__(self, ctx: JobContext, plan: SearchPlan):
+    def __init__(self, ctx: JobContext, plan: SearchPlan, generic: bool):
         self.ctx = ctx
         self.plan = plan
         self.control = JobControl(ctx.events, ctx.celery)
         self.store = ctx.events.store
-        self.generic = plan.model_type == IMAGE_GENERIC_MODEL.name
+        self.generic = generic
         # A classifier's score is its best validation top-1; a generic model's, its lowest
         # validation loss.
         self.metric = "val_loss" if self.generic else "val_top1"
@@ -154,7 +154,7 @@ class Search:
 
     def _scores(self, job: Job) -> list[float]:
         """The trial's score at each validation so far."""
-        rows = read_metrics(self.store.folder(job.id))
+        rows = read_json_lines(self.store.folder(job.id) / METRICS_FILE)
         return [float(row[self.metric]) for row in rows if self.metric in row]
 
     def _complete(self, frozen: FrozenTrial, scores: list[float]) -> None:
@@ -248,7 +248,7 @@ class Search:
         epochs = None
         if job_id:
             try:
-                rows = read_metrics(self.store.folder(job_id))
+                rows = read_json_lines(self.store.folder(job_id) / METRICS_FILE)
                 epochs = rows[-1].get("epoch") if rows else 0
             except JobNotFound:
                 pass
