@@ -96,4 +96,4 @@ def server(tmp_path_factory) -> Server:
     running = Server(jobs_dir)
     running.jobs_dir, running.data = jobs_dir, data_roots_of(jobs_dir)
     yield running
-    running.stop()
+    running.discard()

@@ -35,7 +35,7 @@ def server(jobs_dir):
     try:
         yield running
     finally:
-        running.stop()
+        running.discard()
 
 
 def test_tick_two_models_compare_them_and_sort(page, server, trouble, screenshot):

@@ -12,7 +12,7 @@ def server(jobs_dir):
     data_roots_of(jobs_dir).mkdir(exist_ok=True)
     running = Server(jobs_dir)
     yield running
-    running.stop()
+    running.discard()
 
 
 def test_create_a_dataset_through_the_form_and_see_chart_and_mean(
@@ -85,4 +85,4 @@ def test_with_accounts_a_person_logs_in_with_a_password_and_the_page_works(page,
         expect(page.get_by_test_id("datasets-table")).to_be_attached()
         expect(page.get_by_text("No datasets yet.")).to_be_visible()
     finally:
-        running.stop()
+        running.discard()

@@ -21,7 +21,7 @@ def server_with_jobs(jobs_dir):
         assert finished(server, countdown)["status"] == "Done"
         yield server, dataset, countdown
     finally:
-        server.stop()
+        server.discard()
 
 
 def test_no_page_logs_an_error(page, server_with_jobs, trouble, screenshot):

@@ -15,7 +15,7 @@ def server(jobs_dir):
     try:
         yield running
     finally:
-        running.stop()
+        running.discard()
 
 
 def test_values_from_a_csv_to_a_model_to_inferences(page, server, tmp_path, trouble, screenshot):

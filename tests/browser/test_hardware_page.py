@@ -77,4 +77,4 @@ def test_hardware_page_and_a_jobs_gpu_panel_update_live(page, jobs_dir, tmp_path
                 ),
                 30,
             )
-        server.stop()
+        server.discard()

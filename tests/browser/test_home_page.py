@@ -11,7 +11,7 @@ from tests.support.processes import Server
 def server(jobs_dir):
     running = Server(jobs_dir)  # the default install: embedded broker, its own workers
     yield running
-    running.stop()
+    running.discard()
 
 
 def submit(server, **fields) -> str:

@@ -45,7 +45,7 @@ def server_with_dataset(jobs_dir):
         server.folder = folder
         yield server
     finally:
-        server.stop()
+        server.discard()
 
 
 def test_import_classify_and_fine_tune(page, server_with_dataset, tmp_path, trouble, screenshot):

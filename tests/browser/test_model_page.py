@@ -35,7 +35,7 @@ def server_with_dataset(jobs_dir):
         )
         yield running
     finally:
-        running.stop()
+        running.discard()
 
 
 def test_create_a_model_and_watch_the_chart_grow(

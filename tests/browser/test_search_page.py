@@ -66,7 +66,7 @@ def server(jobs_dir):
     try:
         yield running
     finally:
-        running.stop()
+        running.discard()
 
 
 def test_a_searchs_page_lists_its_trials_and_marks_the_best(page, server, trouble, screenshot):

@@ -83,8 +83,8 @@ def test_training_survives_restarts_of_the_server_and_redis(tmp_path):
         assert seqs == list(range(len(seqs)))
         assert requests.get(f"{server.url}/models/{model}").status_code == 200
     finally:
-        server.stop()
-        worker.stop()
+        server.discard()
+        worker.discard()
         redis.stop()
 
 

@@ -27,7 +27,7 @@ def gpu_server(tmp_path_factory):
     server = Server(jobs_dir, env={FAKE: str(gpus)})
     server.session = login(server.url)
     yield server
-    server.stop()
+    server.discard()
 
 
 def submit(server, name, steps=400, **fields) -> str:
@@ -128,8 +128,8 @@ def test_a_killed_worker_frees_its_gpus_and_its_job_is_not_left_running(tmp_path
             finished(server, submit(server, "next", steps=3, select_gpus="0"))["status"] == "Done"
         )
     finally:
-        server.stop()
-        worker.stop()
+        server.discard()
+        worker.discard()
 
 
 def post_json(server, path, **fields) -> str:
@@ -198,9 +198,9 @@ def test_training_stops_and_frees_its_gpu_when_its_worker_is_killed(tmp_path):
         abort(server, model)
         assert status(server, model, "Aborted", timeout=60)["restarts"] == 1
     finally:
-        server.stop()
+        server.discard()
         for worker in workers:
-            worker.stop()
+            worker.discard()
         # Had the test failed, its trainer might still run: leave nothing behind.
         for pid in processes_named(model.encode()) if model else ():
             os.kill(pid, signal.SIGKILL)
@@ -246,6 +246,6 @@ def test_each_host_offers_its_own_gpus(tmp_path):
         for job_id in (both, third):
             abort(server, job_id)
     finally:
-        server.stop()
+        server.discard()
         for worker in (one, two, cpu_only):
-            worker.stop()
+            worker.discard()

@@ -20,7 +20,7 @@ def infer_worker(tmp_path, broker_url):
         plugins=(PLUGIN,),
     )
     yield settings, worker
-    worker.stop()
+    worker.discard()
 
 
 def test_a_worker_answers_with_the_files_it_was_sent(infer_worker):

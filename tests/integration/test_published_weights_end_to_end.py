@@ -44,7 +44,7 @@ def server_and_data(tmp_path_factory, weights_site):
         assert finished(running, dataset)["status"] == "Done"
         yield running, jobs_dir, dataset
     finally:
-        running.stop()
+        running.discard()
 
 
 def test_weights_dropped_into_the_folder_start_the_training(server_and_data):

@@ -106,4 +106,4 @@ def test_with_accounts_only_a_user_may_listen(tmp_path):
         assert joined == {"room": "job_management"}
         ann.disconnect()
     finally:
-        server.stop()
+        server.discard()

@@ -14,7 +14,7 @@ def small_server(tmp_path):
     # 66 threads: 2 for open pages, 64 kept for requests.
     server = Server(tmp_path / "jobs", workers=False, env={"DIGITS_WEB_THREADS": "66"})
     yield server
-    server.stop()
+    server.discard()
 
 
 def test_pages_beyond_the_limit_are_refused_and_requests_still_answer(small_server):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -80,6 +81,7 @@ class Process:
 
     def __init__(self, args: list[str], env: dict[str, str], log_path: Path):
         self.log_path = log_path
+        self.jobs_dir: Path | None = None  # where a server's or worker's heartbeats are
         self._log = open(log_path, "ab")
         self.popen = subprocess.Popen(
             args, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
@@ -99,6 +101,10 @@ class Process:
         finally:
             self._log.close()
 
+    def discard(self) -> None:
+        """End it, and the workers of its jobs folder, at once (see discard below)."""
+        discard(self.jobs_dir, self) if self.jobs_dir else self.kill_group()
+
     def kill_group(self) -> None:
         try:
             os.killpg(self.popen.pid, signal.SIGKILL)
@@ -114,6 +120,32 @@ class Process:
 def heartbeat_files(jobs_dir: Path) -> list[Path]:
     folder = jobs_dir / ".workers"
     return sorted(folder.glob("*.json")) if folder.exists() else []
+
+
+def discard(jobs_dir: Path, *processes: Process) -> None:
+    """End these processes and every worker of the jobs folder at once: a fixture's teardown,
+    where nothing is asserted about stopping (the tests of stopping call stop(), which takes
+    seconds: Gunicorn's grace, and Celery's warm shutdown waits out a 2-second poll).
+
+    Each worker leads a process group of its own (its pool processes in it), found from its
+    heartbeat file; a job's child gets SIGTERM when its worker dies (digits.jobs.guard)."""
+    for path in heartbeat_files(jobs_dir):
+        try:
+            pid = int(json.loads(path.read_text())["pid"])
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # gone already
+        if b"digits" in command and b"worker" in command:  # not a pid reused since
+            _kill_group(pid)
+    for process in processes:
+        process.kill_group()
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def start_worker(
@@ -139,6 +171,7 @@ def start_worker(
     worker = Process(
         args, digits_env(jobs_dir, broker_url, env), jobs_dir.parent / f"worker-{node}.log"
     )
+    worker.jobs_dir = jobs_dir
     beats = [jobs_dir / ".workers" / f"{queue}@{node}.json" for queue in queues.split(",")]
     wait_until(lambda: all(p.exists() for p in beats) or not worker.alive())
     assert worker.alive(), worker.output()
@@ -160,6 +193,7 @@ class Server(Process):
         if workers is not None:
             args.append("--workers" if workers else "--no-workers")
         super().__init__(args, digits_env(jobs_dir, broker_url, env), jobs_dir.parent / "serve.log")
+        self.jobs_dir = jobs_dir
         wait_until(self._answers)
         if workers or (workers is None and broker_url is None):
             # Its own workers (cpu, gpu, infer) have said they are ready.

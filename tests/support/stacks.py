@@ -52,9 +52,9 @@ def build_stack(tmp_path: Path, broker_url: str | None, own_workers: bool) -> St
 
 
 def teardown_stack(stack: Stack) -> None:
-    stack.server.stop()
+    stack.server.discard()
     if stack.worker:
-        stack.worker.stop()
+        stack.worker.discard()
 
 
 class EventRecorder:

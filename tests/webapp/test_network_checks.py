@@ -28,7 +28,7 @@ def infer_worker(jobs_dir):
     }
     worker = start_worker(jobs_dir, queues="infer", node="checks", env=limits)
     yield worker
-    worker.stop()
+    worker.discard()
 
 
 @pytest.fixture
