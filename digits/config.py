@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,6 +21,7 @@ QUEUES = (CPU_QUEUE, GPU_QUEUE, INFER_QUEUE)
 # The Celery tasks, by name: what the server sends and the workers run.
 RUN_JOB_TASK = "digits.run_job"
 RUN_REQUEST_TASK = "digits.run_request"
+RUN_MEMBER_TASK = "digits.run_gang_member"  # one host's ranks of a job trained across hosts
 # Web server threads that open pages' Socket.IO connections may never take (requests' own).
 LIVE_PAGE_RESERVE = 64
 # Variables that sign sessions or make accounts: the web server's alone.
@@ -72,6 +74,10 @@ class Settings:
     # they start, so a first job starts warm too (digits.jobs.warm); off, the first job of each
     # worker process imports them.
     warm_up: bool = True
+    # Training across hosts: the address other hosts reach this one at (its rendezvous), and
+    # the ports it may listen on for it (None: any free port).
+    advertise_address: str = field(default_factory=socket.getfqdn)
+    rendezvous_ports: tuple[int, int] | None = None
 
     @property
     def weights_folder(self) -> Path:
@@ -126,11 +132,21 @@ class Settings:
             "DIGITS_WEIGHTS_URL": self.weights_url,
             "DIGITS_INFERENCE_DEVICE": self.inference_device,
             "DIGITS_WARM_UP": "1" if self.warm_up else "0",
+            "DIGITS_ADVERTISE_ADDRESS": self.advertise_address,
+            "DIGITS_RENDEZVOUS_PORTS": "-".join(map(str, self.rendezvous_ports or ())),
         }
 
 
 def _split_list(value: str | None, sep: str) -> list[str]:
     return [item.strip() for item in (value or "").split(sep) if item.strip()]
+
+
+def _port_range(text: str | None) -> tuple[int, int] | None:
+    """`low-high` (one port: `29500`), or None when blank."""
+    if not text or not text.strip():
+        return None
+    low, _, high = text.strip().partition("-")
+    return int(low), int(high or low)
 
 
 def load_settings(environ: dict[str, str] | None = None, **overrides) -> Settings:
@@ -163,6 +179,8 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         "weights_url": env.get("DIGITS_WEIGHTS_URL") or "https://download.pytorch.org/models/",
         "inference_device": env.get("DIGITS_INFERENCE_DEVICE", "auto").strip().lower() or "auto",
         "warm_up": env.get("DIGITS_WARM_UP", "1").lower() not in ("0", "false", "no", "off"),
+        "advertise_address": env.get("DIGITS_ADVERTISE_ADDRESS") or socket.getfqdn(),
+        "rendezvous_ports": _port_range(env.get("DIGITS_RENDEZVOUS_PORTS")),
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     if isinstance(values["jobs_dir"], str):

@@ -72,7 +72,7 @@ class Lease:
 
     def release(self) -> None:
         for index, fd in self._files.items():
-            (self._folder / _holder_name(index)).unlink(missing_ok=True)
+            (self._folder / holder_name(index)).unlink(missing_ok=True)
             os.close(fd)  # the lock goes with the last open copy of this file
         self._files = {}
 
@@ -104,9 +104,9 @@ class GpuPool:
         if unmet:
             return Waiting(unmet, elsewhere=True)
         ahead = [(name, earlier) for name, earlier in ahead if not self.never_met(earlier)]
-        with self._host_lock():
-            free = self._lock_free_gpus()
-            kept, promised_to = _serve_ahead(list(free), ahead)
+        with self.host_lock():
+            free = self.lock_free_gpus()
+            kept, promised_to = serve_ahead(list(free), ahead)
             picked = request.pick(kept)
             if picked is None:
                 for fd in free.values():
@@ -116,7 +116,7 @@ class GpuPool:
                 if index not in picked:
                     os.close(fd)
             for index in picked:
-                write_json_atomically(self.folder / _holder_name(index), holder)
+                write_json_atomically(self.folder / holder_name(index), holder)
             return Lease(picked, {i: free[i] for i in picked}, self.folder)
 
     def never_met(self, request: GpuRequest) -> str | None:
@@ -131,8 +131,8 @@ class GpuPool:
 
     def holders(self) -> dict[int, dict[str, Any] | None]:
         """Each offered GPU's holder (what the job wrote), or None where it is free."""
-        with self._host_lock():
-            free = self._lock_free_gpus()
+        with self.host_lock():
+            free = self.lock_free_gpus()
             for fd in free.values():
                 os.close(fd)
             return {i: None if i in free else self._read_holder(i) for i in self.offered}
@@ -150,13 +150,13 @@ class GpuPool:
         return f"waiting for {request}: " + "; ".join(why(i) for i in busy)
 
     @contextmanager
-    def _host_lock(self) -> Iterator[None]:
+    def host_lock(self) -> Iterator[None]:
         self.folder.mkdir(parents=True, exist_ok=True)
         with locked(self.folder / "host.lock"):
             yield
 
-    def _lock_free_gpus(self) -> dict[int, int]:
-        """Lock every free GPU (non-blocking); the open, locked file of each."""
+    def lock_free_gpus(self) -> dict[int, int]:
+        """Lock every free GPU (non-blocking); the open, locked file of each. Under host_lock."""
         free = {}
         for index in self.offered:
             fd = os.open(self.folder / f"gpu{index}.lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -170,12 +170,12 @@ class GpuPool:
 
     def _read_holder(self, index: int) -> dict[str, Any]:
         try:
-            return json.loads((self.folder / _holder_name(index)).read_text())
+            return json.loads((self.folder / holder_name(index)).read_text())
         except (OSError, ValueError):
             return {}
 
 
-def _serve_ahead(
+def serve_ahead(
     free: list[int], ahead: Sequence[tuple[str, GpuRequest]]
 ) -> tuple[list[int], dict[int, str]]:
     """What is left of `free` once earlier requests are served, and who each taken GPU is for."""
@@ -191,7 +191,7 @@ def _serve_ahead(
     return free, promised_to
 
 
-def _holder_name(index: int) -> str:
+def holder_name(index: int) -> str:
     return f"gpu{index}.json"
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from celery import Celery
 
-from digits.config import CPU_QUEUE, RUN_JOB_TASK, RUN_REQUEST_TASK, Settings
+from digits.config import CPU_QUEUE, RUN_JOB_TASK, RUN_MEMBER_TASK, RUN_REQUEST_TASK, Settings
 from digits.hardware.leases import GpuPool
 from digits.jobs.filesystem_broker import connection_url
+from digits.jobs.gang_runs import run_member
 from digits.jobs.messaging import broker_transport_options
 from digits.jobs.page_requests import run_request
 from digits.jobs.runner import run_job
@@ -38,4 +39,5 @@ def create_celery(settings: Settings, gpu_pool: GpuPool | None = None) -> Celery
 
     app.task(name=RUN_JOB_TASK, bind=True)(run_job)
     app.task(name=RUN_REQUEST_TASK, bind=True)(run_request)
+    app.task(name=RUN_MEMBER_TASK, bind=True)(run_member)
     return app

@@ -73,6 +73,8 @@ class JobContext:
         # The GPUs leased for this run (physical indexes); none on a host without GPUs.
         self.lease = lease
         self.gpus: tuple[int, ...] = lease.gpus if lease else ()
+        # A job trained across hosts: how this host's ranks join the others' (gang_runs.Gang).
+        self.gang: Any = None
         self._last_progress_time = 0.0
 
     @property

@@ -8,7 +8,8 @@ import os
 import time
 import traceback
 
-from digits.config import Settings
+from digits.config import GPU_QUEUE, Settings
+from digits.hardware.gangs import GangLease, try_gang_lease
 from digits.hardware.leases import GpuPool, GpuRequest, Lease, Waiting
 from digits.jobs import recovery, types
 from digits.jobs.context import (
@@ -20,7 +21,8 @@ from digits.jobs.context import (
     worker_events,
 )
 from digits.jobs.events import JobEvents
-from digits.jobs.heartbeats import live_workers
+from digits.jobs.gang_runs import start_gang
+from digits.jobs.heartbeats import live_workers, node_of
 from digits.jobs.job import Job
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound, JobStore
@@ -58,7 +60,14 @@ def _run(
         job_type = types.get(job.type)
         if job_type is None:
             raise RuntimeError(f"this worker ({hostname}) does not know job type {job.type!r}")
-        job_type.run(JobContext(job, settings, events, lease, celery=task.app))
+        ctx = JobContext(job, settings, events, lease, celery=task.app)
+        if isinstance(lease, GangLease):  # its other hosts start their ranks now
+            ctx.gang = start_gang(task.app, settings, job, lease, hostname)
+            hosts = ", ".join(
+                f"{s.host} (GPUs {', '.join(map(str, s.gpus))})" for s in lease.shares
+            )
+            events.log_line(job_id, f"training across {len(lease.shares)} hosts: {hosts}")
+        job_type.run(ctx)
     except JobAborted:
         _finish(events, job_id, Status.ABORT, abort_reason(events.store.folder(job_id)))
     except JobNotFound:
@@ -123,7 +132,14 @@ def _lease_gpus(task, events: JobEvents, job: Job, hostname: str) -> Lease | Wai
         "pid": os.getpid(),
         "since": time.time(),
     }
-    lease = pool.try_lease(request, holder, ahead=_gpu_requests_ahead(job, events.store))
+    ahead = _gpu_requests_ahead(job, events.store)
+    lease = pool.try_lease(request, holder, ahead=ahead)
+    if isinstance(lease, Waiting) and lease.elsewhere and not request.indexes:
+        offered = _gpus_by_host(task)
+        if _needs_a_gang(request, offered):
+            settings = task.app.digits_settings
+            leader = node_of(hostname)
+            lease = try_gang_lease(settings.jobs_dir, leader, offered, request, holder, ahead)
     if isinstance(lease, Waiting) and lease.elsewhere:
         # Back to the queue at once for a host that has such GPUs; its reason (GPUs held
         # there) is the one to show, so this host's only fills a blank.
@@ -131,6 +147,20 @@ def _lease_gpus(task, events: JobEvents, job: Job, hostname: str) -> Lease | Wai
     elif isinstance(lease, Waiting):
         _wait_again(task, events, job, lease.reason, GPU_RECHECK)
     return lease
+
+
+def _gpus_by_host(task) -> dict[str, tuple[int, ...]]:
+    """The GPUs each live host's GPU worker offers."""
+    hosts: dict[str, tuple[int, ...]] = {}
+    for worker in live_workers(task.app.digits_settings):
+        if worker.get("gpus") and GPU_QUEUE in worker.get("queues", []):
+            hosts[node_of(worker.get("hostname", ""))] = tuple(worker["gpus"])
+    return hosts
+
+
+def _needs_a_gang(request: GpuRequest, offered: dict[str, tuple[int, ...]]) -> bool:
+    """More GPUs than any one host has: the job trains across hosts."""
+    return request.size > max(map(len, offered.values()), default=0)
 
 
 def _gpus_offered_elsewhere(task) -> bool:

@@ -17,6 +17,7 @@ from digits.config import GPU_QUEUE, INFER_QUEUE, Settings
 from digits.hardware.leases import GpuPool
 from digits.jobs.celery_app import create_celery
 from digits.jobs.context import worker_events
+from digits.jobs.gang_runs import host_queue
 from digits.jobs.guard import guarded
 from digits.jobs.heartbeats import Heartbeat, node_of
 from digits.jobs.recovery import recover_dead_runners
@@ -74,7 +75,10 @@ def run_worker(
             # One line when ready (above), not Celery's banner: details at --log-level DEBUG.
             *([] if log.isEnabledFor(logging.DEBUG) else ["--quiet"]),
             "worker",
-            f"--queues={queue}",
+            # A GPU worker also takes its host's part of jobs trained across hosts.
+            f"--queues={queue},{host_queue(node_of(hostname))}"
+            if queue == GPU_QUEUE
+            else f"--queues={queue}",
             f"--concurrency={concurrency}",
             f"--hostname={hostname}",
             f"--loglevel={loglevel}",

@@ -18,6 +18,7 @@ from digits.hardware.leases import GpuRequest
 from digits.jobs.child import run_in_child
 from digits.jobs.context import JobContext, JobError
 from digits.jobs.events import USAGE_FILE
+from digits.jobs.gang_runs import read_gang
 from digits.jobs.job import Job
 from digits.jobs.page_requests import register_handler
 from digits.jobs.status import Status
@@ -89,10 +90,28 @@ def torchrun_command(ctx: JobContext) -> tuple[list[str], dict[str, str]]:
     ranks = len(ctx.gpus) or gpu_request(ctx.job).size
     # The job id in the command line lets an operator find a job's processes with `ps`.
     trainer = ["-m", "digits.models.train", ctx.job.id]
+    if ctx.gang:  # this host's ranks of a gang: they join the others at the leader's rendezvous
+        return [sys.executable, *gang_launcher(ctx.gang, ctx.job.id, ranks), *trainer], env
     if ranks == 1:  # one rank needs no launcher: a second of start-up (torch imported once)
         return [sys.executable, "-u", *trainer], env  # unbuffered, as torchrun starts ranks
     launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ranks}"]
     return [sys.executable, *launcher, *trainer], env
+
+
+def gang_launcher(gang, job_id: str, ranks: int) -> list[str]:
+    """torchrun on one host of a gang: its ranks, the gang's host count, and the c10d rendezvous
+    that the leader's host holds (global ranks are numbered over the hosts as they join)."""
+    return [
+        "-m",
+        "torch.distributed.run",
+        f"--nnodes={gang.nodes}",
+        f"--nproc_per_node={ranks}",
+        "--rdzv-backend=c10d",
+        f"--rdzv-endpoint={gang.endpoint}",
+        f"--rdzv-id={job_id}",
+        f"--rdzv-conf=is_host={'true' if gang.leads else 'false'}",
+        "--max-restarts=0",  # a host lost ends the run: the job resumes from its snapshot
+    ]
 
 
 def read_metrics(folder: Path) -> list[dict[str, Any]]:
@@ -141,13 +160,16 @@ def model_details(job: Job, folder: Path) -> dict[str, Any]:
     validations = [row for row in read_metrics(folder) if "val_loss" in row]
     best = min(validations, key=lambda row: row["val_loss"], default=None)
     labels = info.labels if info else []
-    ranks = len(job.gpus) or _gpu_request(options).size
+    ranks = _gpu_request(options).size if read_gang(folder) else len(job.gpus)
+    ranks = ranks or _gpu_request(options).size
     generic = bool(info and info.generic)
     return {
         "generic": generic,
         # A generic model predicts these values (DIGITS' generic models had no labels).
         **({"outputs": info.outputs, "loss": options.loss} if generic else {}),
         "ranks": ranks,
+        # Trained across hosts: each host and its GPUs, the rendezvous's host first.
+        "hosts": (read_gang(folder) or {}).get("hosts"),
         "batch_per_rank": options.batch_size // max(1, ranks),
         "snapshots": list_snapshots(folder),
         "dataset_id": dataset_id,

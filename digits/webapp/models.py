@@ -438,11 +438,12 @@ def _check_dataset(dataset_id: str, errors: dict, generic: bool) -> DatasetInfo 
     return read_info(services().store.folder(dataset.id))
 
 
-ONE_HOST = "a job trains on one host: training across hosts is not supported yet"
+BY_COUNT = "GPUs chosen by index are one host's: ask for a number of GPUs to train across hosts"
 
 
 def _check_gpus(options, errors: dict) -> None:
-    """GPUs that some live host can give: by index, or a count no larger than a host has."""
+    """GPUs that the live hosts can give: by index on one host, or a count no larger than
+    they have together (more than one host has: the job trains across hosts)."""
     hosts = gpu_hosts(services().live_workers())
     if options.gpus:
         offered = set().union(*hosts.values())
@@ -450,12 +451,12 @@ def _check_gpus(options, errors: dict) -> None:
         if missing:
             add_error(errors, "select_gpus", f"no worker offers GPU {', '.join(map(str, missing))}")
         elif not any(set(options.gpus) <= gpus for gpus in hosts.values()):
-            add_error(errors, "select_gpus", f"no one host has all of these GPUs ({ONE_HOST})")
-    elif hosts and options.gpu_count > (largest := max(len(g) for g in hosts.values())):
+            add_error(errors, "select_gpus", f"no one host has all of these GPUs ({BY_COUNT})")
+    elif hosts and options.gpu_count > (total := sum(len(g) for g in hosts.values())):
         add_error(
             errors,
             "select_gpu_count",
-            f"{options.gpu_count} GPUs asked for, but the largest host has {largest} ({ONE_HOST})",
+            f"{options.gpu_count} GPUs asked for, but the live hosts have {total} together",
         )
 
 

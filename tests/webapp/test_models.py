@@ -110,20 +110,21 @@ def offer_gpus(jobs_dir, **hosts):
     [
         ({"select_gpus": "5"}, "select_gpus", "no worker offers GPU 5"),
         ({"select_gpus": "1,2"}, "select_gpus", "no one host has all of these GPUs"),
-        ({"select_gpu_count": "3"}, "select_gpu_count", "the largest host has 2"),
+        ({"select_gpu_count": "4"}, "select_gpu_count", "the live hosts have 3 together"),
     ],
 )
 def test_gpus_no_host_can_give_are_refused(fred, dataset, jobs_dir, overrides, field, message):
     offer_gpus(jobs_dir, a=[0, 1], b=[2])
     [error] = errors_of(fred.post(MODELS, data=model_fields(dataset, **overrides)))[field]
     assert message in error
-    assert "training across hosts is not supported yet" in error or field == "select_gpus"
 
 
-def test_gpus_one_host_has_are_accepted(fred, dataset, jobs_dir):
+def test_gpus_the_hosts_have_are_accepted_across_hosts_by_count(fred, dataset, jobs_dir):
     offer_gpus(jobs_dir, a=[0, 1], b=[2])
     assert fred.post(MODELS, data=model_fields(dataset, select_gpus="0,1")).status_code == 200
     assert fred.post(MODELS, data=model_fields(dataset, select_gpu_count="2")).status_code == 200
+    across = fred.post(MODELS, data=model_fields(dataset, select_gpu_count="3"))
+    assert across.status_code == 200  # 2 on a, 1 on b: a gang
 
 
 def test_the_form_offers_each_gpu_with_its_state_on_each_host(fred, jobs_dir):

@@ -1,0 +1,107 @@
+"""One training across several hosts: two `digits worker`s named as two hosts, offering fake
+GPUs (NVML's seam), whose ranks train with gloo on this CPU and meet at a rendezvous on
+127.0.0.1 as ranks on two machines would."""
+
+import pytest
+import torch
+
+from tests.support.api import finished, login
+from tests.support.fake_gpus import write_fake_gpus
+from tests.support.imagesets import make_class_folders
+from tests.support.processes import Server, data_roots_of, start_worker, wait_until
+
+FAKE = "DIGITS_FAKE_GPUS"
+LOCAL = {"DIGITS_ADVERTISE_ADDRESS": "127.0.0.1"}
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """Host node1 with 2 GPUs (and the CPU queue), host node2 with 1, and `digits serve`."""
+    jobs_dir = tmp_path / "jobs"
+    two = {FAKE: str(write_fake_gpus(tmp_path / "two.json", count=2)), **LOCAL}
+    one = {FAKE: str(write_fake_gpus(tmp_path / "one.json", count=1)), **LOCAL}
+    workers = [
+        start_worker(jobs_dir, queues="cpu,gpu", node="node1", env=two),
+        start_worker(jobs_dir, queues="gpu", node="node2", env=one),
+    ]
+    server = Server(jobs_dir, workers=False, env=LOCAL)
+    server.session = login(server.url)
+    server.jobs_dir = jobs_dir
+    try:
+        yield server
+    finally:
+        server.discard()
+        for worker in workers:
+            worker.discard()
+
+
+def post_json(server, path, **fields) -> str:
+    response = server.session.post(server.url + path, data=fields)
+    assert response.status_code == 200, response.text
+    return response.json()["id"]
+
+
+def colors(server) -> str:
+    """18 training images (6 a class), 16x16."""
+    folder = make_class_folders(data_roots_of(server.jobs_dir) / "c", per_class=8, size=(16, 16))
+    dataset = post_json(
+        server,
+        "/datasets/images/classification.json",
+        method="folder",
+        folder_train=str(folder),
+        folder_pct_val="25",
+        resize_width="16",
+        resize_height="16",
+        dataset_name="colors",
+    )
+    assert finished(server, dataset)["status"] == "Done"
+    return dataset
+
+
+def model(server, dataset, name, **fields) -> str:
+    """LeNet, one step of the whole training set (18 images), seeded."""
+    return post_json(
+        server,
+        "/models/images/classification.json",
+        method="standard",
+        standard_networks="lenet",
+        dataset=dataset,
+        train_epochs="1",
+        batch_size="18",
+        shuffle="0",
+        learning_rate="0.1",
+        lr_policy="fixed",
+        solver_type="SGD",
+        random_seed="7",
+        probe_images="0",
+        model_name=name,
+        **fields,
+    )
+
+
+def test_a_job_larger_than_any_host_trains_across_two_and_takes_one_hosts_step(cluster):
+    dataset = colors(cluster)
+    across = model(cluster, dataset, "three GPUs", select_gpu_count="3")
+    one = model(cluster, dataset, "one GPU", select_gpu_count="1")
+    for job_id in (across, one):
+        job = finished(cluster, job_id, timeout=180)
+        assert job["status"] == "Done", job
+    detail = cluster.session.get(f"{cluster.url}/models/{across}.json").json()
+    # Whichever worker took it leads (its host first); the gang is both hosts' GPUs.
+    hosts = sorted(detail["hosts"], key=lambda h: h["host"])
+    assert hosts == [{"host": "node1", "gpus": [0, 1]}, {"host": "node2", "gpus": [0]}]
+    assert detail["ranks"] == 3 and detail["batch_per_rank"] == 6
+    # 3 ranks of 6 images on two hosts take the step that one rank takes with all 18.
+    weights = [
+        torch.load(cluster.jobs_dir / j / "snapshot_epoch_1.pt", weights_only=True)["model"]
+        for j in (across, one)
+    ]
+    for name, value in weights[1].items():
+        assert torch.allclose(weights[0][name], value, atol=1e-6), name
+
+    # Every lease of the gang ended with it.
+    def all_free():
+        report = cluster.session.get(f"{cluster.url}/hardware.json").json()
+        return all(g["held_by"] is None for h in report["hosts"] for g in h["gpus"])
+
+    wait_until(all_free)
