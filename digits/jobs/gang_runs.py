@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,13 @@ def read_gang(folder: Path) -> dict[str, Any] | None:
         return None
 
 
+def mark_lost(folder: Path) -> None:
+    """The gang's run ended without a word from its ranks (a host lost, say): when."""
+    gang = read_gang(folder)
+    if gang is not None:
+        write_json_atomically(folder / GANG_FILE, gang | {"lost_at": time.time()})
+
+
 def free_port(ports: tuple[int, int] | None) -> int:
     """A port free on this host now: any, or the first free one of the configured range."""
     candidates = range(ports[0], ports[1] + 1) if ports else [0]
@@ -97,6 +105,8 @@ def run_member(task, job_id: str, host: str, gpus: list[int], endpoint: str, nod
     job_type = types.get(job.type)
     if job.status is not Status.RUN or job_type is None:
         return  # ended (aborted, failed) before this host's part started
+    if (read_gang(events.store.folder(job_id)) or {}).get("endpoint") != endpoint:
+        return  # a gang of an earlier run (this host was down meanwhile): not this run's
     ctx = JobContext(job, settings, events, celery=task.app)
     ctx.gpus = tuple(gpus)
     ctx.gang = Gang(endpoint, nodes, leads=False)

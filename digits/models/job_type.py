@@ -98,6 +98,9 @@ def torchrun_command(ctx: JobContext) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, *launcher, *trainer], env
 
 
+JOIN_TIMEOUT = 120  # seconds a gang's hosts have to meet at its rendezvous
+
+
 def gang_launcher(gang, job_id: str, ranks: int) -> list[str]:
     """torchrun on one host of a gang: its ranks, the gang's host count, and the c10d rendezvous
     that the leader's host holds (global ranks are numbered over the hosts as they join)."""
@@ -109,7 +112,9 @@ def gang_launcher(gang, job_id: str, ranks: int) -> list[str]:
         "--rdzv-backend=c10d",
         f"--rdzv-endpoint={gang.endpoint}",
         f"--rdzv-id={job_id}",
-        f"--rdzv-conf=is_host={'true' if gang.leads else 'false'}",
+        # A host that never joins (its worker lost since the gang was made) fails the run in
+        # minutes, not torchrun's default quarter of an hour: the job then resumes or waits.
+        f"--rdzv-conf=is_host={'true' if gang.leads else 'false'},join_timeout={JOIN_TIMEOUT}",
         "--max-restarts=0",  # a host lost ends the run: the job resumes from its snapshot
     ]
 

@@ -833,6 +833,14 @@ def set_learning_rate(optimizer, options: TrainingOptions, percent: float) -> No
             group["lr"] = rate
 
 
+# A rank whose peer is gone exits with this code and no reason: not the job's fault, so the job
+# goes on from its last snapshot (digits.jobs.recovery) rather than ending Error.
+PEER_LOST_EXIT = 75
+# What gloo says when another rank's process is gone (its host lost, its worker killed). NCCL
+# instead waits out its timeout and aborts the process: lost as well.
+PEER_LOST = ("Connection closed by peer", "Connection reset by peer", "remote worker crashing")
+
+
 def main(ctx: JobContext) -> None:
     try:
         train(ctx)
@@ -840,6 +848,12 @@ def main(ctx: JobContext) -> None:
         raise JobError("out of GPU memory: try a smaller batch size") from exc
     except WeightsUnavailable as exc:
         raise JobError(str(exc)) from exc
+    except RuntimeError as exc:
+        if not any(sign in str(exc) for sign in PEER_LOST):
+            raise
+        if int(os.environ.get("RANK", 0)) == 0:
+            ctx.log(f"another rank stopped answering: {str(exc).splitlines()[0][:200]}")
+        raise SystemExit(PEER_LOST_EXIT) from exc
 
 
 if __name__ == "__main__":

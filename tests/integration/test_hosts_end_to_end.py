@@ -2,6 +2,10 @@
 GPUs (NVML's seam), whose ranks train with gloo on this CPU and meet at a rendezvous on
 127.0.0.1 as ranks on two machines would."""
 
+import json
+import os
+import signal
+
 import pytest
 import torch
 
@@ -18,20 +22,26 @@ LOCAL = {"DIGITS_ADVERTISE_ADDRESS": "127.0.0.1"}
 def cluster(tmp_path):
     """Host node1 with 2 GPUs (and the CPU queue), host node2 with 1, and `digits serve`."""
     jobs_dir = tmp_path / "jobs"
-    two = {FAKE: str(write_fake_gpus(tmp_path / "two.json", count=2)), **LOCAL}
-    one = {FAKE: str(write_fake_gpus(tmp_path / "one.json", count=1)), **LOCAL}
-    workers = [
-        start_worker(jobs_dir, queues="cpu,gpu", node="node1", env=two),
-        start_worker(jobs_dir, queues="gpu", node="node2", env=one),
-    ]
+    hosts = {
+        "node1": ("cpu,gpu", {FAKE: str(write_fake_gpus(tmp_path / "two.json", count=2))}),
+        "node2": ("gpu", {FAKE: str(write_fake_gpus(tmp_path / "one.json", count=1))}),
+    }
     server = Server(jobs_dir, workers=False, env=LOCAL)
     server.session = login(server.url)
-    server.jobs_dir = jobs_dir
+    server.workers = []
+
+    def start_host(node: str) -> None:
+        queues, env = hosts[node]
+        server.workers.append(start_worker(jobs_dir, queues=queues, node=node, env=env | LOCAL))
+
+    server.start_host = start_host
     try:
+        for node in hosts:
+            start_host(node)
         yield server
     finally:
         server.discard()
-        for worker in workers:
+        for worker in server.workers:
             worker.discard()
 
 
@@ -59,24 +69,22 @@ def colors(server) -> str:
 
 
 def model(server, dataset, name, **fields) -> str:
-    """LeNet, one step of the whole training set (18 images), seeded."""
-    return post_json(
-        server,
-        "/models/images/classification.json",
-        method="standard",
-        standard_networks="lenet",
-        dataset=dataset,
-        train_epochs="1",
-        batch_size="18",
-        shuffle="0",
-        learning_rate="0.1",
-        lr_policy="fixed",
-        solver_type="SGD",
-        random_seed="7",
-        probe_images="0",
-        model_name=name,
-        **fields,
-    )
+    """LeNet, one step of the whole training set (18 images), seeded (fields override)."""
+    settings = {
+        "method": "standard",
+        "standard_networks": "lenet",
+        "dataset": dataset,
+        "train_epochs": "1",
+        "batch_size": "18",
+        "shuffle": "0",
+        "learning_rate": "0.1",
+        "lr_policy": "fixed",
+        "solver_type": "SGD",
+        "random_seed": "7",
+        "probe_images": "0",
+        "model_name": name,
+    }
+    return post_json(server, "/models/images/classification.json", **(settings | fields))
 
 
 def test_a_job_larger_than_any_host_trains_across_two_and_takes_one_hosts_step(cluster):
@@ -100,8 +108,47 @@ def test_a_job_larger_than_any_host_trains_across_two_and_takes_one_hosts_step(c
         assert torch.allclose(weights[0][name], value, atol=1e-6), name
 
     # Every lease of the gang ended with it.
-    def all_free():
-        report = cluster.session.get(f"{cluster.url}/hardware.json").json()
-        return all(g["held_by"] is None for h in report["hosts"] for g in h["gpus"])
+    wait_until(lambda: all_free(cluster))
 
-    wait_until(all_free)
+
+def all_free(cluster) -> bool:
+    """No GPU of any live host is held."""
+    report = cluster.session.get(f"{cluster.url}/hardware.json").json()
+    return all(g["held_by"] is None for h in report["hosts"] for g in h["gpus"])
+
+
+def kill_host(cluster, node: str) -> None:
+    """Host `node` lost: its workers and everything they started, killed outright."""
+    for beat in (cluster.jobs_dir / ".workers").glob(f"*@{node}.json"):
+        pid = json.loads(beat.read_text())["pid"]
+        os.killpg(pid, signal.SIGKILL)
+
+
+def test_a_host_lost_mid_training_stops_the_gang_and_the_job_resumes_when_it_is_back(
+    cluster, tmp_path
+):
+    dataset = colors(cluster)
+    job_id = model(
+        cluster, dataset, "long", select_gpu_count="3", train_epochs="40", batch_size="6"
+    )
+    snapshot = cluster.jobs_dir / job_id / "snapshot_epoch_1.pt"
+    wait_until(snapshot.exists, 120)
+    gang = json.loads((cluster.jobs_dir / job_id / "gang.json").read_text())
+    member = gang["hosts"][1]["host"]
+    kill_host(cluster, member)
+
+    def job():
+        return cluster.session.get(f"{cluster.url}/jobs/{job_id}.json").json()
+
+    # The other host's ranks stop within seconds, and the job waits to go on from its snapshot.
+    lost = wait_until(lambda: (j := job())["status"] != "Running" and j, 60)
+    assert lost["status"] == "Waiting" and lost["restarts"] == 1, lost
+    assert lost["status_reason"].startswith("waiting for workers with 3 GPUs together")
+    assert "resumed from the snapshot of epoch" in lost["status_history"][-2]["reason"]
+    cluster.start_host(member)  # back: the gang forms again and goes on where it stopped
+    done = finished(cluster, job_id, timeout=180)
+    assert done["status"] == "Done" and done["restarts"] == 1, done
+    assert (
+        "another rank stopped answering" in (cluster.jobs_dir / job_id / "events.jsonl").read_text()
+    )
+    wait_until(lambda: all_free(cluster))
