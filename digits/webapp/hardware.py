@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, render_template
 
+from digits.jobs.gang_runs import read_gang
 from digits.jobs.heartbeats import node_of
 from digits.jobs.status import Status
 from digits.webapp.http import wants_json
@@ -58,6 +59,8 @@ def show():
             "worker": job.worker,
             "gpus": job.gpus,
             "queue": job.queue,
+            # Trained across hosts: every host's GPUs (`worker` and `gpus` are the leader's).
+            "hosts": (read_gang(svc.store.folder(job.id)) or {}).get("hosts"),
         }
         (running if job.status is Status.RUN else waiting).append(row)
     report = {"hosts": hosts_report(workers), "running": running, "waiting": waiting}

@@ -99,6 +99,8 @@ def test_a_job_larger_than_any_host_trains_across_two_and_takes_one_hosts_step(c
     hosts = sorted(detail["hosts"], key=lambda h: h["host"])
     assert hosts == [{"host": "node1", "gpus": [0, 1]}, {"host": "node2", "gpus": [0]}]
     assert detail["ranks"] == 3 and detail["batch_per_rank"] == 6
+    page = cluster.session.get(f"{cluster.url}/models/{across}").text
+    assert "across 2 hosts: node" in page
     # 3 ranks of 6 images on two hosts take the step that one rank takes with all 18.
     weights = [
         torch.load(cluster.jobs_dir / j / "snapshot_epoch_1.pt", weights_only=True)["model"]
@@ -151,4 +153,25 @@ def test_a_host_lost_mid_training_stops_the_gang_and_the_job_resumes_when_it_is_
     assert (
         "another rank stopped answering" in (cluster.jobs_dir / job_id / "events.jsonl").read_text()
     )
+    wait_until(lambda: all_free(cluster))
+
+
+def test_two_jobs_each_needing_every_gpu_of_both_hosts_take_turns(cluster):
+    dataset = colors(cluster)
+    first, second = (
+        model(cluster, dataset, name, select_gpu_count="3", train_epochs="3", batch_size="6")
+        for name in ("first", "second")
+    )
+    # Neither holds part of the GPUs while waiting for the rest: one runs, then the other.
+    for job_id in (first, second):
+        job = finished(cluster, job_id, timeout=180)
+        assert job["status"] == "Done" and job["restarts"] == 0, job
+    reasons = [
+        change["reason"] or ""
+        for job_id in (first, second)
+        for change in cluster.session.get(f"{cluster.url}/jobs/{job_id}.json").json()[
+            "status_history"
+        ]
+    ]
+    assert any(r.startswith("waiting for 3 free GPUs across hosts") for r in reasons), reasons
     wait_until(lambda: all_free(cluster))

@@ -77,7 +77,11 @@ export function hardware() {
       note.textContent = "No worker is running: start `digits serve` or `digits worker`.";
       hostsBox.append(note);
     }
-    fillJobs("running-jobs", report.running, (job) => [job.worker || "", job.gpus.length ? job.gpus.join(", ") : "CPU"]);
+    // A job trained across hosts: each host's GPUs ("node1: 0, 1; node2: 0").
+    const gpus = (job) => job.hosts
+      ? job.hosts.map((host) => `${host.host}: ${host.gpus.join(", ")}`).join("; ")
+      : (job.gpus.length ? job.gpus.join(", ") : "CPU");
+    fillJobs("running-jobs", report.running, (job) => [job.worker || "", gpus(job)]);
     fillJobs("waiting-jobs", report.waiting, (job) => [job.status_reason || "its turn in the queue"]);
   }
 
