@@ -7,12 +7,19 @@ import os
 import signal
 
 import pytest
+import requests
 import torch
 
-from tests.support.api import finished, login
+from tests.support.api import MODELS, build_dataset, created, finished, post
 from tests.support.fake_gpus import write_fake_gpus
 from tests.support.imagesets import make_class_folders
-from tests.support.processes import Server, data_roots_of, start_worker, wait_until
+from tests.support.processes import (
+    Server,
+    data_roots_of,
+    processes_named,
+    start_worker,
+    wait_until,
+)
 
 FAKE = "DIGITS_FAKE_GPUS"
 LOCAL = {"DIGITS_ADVERTISE_ADDRESS": "127.0.0.1"}
@@ -27,7 +34,6 @@ def cluster(tmp_path):
         "node2": ("gpu", {FAKE: str(write_fake_gpus(tmp_path / "one.json", count=1))}),
     }
     server = Server(jobs_dir, workers=False, env=LOCAL)
-    server.session = login(server.url)
     server.workers = []
 
     def start_host(node: str) -> None:
@@ -45,25 +51,10 @@ def cluster(tmp_path):
             worker.discard()
 
 
-def post_json(server, path, **fields) -> str:
-    response = server.session.post(server.url + path, data=fields)
-    assert response.status_code == 200, response.text
-    return response.json()["id"]
-
-
 def colors(server) -> str:
     """18 training images (6 a class), 16x16."""
     folder = make_class_folders(data_roots_of(server.jobs_dir) / "c", per_class=8, size=(16, 16))
-    dataset = post_json(
-        server,
-        "/datasets/images/classification.json",
-        method="folder",
-        folder_train=str(folder),
-        folder_pct_val="25",
-        resize_width="16",
-        resize_height="16",
-        dataset_name="colors",
-    )
+    dataset = build_dataset(server, folder, "colors", size=16, folder_pct_val="25")
     assert finished(server, dataset)["status"] == "Done"
     return dataset
 
@@ -84,7 +75,7 @@ def model(server, dataset, name, **fields) -> str:
         "probe_images": "0",
         "model_name": name,
     }
-    return post_json(server, "/models/images/classification.json", **(settings | fields))
+    return created(post(server, MODELS, **(settings | fields)))
 
 
 def test_a_job_larger_than_any_host_trains_across_two_and_takes_one_hosts_step(cluster):
@@ -94,12 +85,12 @@ def test_a_job_larger_than_any_host_trains_across_two_and_takes_one_hosts_step(c
     for job_id in (across, one):
         job = finished(cluster, job_id, timeout=180)
         assert job["status"] == "Done", job
-    detail = cluster.session.get(f"{cluster.url}/models/{across}.json").json()
+    detail = requests.get(f"{cluster.url}/models/{across}.json").json()
     # Whichever worker took it leads (its host first); the gang is both hosts' GPUs.
     hosts = sorted(detail["hosts"], key=lambda h: h["host"])
     assert hosts == [{"host": "node1", "gpus": [0, 1]}, {"host": "node2", "gpus": [0]}]
     assert detail["ranks"] == 3 and detail["batch_per_rank"] == 6
-    page = cluster.session.get(f"{cluster.url}/models/{across}").text
+    page = requests.get(f"{cluster.url}/models/{across}").text
     assert "across 2 hosts: node" in page
     # 3 ranks of 6 images on two hosts take the step that one rank takes with all 18.
     weights = [
@@ -115,7 +106,7 @@ def test_a_job_larger_than_any_host_trains_across_two_and_takes_one_hosts_step(c
 
 def all_free(cluster) -> bool:
     """No GPU of any live host is held."""
-    report = cluster.session.get(f"{cluster.url}/hardware.json").json()
+    report = requests.get(f"{cluster.url}/hardware.json").json()
     return all(g["held_by"] is None for h in report["hosts"] for g in h["gpus"])
 
 
@@ -140,7 +131,7 @@ def test_a_host_lost_mid_training_stops_the_gang_and_the_job_resumes_when_it_is_
     kill_host(cluster, member)
 
     def job():
-        return cluster.session.get(f"{cluster.url}/jobs/{job_id}.json").json()
+        return requests.get(f"{cluster.url}/jobs/{job_id}.json").json()
 
     # The other host's ranks stop within seconds, and the job waits to go on from its snapshot.
     lost = wait_until(lambda: (j := job())["status"] != "Running" and j, 60)
@@ -169,9 +160,22 @@ def test_two_jobs_each_needing_every_gpu_of_both_hosts_take_turns(cluster):
     reasons = [
         change["reason"] or ""
         for job_id in (first, second)
-        for change in cluster.session.get(f"{cluster.url}/jobs/{job_id}.json").json()[
-            "status_history"
-        ]
+        for change in requests.get(f"{cluster.url}/jobs/{job_id}.json").json()["status_history"]
     ]
     assert any(r.startswith("waiting for 3 free GPUs across hosts") for r in reasons), reasons
+    wait_until(lambda: all_free(cluster))
+
+
+def test_abort_stops_every_hosts_ranks_and_frees_the_gang(cluster):
+    dataset = colors(cluster)
+    job_id = model(
+        cluster, dataset, "aborted", select_gpu_count="3", train_epochs="400", batch_size="6"
+    )
+    wait_until((cluster.jobs_dir / job_id / "snapshot_epoch_1.pt").exists, 120)
+    abort = post(cluster, f"/jobs/{job_id}/abort.json")
+    assert abort.status_code == 200
+    job = finished(cluster, job_id, timeout=60)
+    assert job["status"] == "Aborted" and job["status_reason"] == "aborted by the user"
+    # No rank of it is left on either host, and its GPUs are free.
+    wait_until(lambda: not processes_named(b"digits.models.train", job_id.encode()), 30)
     wait_until(lambda: all_free(cluster))
