@@ -31,6 +31,7 @@ from tests.support.processes import Server, data_roots_of, wait_until  # noqa: E
 
 SPACE = "learning_rate: 0.00001 .. 1\nbatch_size: 16, 32, 64\nsolver_type: SGD, ADAM"
 CLASSES = 10
+STATES = ("Done", "Pruned", "Failed")
 
 
 def make_images(root: Path, per_class: int) -> Path:
@@ -89,6 +90,7 @@ def search(server: Server, dataset: str, pruner: str, trials: int, epochs: int) 
         "seconds": seconds,
         "epochs": sum(t["epochs"] or 0 for t in summary["trials"]),
         "pruned": sum(t["state"] == "Pruned" for t in summary["trials"]),
+        "states": {s: [t["state"] for t in summary["trials"]].count(s) for s in STATES},
         "best": max(t["value"] for t in finished),
         "trials": summary["trials"],
     }
@@ -132,8 +134,12 @@ def main() -> None:
     for name, result in (("median pruner", pruned), ("no pruning", full)):
         print(
             f"{name:>14}: {result['seconds']:6.0f} s, {result['epochs']:5.1f} epochs trained, "
-            f"{result['pruned']:2d} trials stopped early, best top-1 {result['best']:.1f}%"
+            f"{result['pruned']:2d} trials stopped early, best top-1 {result['best']:.1f}%; "
+            + ", ".join(f"{count} {state.lower()}" for state, count in result["states"].items())
         )
+        for trial in result["trials"]:
+            if trial["state"] == "Failed":
+                print(f"{'':>16}trial {trial['number']} failed: {trial['note']}")
     print(
         f"pruning: {pruned['seconds'] / full['seconds']:.2f} of the time, "
         f"{pruned['epochs'] / full['epochs']:.2f} of the epochs, "
