@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from tests.support.api import build_dataset, created, finished, post
-from tests.support.imagesets import make_class_folders
+from tests.support.imagesets import make_class_folders, make_value_images
 from tests.support.processes import wait_until
 
 SEARCH = "/models/search.json"
@@ -112,3 +112,39 @@ def test_an_aborted_search_stops_its_trial_and_a_resumed_one_goes_on_with_it(ser
     post(server, f"/jobs/{search_id}/abort.json")
     assert finished(server, search_id)["status"] == "Aborted"
     assert finished(server, trial["job_id"])["status"] == "Aborted"
+
+
+def test_a_search_of_a_generic_model_keeps_the_lowest_validation_loss(server):
+    folder = server.data / "bright"
+    table = make_value_images(folder, count=40, size=28)
+    dataset = created(
+        post(
+            server,
+            "/datasets/images/generic.json",
+            files={"csv_train": ("values.csv", table)},
+            csv_folder=str(folder),
+            resize_width="28",
+            resize_height="28",
+            resize_channels="1",
+            dataset_name="bright",
+        )
+    )
+    assert finished(server, dataset)["status"] == "Done"
+    fields = search_fields(
+        dataset,
+        model_name="bright",
+        solver_type="ADAM",
+        use_mean="none",
+        search_space="learning_rate: 0.0001, 0.001",
+        search_trials="2",
+        search_pruner="none",
+    )
+    search_id = created(post(server, SEARCH, **fields))
+    assert finished(server, search_id, timeout=240)["status"] == "Done"
+    search = requests.get(f"{server.url}/models/{search_id}.json").json()["search"]
+    assert (search["metric"], search["direction"]) == ("val_loss", "minimize")
+    values = [t["value"] for t in search["trials"]]
+    assert search["trials"][search["best"] - 1]["value"] == min(values)
+    trial = requests.get(f"{server.url}/models/{search['trials'][0]['job_id']}.json").json()
+    assert trial["type"] == "image-generic-model" and trial["generic"]
+    assert search["trials"][0]["value"] == trial["best"]["val_loss"]  # its lowest
