@@ -851,7 +851,7 @@ def main(ctx: JobContext) -> None:
     except RuntimeError as exc:
         if not any(sign in str(exc) for sign in PEER_LOST):
             raise
-        if int(os.environ.get("RANK", 0)) == 0:
+        if int(os.environ.get("LOCAL_RANK", 0)) == 0:  # a line from each host that noticed
             ctx.log(f"another rank stopped answering: {str(exc).splitlines()[0][:200]}")
         raise SystemExit(PEER_LOST_EXIT) from exc
 
