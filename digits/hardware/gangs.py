@@ -79,6 +79,14 @@ def try_gang_lease(
         return Waiting(
             f"waiting for workers with {request.size} GPUs together (the live ones have {total})"
         )
+    named: dict[str, list[int]] = {}
+    for host, index in request.hosts:  # GPUs chosen by host: only those hosts, those GPUs
+        named.setdefault(host, []).append(index)
+    if named:
+        missing = [f"{h}:{i}" for h, i in request.hosts if i not in offered.get(h, ())]
+        if missing:
+            return Waiting(f"waiting for workers offering GPU {', '.join(missing)}")
+        offered = {host: offered[host] for host in named}
     if not offered.get(leader):
         return Waiting("waiting for a worker on a host that gives GPUs to the gang", elsewhere=True)
     pools = {host: GpuPool(jobs_dir, gpus, host=host) for host, gpus in sorted(offered.items())}
@@ -90,7 +98,7 @@ def try_gang_lease(
         for host, pool in pools.items():
             earlier = [(name, r) for name, r in ahead if not pool.never_met(r)]
             free[host] = serve_ahead(sorted(locked[host]), earlier)[0]
-        shares = place(leader, free, request.size)
+        shares = _named(leader, named, free) if named else place(leader, free, request.size)
         if shares is None:
             _close(locked)
             have = ", ".join(f"{len(free[h])} on {h}" for h in pools) or "none"
@@ -104,6 +112,14 @@ def try_gang_lease(
             leases.append(Lease(share.gpus, files, pool.folder))
         _close(locked)  # what the gang does not take
         return GangLease(shares, leases)
+
+
+def _named(leader: str, named: dict[str, list[int]], free: dict[str, list[int]]):
+    """The gang of the GPUs chosen by host, the leader's first, if every one is free."""
+    if any(index not in free[host] for host, indexes in named.items() for index in indexes):
+        return None
+    hosts = [leader, *sorted(h for h in named if h != leader)]
+    return [Share(host, tuple(sorted(named[host]))) for host in hosts]
 
 
 def _close(locked: dict[str, dict[int, int]]) -> None:

@@ -27,16 +27,20 @@ from digits.files import locked, write_json_atomically
 
 @dataclass(frozen=True)
 class GpuRequest:
-    """What a job asks for: these GPU indexes, or else any `count` free GPUs."""
+    """What a job asks for: these GPU indexes, or else any `count` free GPUs; or these GPUs of
+    several hosts (`hosts`: (host, index) pairs), a training across them."""
 
     indexes: tuple[int, ...] = ()
     count: int = 1
+    hosts: tuple[tuple[str, int], ...] = ()
 
     @property
     def size(self) -> int:
-        return len(self.indexes) or self.count
+        return len(self.hosts) or len(self.indexes) or self.count
 
     def __str__(self) -> str:
+        if self.hosts:
+            return "GPUs " + ", ".join(f"{host}:{index}" for host, index in self.hosts)
         if self.indexes:
             noun = "GPU" if len(self.indexes) == 1 else "GPUs"
             return f"{noun} {', '.join(map(str, self.indexes))}"
@@ -121,6 +125,8 @@ class GpuPool:
 
     def never_met(self, request: GpuRequest) -> str | None:
         """Why this host can never meet a request (another host may), or None."""
+        if request.hosts:
+            return f"waiting for the hosts of {request} together"
         missing = [i for i in request.indexes if i not in self.offered]
         if missing:
             return f"waiting for a worker with GPU {', '.join(map(str, missing))}"

@@ -62,7 +62,9 @@ class ChildRun:
         (ctx.folder / ERROR_FILE).unlink(missing_ok=True)
         with open(ctx.folder / OUTPUT_FILE, "ab") as output:
             child = self._start(ctx, output)
-            monitor = JobMonitor(child.pid, ctx.gpus) if self.record_usage else None
+            # One host's figures per job: a gang's other hosts do not mix theirs in.
+            leads = ctx.gang is None or ctx.gang.leads
+            monitor = JobMonitor(child.pid, ctx.gpus) if self.record_usage and leads else None
             code = _watch(child, ctx, self.stop_grace, monitor)
         if code == ABORTED_EXIT or ctx.abort_requested():
             raise JobAborted()  # an abort request wins, whatever way the child stopped

@@ -166,8 +166,8 @@ def _gpus_by_host(task, since: float = 0.0) -> dict[str, tuple[int, ...]]:
 
 
 def _needs_a_gang(request: GpuRequest, offered: dict[str, tuple[int, ...]]) -> bool:
-    """More GPUs than any one host has: the job trains across hosts."""
-    return request.size > max(map(len, offered.values()), default=0)
+    """GPUs chosen on several hosts, or more than any one host has: it trains across hosts."""
+    return bool(request.hosts) or request.size > max(map(len, offered.values()), default=0)
 
 
 def _gpus_offered_elsewhere(task) -> bool:

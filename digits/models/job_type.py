@@ -70,7 +70,7 @@ def gpu_request(job: Job) -> GpuRequest:
 def _gpu_request(options: TrainingOptions | None) -> GpuRequest:
     if options is None:
         return GpuRequest((), 1)
-    return GpuRequest(tuple(sorted(set(options.gpus))), options.gpu_count)
+    return GpuRequest(tuple(sorted(set(options.gpus))), options.gpu_count, options.host_gpus)
 
 
 def uses(job: Job) -> list[str]:

@@ -99,6 +99,8 @@ class TrainingOptions:
     hsv: tuple[float, float, float] | None = None
     gpus: list[int] = field(default_factory=list)
     gpu_count: int = 1
+    # GPUs named on several hosts (`select_gpus=node1:0,node2:1`): a training across them.
+    host_gpus: tuple[tuple[str, int], ...] = ()
     # Per-channel (x/255 - mean) / std after DIGITS' mean subtraction: how pretrained networks
     # expect their input (ImageNet's on 0..1 is the common case).
     normalize_mean: tuple[float, ...] | None = None
@@ -217,7 +219,7 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
             "Customize a standard network to start from its PyTorch code",
         )
     options.normalize_mean, options.normalize_std = parse_normalization(form, errors)
-    options.gpus = _gpu_list(form, errors)
+    options.gpus, options.host_gpus = _gpu_list(form, errors)
     if errors:
         raise FormErrors(errors)
     return options
@@ -312,23 +314,45 @@ def parse_normalization(form, errors: Errors, channels: int | None = None):
     return values["normalize_mean"], values["normalize_std"]
 
 
-def _gpu_list(form, errors: Errors) -> list[int]:
+GPU_LIST = "GPU indexes (0,1), or host:index pairs on several hosts (node1:0,node2:0)"
+
+
+def _gpu_list(form, errors: Errors) -> tuple[list[int], tuple[tuple[str, int], ...]]:
+    """The GPUs chosen by index on one host, or by host:index pairs on several."""
     values = (
         form.getlist("select_gpus") if hasattr(form, "getlist") else form.get("select_gpus", [])
     )
     if isinstance(values, str):
         values = split_list(values)
+    values = [part for v in values for part in split_list(str(v))]
     single = text_field(form, "select_gpu")  # DIGITS' one-GPU choice: an index, or "next"
     if not values and single not in ("", "next"):
         values = [single]
+    values = [v for v in values if v not in ("", "cpu")]
+    if any(":" in v for v in values):
+        return [], _host_gpus(values, errors)
     try:
-        gpus = sorted({int(v) for v in values if str(v).strip() not in ("", "cpu")})
+        gpus = sorted({int(v) for v in values})
     except ValueError:
-        add_error(errors, "select_gpus", "GPU indexes are whole numbers")
-        return []
+        add_error(errors, "select_gpus", GPU_LIST)
+        return [], ()
     if any(g < 0 for g in gpus):
-        add_error(errors, "select_gpus", "GPU indexes are whole numbers")
-    return gpus
+        add_error(errors, "select_gpus", GPU_LIST)
+    return gpus, ()
+
+
+def _host_gpus(values: list[str], errors: Errors) -> tuple[tuple[str, int], ...]:
+    pairs = set()
+    for value in values:
+        host, _, index = value.rpartition(":")
+        if not host or not index.isdigit():
+            add_error(errors, "select_gpus", GPU_LIST)
+            return ()
+        pairs.add((host.strip(), int(index)))
+    if len({host for host, _ in pairs}) < 2:
+        add_error(errors, "select_gpus", "GPUs of one host are chosen by index alone (0,1)")
+        return ()
+    return tuple(sorted(pairs))
 
 
 def parse_lr_policy(form, errors: Errors) -> LRPolicy:

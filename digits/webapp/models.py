@@ -438,14 +438,18 @@ def _check_dataset(dataset_id: str, errors: dict, generic: bool) -> DatasetInfo 
     return read_info(services().store.folder(dataset.id))
 
 
-BY_COUNT = "GPUs chosen by index are one host's: ask for a number of GPUs to train across hosts"
+BY_COUNT = "GPUs by index are one host's: name them host:index to train across hosts"
 
 
 def _check_gpus(options, errors: dict) -> None:
     """GPUs that the live hosts can give: by index on one host, or a count no larger than
     they have together (more than one host has: the job trains across hosts)."""
     hosts = gpu_hosts(services().live_workers())
-    if options.gpus:
+    if options.host_gpus:
+        missing = [f"{h}:{i}" for h, i in options.host_gpus if i not in hosts.get(h, set())]
+        if missing:
+            add_error(errors, "select_gpus", f"no worker offers GPU {', '.join(missing)}")
+    elif options.gpus:
         offered = set().union(*hosts.values())
         missing = [g for g in options.gpus if g not in offered]
         if missing:

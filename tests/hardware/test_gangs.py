@@ -62,3 +62,16 @@ def test_two_big_gangs_asking_together_take_turns_and_never_deadlock(tmp_path):
     held = sorted(results.get() for _ in range(40))
     spans = sorted((start, end) for _, start, end in held)
     assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(spans))
+
+
+def test_gpus_chosen_by_host_are_leased_as_named_or_not_at_all(tmp_path):
+    named = GpuRequest(hosts=(("a", 1), ("c", 0)))
+    elsewhere = try_gang_lease(tmp_path, "b", HOSTS, named, {"job_id": "x"})
+    assert isinstance(elsewhere, Waiting) and elsewhere.elsewhere  # b is not one of them
+    lease = try_gang_lease(tmp_path, "c", HOSTS, named, {"job_id": "x"})
+    assert isinstance(lease, GangLease)
+    assert lease.shares == [Share("c", (0,)), Share("a", (1,))]  # the leader's first
+    again = try_gang_lease(tmp_path, "a", HOSTS, named, {"job_id": "y"})
+    assert isinstance(again, Waiting) and not again.elsewhere
+    missing = try_gang_lease(tmp_path, "a", HOSTS, GpuRequest(hosts=(("a", 0), ("c", 3))), {})
+    assert missing.reason == "waiting for workers offering GPU c:3"

@@ -104,6 +104,16 @@ def test_a_job_larger_than_any_host_trains_across_two_and_takes_one_hosts_step(c
     wait_until(lambda: all_free(cluster))
 
 
+def test_gpus_chosen_by_host_train_there(cluster):
+    dataset = colors(cluster)
+    job_id = model(cluster, dataset, "named", select_gpus="node1:1,node2:0", batch_size="6")
+    assert finished(cluster, job_id, timeout=180)["status"] == "Done"
+    detail = requests.get(f"{cluster.url}/models/{job_id}.json").json()
+    hosts = sorted(detail["hosts"], key=lambda h: h["host"])
+    assert hosts == [{"host": "node1", "gpus": [1]}, {"host": "node2", "gpus": [0]}]
+    assert detail["ranks"] == 2
+
+
 def all_free(cluster) -> bool:
     """No GPU of any live host is held."""
     report = requests.get(f"{cluster.url}/hardware.json").json()

@@ -2,6 +2,7 @@
 
 import pytest
 
+from digits.forms import FormErrors
 from digits.models.options import parse_training_options
 
 FORM = {"model_name": "m", "dataset": "d", "method": "standard"}
@@ -21,3 +22,24 @@ def test_early_stopping_is_off_unless_asked_for():
     assert parse_training_options(FORM).patience is None
     assert parse_training_options(FORM | {"patience": ""}).patience is None
     assert parse_training_options(FORM | {"patience": "3"}).patience == 3
+
+
+@pytest.mark.parametrize(
+    ("select_gpus", "gpus", "host_gpus", "error"),
+    [
+        ("0,2", [0, 2], (), None),
+        ("node1:0, node2:1,node1:1", [], (("node1", 0), ("node1", 1), ("node2", 1)), None),
+        ("node1:0,node1:1", [], (), "GPUs of one host are chosen by index alone (0,1)"),
+        ("node1:x,node2:0", [], (), "host:index pairs"),
+        ("a", [], (), "host:index pairs"),
+    ],
+)
+def test_gpus_are_chosen_by_index_or_on_several_hosts_by_host(select_gpus, gpus, host_gpus, error):
+    form = {"model_name": "m", "dataset": "d", "select_gpus": select_gpus}
+    if error is None:
+        options = parse_training_options(form)
+        assert (options.gpus, options.host_gpus) == (gpus, host_gpus)
+    else:
+        with pytest.raises(FormErrors) as refused:
+            parse_training_options(form)
+        assert error in refused.value.errors["select_gpus"][0]

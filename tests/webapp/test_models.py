@@ -111,6 +111,7 @@ def offer_gpus(jobs_dir, **hosts):
         ({"select_gpus": "5"}, "select_gpus", "no worker offers GPU 5"),
         ({"select_gpus": "1,2"}, "select_gpus", "no one host has all of these GPUs"),
         ({"select_gpu_count": "4"}, "select_gpu_count", "the live hosts have 3 together"),
+        ({"select_gpus": "a:0,b:5"}, "select_gpus", "no worker offers GPU b:5"),
     ],
 )
 def test_gpus_no_host_can_give_are_refused(fred, dataset, jobs_dir, overrides, field, message):
@@ -125,6 +126,8 @@ def test_gpus_the_hosts_have_are_accepted_across_hosts_by_count(fred, dataset, j
     assert fred.post(MODELS, data=model_fields(dataset, select_gpu_count="2")).status_code == 200
     across = fred.post(MODELS, data=model_fields(dataset, select_gpu_count="3"))
     assert across.status_code == 200  # 2 on a, 1 on b: a gang
+    named = fred.post(MODELS, data=model_fields(dataset, select_gpus="a:1,b:2"))
+    assert named.status_code == 200
 
 
 def test_the_form_offers_each_gpu_with_its_state_on_each_host(fred, jobs_dir):
