@@ -148,3 +148,30 @@ def test_a_search_of_a_generic_model_keeps_the_lowest_validation_loss(server):
     trial = requests.get(f"{server.url}/models/{search['trials'][0]['job_id']}.json").json()
     assert trial["type"] == "image-generic-model" and trial["generic"]
     assert search["trials"][0]["value"] == trial["best"]["val_loss"]  # its lowest
+
+
+def test_a_deleted_search_stops_its_trials(server, colors):
+    fields = search_fields(
+        colors,
+        model_name="deleted",
+        train_epochs="300",
+        search_space="learning_rate: 0.01 .. 0.05",
+        search_trials="1",
+        search_pruner="none",
+    )
+    search_id = created(post(server, SEARCH, **fields))
+    trial = wait_until(
+        lambda: (
+            (s := requests.get(f"{server.url}/models/{search_id}.json").json()["search"])
+            and s["trials"]
+            and s["trials"][0]["job_id"]
+        ),
+        60,
+    )
+    wait_until(
+        lambda: requests.get(f"{server.url}/jobs/{trial}.json").json()["status"] == "Running"
+    )
+    assert requests.delete(f"{server.url}/jobs/{search_id}.json", data={"username": "fred"}).ok
+    stopped = finished(server, trial)
+    assert stopped["status"] == "Aborted"
+    assert stopped["status_reason"].startswith("the search it belongs to was")
