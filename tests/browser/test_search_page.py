@@ -9,8 +9,10 @@ from playwright.sync_api import expect
 from digits.jobs.job import Job
 from digits.jobs.status import Status
 from digits.jobs.store import JobStore
+from tests.support.api import build_dataset, finished
+from tests.support.imagesets import make_class_folders
 from tests.support.model_forms import done_dataset, model_fields
-from tests.support.processes import Server
+from tests.support.processes import Server, data_roots_of
 
 
 def trial(number, rate, state, scores, value=None, note=None):
@@ -112,3 +114,39 @@ def test_the_new_model_form_starts_a_search_or_names_the_line_it_cannot_read(pag
         f"400: {server.url}/models/search",
         "console: Failed to load resource: the server responded with a status of 400 (BAD REQUEST)",
     ]
+
+
+@pytest.fixture
+def live_server(jobs_dir):
+    """`digits serve` with its workers, and a Done dataset of three colours."""
+    folder = make_class_folders(data_roots_of(jobs_dir) / "colors", per_class=8, size=(16, 16))
+    running = Server(jobs_dir)
+    try:
+        dataset = build_dataset(running, folder, "colors", size=16)
+        assert finished(running, dataset)["status"] == "Done"
+        yield running
+    finally:
+        running.discard()
+
+
+def test_a_search_started_from_the_form_fills_its_page_live(page, live_server, trouble):
+    page.goto(live_server.url + "/login")
+    page.get_by_label("Username").fill("fred")
+    page.get_by_role("button", name="Log in").click()
+    page.goto(live_server.url + "/models/images/classification/new")
+    page.get_by_label("Training epochs").fill("2")
+    page.get_by_label("Model name").fill("live")
+    page.get_by_text("Search hyperparameters").click()
+    page.get_by_label("Search space").fill("learning_rate: 0.01, 0.05")
+    page.get_by_label("Trials", exact=True).fill("2")
+    page.get_by_test_id("start-search").click()
+    expect(page.get_by_test_id("job-name")).to_have_text("Search: live")
+    page.evaluate("window.drawnOnce = true")  # gone if the page reloads
+    # The trials come as the search reports them (the second while it trains), not by reload.
+    rows = page.get_by_test_id("trials").locator("tbody tr")
+    expect(rows).to_have_count(2, timeout=90000)
+    assert page.evaluate("window.drawnOnce === true")
+    expect(page.get_by_test_id("best-trial")).to_be_visible(timeout=90000)
+    expect(page.get_by_test_id("search-best")).to_contain_text("Best so far: trial #")
+    expect(page.get_by_test_id("status")).to_have_text("Done", timeout=90000)
+    assert trouble == []
