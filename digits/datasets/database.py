@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,12 +132,12 @@ def database_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.glob("*.mdb"))
 
 
-def first_records(path: Path, count: int) -> list[Record]:
-    """A database's first `count` records (fewer if it has fewer)."""
+def records_at(path: Path, indexes: Iterable[int]) -> list[Record]:
+    """A database's records of these numbers, in that order (those it has)."""
     env = open_database(path)
     try:
         with env.begin() as txn:
-            values = [txn.get(key_for(index)) for index in range(count)]
+            values = [txn.get(key_for(index)) for index in indexes]
         return [decode_record(value) for value in values if value is not None]
     finally:
         env.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from digits.config import CPU_QUEUE, GPU_QUEUE
-from digits.datasets.database import first_records
+from digits.datasets.database import records_at
 from digits.datasets.layout import database, read_info
 from digits.files import read_json_lines, read_last_json_lines
 from digits.forms import FormErrors
@@ -139,13 +139,13 @@ def probe_history(job: Job, folder: Path) -> dict[str, Any] | None:
     """The probe images (pictures, true classes) and their top predictions at each validation
     so far; None for a model that follows none."""
     options = options_of(job)
-    if options is None or not options.probe_images:
+    if options is None or not options.probe_indexes:
         return None
     dataset_folder = folder.parent / options.dataset
     info = read_info(dataset_folder)
     if info is None or info.generic or "val" not in info.splits:
         return None
-    records = first_records(dataset_folder / database("val"), options.probe_images)
+    records = records_at(dataset_folder / database("val"), options.probe_indexes)
     history = read_json_lines(folder / PROBES_FILE)
     return {
         "labels": info.labels,

@@ -155,7 +155,14 @@ class TrainingOptions:
     # Probe images: the first N validation images, classified at every validation so the
     # model page shows how their top predictions move epoch by epoch (0: none).
     probe_images: int = 4
+    # Or the validation images the person picked, by their numbers on the dataset's Explore page.
+    probe_records: tuple[int, ...] = ()
     keep_snapshots: int | None = None
+
+    @property
+    def probe_indexes(self) -> tuple[int, ...]:
+        """The validation records the model follows: those picked, else the first N."""
+        return self.probe_records or tuple(range(self.probe_images))
 
 
 def split_list(text: str) -> list[str]:
@@ -220,9 +227,24 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
         )
     options.normalize_mean, options.normalize_std = parse_normalization(form, errors)
     options.gpus, options.host_gpus = _gpu_list(form, errors)
+    options.probe_records = _probe_records(form, errors)
     if errors:
         raise FormErrors(errors)
     return options
+
+
+def _probe_records(form, errors: Errors) -> tuple[int, ...]:
+    """`probe_records`: validation image numbers, as the dataset's Explore page shows them."""
+    text = text_field(form, "probe_records")
+    parts = split_list(text)
+    if not all(part.isdigit() for part in parts) or len(set(parts)) > MAX_PROBES:
+        add_error(
+            errors,
+            "probe_records",
+            f"at most {MAX_PROBES} validation image numbers (as Explore shows them), like 3, 17",
+        )
+        return ()
+    return tuple(dict.fromkeys(int(part) for part in parts))
 
 
 def _range_test(form, errors: Errors) -> tuple[float, float, int] | None:

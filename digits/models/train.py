@@ -26,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from digits.datasets import layout, targets
-from digits.datasets.database import first_records
+from digits.datasets.database import records_at
 from digits.datasets.reader import (
     InMemoryImages,
     LmdbImageDataset,
@@ -772,11 +772,12 @@ def train(ctx: JobContext) -> None:
 
 
 def probe_images(dataset_folder: Path, options) -> torch.Tensor | None:
-    """The first `probe_images` validation images, as the loaders give them."""
+    """The probe images (those picked, else the first `probe_images` of the validation set),
+    as the loaders give them."""
     path = dataset_folder / layout.database("val")
-    if not options.probe_images or not path.exists():
+    if not options.probe_indexes or not path.exists():
         return None
-    records = first_records(path, options.probe_images)
+    records = records_at(path, options.probe_indexes)
     if not records:
         return None
     return torch.from_numpy(np.stack([r.pixels().transpose(2, 0, 1) for r in records]))

@@ -382,12 +382,23 @@ def _check(form: dict, generic: bool, check_fit: bool = True) -> dict:
         add_error(errors, "crop_size", f"larger than the dataset's {size} images")
     if options is None:
         return errors
+    if options.probe_records and info is not None:
+        _check_probes(options.probe_records, info, errors)
     if options.starts_from:
         _check_start(options, info, errors)
     _check_gpus(options, errors)
     if info is not None and options.method in ("custom", "standard") and check_fit and not errors:
         _check_fit(options, info, errors)
     return errors
+
+
+def _check_probes(records: tuple[int, ...], info: DatasetInfo, errors: dict) -> None:
+    """Probe images picked by number: the dataset's validation set has each of them."""
+    count = info.splits["val"].entries if "val" in info.splits else 0
+    if not count:
+        add_error(errors, "probe_records", "the dataset has no validation images to follow")
+    elif max(records) >= count:
+        add_error(errors, "probe_records", f"the validation images are numbered 0 to {count - 1}")
 
 
 def _check_start(options, info: DatasetInfo | None, errors: dict) -> None:

@@ -7,6 +7,7 @@ import pytest
 import requests
 import torch
 
+from digits.datasets.database import records_at
 from tests.support import api
 from tests.support.api import finished, post
 from tests.support.imagesets import make_class_folders
@@ -82,6 +83,27 @@ def test_a_small_network_learns_the_dataset(server, trained):
     top = probes[-1]["probes"][0]
     assert len(top) == 3 and top[0][1] >= top[1][1] >= top[2][1]  # best first
     assert 'data-role="probe-strips"' in page
+
+
+def test_probe_images_picked_by_their_numbers_are_the_ones_followed(server, colors):
+    job_id = train(server, colors, train_epochs="1", probe_records="5, 1", model_name="picked")
+    assert finished(server, job_id)["status"] == "Done"
+    [row] = [json.loads(line) for line in (server.jobs_dir / job_id / "probes.jsonl").open()]
+    assert len(row["probes"]) == 2
+    # The page shows validation records 5 and 1, in that order, as Explore numbers them.
+    val = server.jobs_dir / colors / "val_db"
+    pictures = [record.png_data_uri() for record in records_at(val, [5, 1])]
+    page = requests.get(f"{server.url}/models/{job_id}").text
+    assert page.index(pictures[0]) < page.index(pictures[1])
+    explore = requests.get(
+        f"{server.url}/datasets/images/classification/explore",
+        params={"job_id": colors, "db": "val"},
+    )
+    assert ">#5</span>" in explore.text
+    refused = post(server, MODELS, dataset=colors, model_name="x", probe_records="500")
+    assert refused.json()["errors"]["probe_records"] == [
+        "the validation images are numbered 0 to 23"
+    ]
 
 
 def test_a_compiled_network_trains_and_its_snapshots_load_anywhere(server, colors, trained):

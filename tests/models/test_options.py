@@ -43,3 +43,15 @@ def test_gpus_are_chosen_by_index_or_on_several_hosts_by_host(select_gpus, gpus,
         with pytest.raises(FormErrors) as refused:
             parse_training_options(form)
         assert error in refused.value.errors["select_gpus"][0]
+
+
+def test_probe_images_are_the_first_n_or_those_picked_by_number():
+    base = {"model_name": "m", "dataset": "d"}
+    assert parse_training_options(base).probe_indexes == (0, 1, 2, 3)
+    assert parse_training_options(base | {"probe_images": "0"}).probe_indexes == ()
+    picked = parse_training_options(base | {"probe_records": "17, 3,17"})
+    assert picked.probe_indexes == (17, 3)
+    for bad in ("3, x", "-1", ",".join(map(str, range(17)))):
+        with pytest.raises(FormErrors) as refused:
+            parse_training_options(base | {"probe_records": bad})
+        assert "probe_records" in refused.value.errors

@@ -47,6 +47,7 @@ def test_digits_call_creates_a_waiting_model(fred, dataset):
         ({"model_name": ""}, "model_name"),
         ({"select_gpus": "3"}, "select_gpus"),
         ({"method": "previous", "previous_networks": ""}, "previous_networks"),
+        ({"probe_records": "1"}, "probe_records"),  # the dataset has no validation images
     ],
 )
 def test_bad_fields_are_400s_naming_the_field(fred, dataset, overrides, field):
