@@ -38,6 +38,20 @@ class GpuRequest:
     def size(self) -> int:
         return len(self.hosts) or len(self.indexes) or self.count
 
+    @property
+    def host_count(self) -> int:
+        """How many hosts the GPUs chosen by host are on (0: not chosen by host)."""
+        return len({host for host, _ in self.hosts})
+
+    def on(self, host: str) -> GpuRequest | None:
+        """The request as one host's lease sees it: GPUs chosen on this host alone become
+        indexes; None when it names GPUs of other hosts."""
+        if not self.hosts:
+            return self
+        if {h for h, _ in self.hosts} != {host}:
+            return None
+        return GpuRequest(tuple(sorted(index for _, index in self.hosts)))
+
     def __str__(self) -> str:
         if self.hosts:
             return "GPUs " + ", ".join(f"{host}:{index}" for host, index in self.hosts)
@@ -107,7 +121,8 @@ class GpuPool:
         unmet = self.never_met(request)
         if unmet:
             return Waiting(unmet, elsewhere=True)
-        ahead = [(name, earlier) for name, earlier in ahead if not self.never_met(earlier)]
+        request = request.on(self.host)
+        ahead = [(name, r.on(self.host)) for name, r in ahead if not self.never_met(r)]
         with self.host_lock():
             free = self.lock_free_gpus()
             kept, promised_to = serve_ahead(list(free), ahead)
@@ -123,10 +138,17 @@ class GpuPool:
                 write_json_atomically(self.folder / holder_name(index), holder)
             return Lease(picked, {i: free[i] for i in picked}, self.folder)
 
+    @property
+    def host(self) -> str:
+        return self.folder.name
+
     def never_met(self, request: GpuRequest) -> str | None:
         """Why this host can never meet a request (another host may), or None."""
-        if request.hosts:
+        if request.host_count > 1:
             return f"waiting for the hosts of {request} together"
+        if request.hosts and request.on(self.host) is None:
+            return f"waiting for a worker on host {request.hosts[0][0]}"
+        request = request.on(self.host)
         missing = [i for i in request.indexes if i not in self.offered]
         if missing:
             return f"waiting for a worker with GPU {', '.join(map(str, missing))}"

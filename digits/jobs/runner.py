@@ -167,7 +167,9 @@ def _gpus_by_host(task, since: float = 0.0) -> dict[str, tuple[int, ...]]:
 
 def _needs_a_gang(request: GpuRequest, offered: dict[str, tuple[int, ...]]) -> bool:
     """GPUs chosen on several hosts, or more than any one host has: it trains across hosts."""
-    return bool(request.hosts) or request.size > max(map(len, offered.values()), default=0)
+    if request.hosts:
+        return request.host_count > 1
+    return request.size > max(map(len, offered.values()), default=0)
 
 
 def _gpus_offered_elsewhere(task) -> bool:

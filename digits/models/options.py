@@ -99,7 +99,7 @@ class TrainingOptions:
     hsv: tuple[float, float, float] | None = None
     gpus: list[int] = field(default_factory=list)
     gpu_count: int = 1
-    # GPUs named on several hosts (`select_gpus=node1:0,node2:1`): a training across them.
+    # GPUs chosen by host (`select_gpus=node1:0,node2:1`): on several, a training across them.
     host_gpus: tuple[tuple[str, int], ...] = ()
     # Per-channel (x/255 - mean) / std after DIGITS' mean subtraction: how pretrained networks
     # expect their input (ImageNet's on 0..1 is the common case).
@@ -336,11 +336,11 @@ def parse_normalization(form, errors: Errors, channels: int | None = None):
     return values["normalize_mean"], values["normalize_std"]
 
 
-GPU_LIST = "GPU indexes (0,1), or host:index pairs on several hosts (node1:0,node2:0)"
+GPU_LIST = "GPU indexes (0,1), or host:index pairs (node1:0,node2:0)"
 
 
 def _gpu_list(form, errors: Errors) -> tuple[list[int], tuple[tuple[str, int], ...]]:
-    """The GPUs chosen by index on one host, or by host:index pairs on several."""
+    """The GPUs chosen by index (on any host that has them), or by host:index pairs."""
     values = (
         form.getlist("select_gpus") if hasattr(form, "getlist") else form.get("select_gpus", [])
     )
@@ -371,9 +371,6 @@ def _host_gpus(values: list[str], errors: Errors) -> tuple[tuple[str, int], ...]
             add_error(errors, "select_gpus", GPU_LIST)
             return ()
         pairs.add((host.strip(), int(index)))
-    if len({host for host, _ in pairs}) < 2:
-        add_error(errors, "select_gpus", "GPUs of one host are chosen by index alone (0,1)")
-        return ()
     return tuple(sorted(pairs))
 
 

@@ -129,11 +129,20 @@ def _form_choices(generic: bool = False) -> dict:
     }
 
 
-def _gpu_choices(workers: list[dict]) -> list[tuple[int, str]]:
-    """(index, label) for each GPU index some host offers: "GPU 1 · NVIDIA H100 (free on a)"."""
+def _gpu_choices(workers: list[dict]) -> list[tuple[int | str, str]]:
+    """(value, label) for each GPU: by index on one host ("GPU 1 · NVIDIA H100 (free on a)"),
+    by host:index on several ("a:1", "a · GPU 1 · NVIDIA H100 (free)"), so that a person
+    chooses GPUs of one host or across hosts."""
+    report = hosts_report(workers)
+    if len(report) > 1:
+        return [
+            (f"{host['node']}:{gpu['index']}", f"{host['node']} · {_gpu_label(gpu)}")
+            for host in report
+            for gpu in host["gpus"]
+        ]
     seen: dict[int, list[str]] = {}
     names: dict[int, str] = {}
-    for host in hosts_report(workers):
+    for host in report:
         for gpu in host["gpus"]:
             holder = gpu.get("held_by")
             state = f"held by {holder.get('name', 'a job')}" if holder else "free"
@@ -450,6 +459,12 @@ def _check_dataset(dataset_id: str, errors: dict, generic: bool) -> DatasetInfo 
 
 
 BY_COUNT = "GPUs by index are one host's: name them host:index to train across hosts"
+
+
+def _gpu_label(gpu: dict) -> str:
+    holder = gpu.get("held_by")
+    state = f"held by {holder.get('name', 'a job')}" if holder else "free"
+    return " · ".join(filter(None, [f"GPU {gpu['index']}", gpu.get("name")])) + f" ({state})"
 
 
 def _check_gpus(options, errors: dict) -> None:

@@ -143,3 +143,12 @@ def test_an_older_job_only_another_host_can_serve_keeps_nothing_here(tmp_path):
 def test_a_request_this_host_can_never_meet_says_so(tmp_path, request_, reason):
     waiting = GpuPool(tmp_path, [0, 1], host="h").try_lease(request_, {})
     assert waiting == Waiting(reason, elsewhere=True)
+
+
+def test_gpus_chosen_by_host_are_that_hosts_alone(tmp_path):
+    pinned = GpuRequest(hosts=(("a", 1),))
+    elsewhere = GpuPool(tmp_path, [0, 1], host="b").try_lease(pinned, {"job_id": "x"})
+    assert isinstance(elsewhere, Waiting) and elsewhere.elsewhere
+    assert elsewhere.reason == "waiting for a worker on host a"
+    lease = GpuPool(tmp_path, [0, 1], host="a").try_lease(pinned, {"job_id": "x"})
+    assert isinstance(lease, Lease) and lease.gpus == (1,)

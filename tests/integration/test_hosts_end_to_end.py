@@ -112,6 +112,10 @@ def test_gpus_chosen_by_host_train_there(cluster):
     hosts = sorted(detail["hosts"], key=lambda h: h["host"])
     assert hosts == [{"host": "node1", "gpus": [1]}, {"host": "node2", "gpus": [0]}]
     assert detail["ranks"] == 2
+    # One host's GPU chosen by host: that host trains it, alone.
+    pinned = model(cluster, dataset, "pinned", select_gpus="node2:0")
+    job = finished(cluster, pinned, timeout=120)
+    assert job["status"] == "Done" and job["worker"] == "gpu@node2" and job["gpus"] == [0]
 
 
 def all_free(cluster) -> bool:

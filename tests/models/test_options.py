@@ -29,7 +29,7 @@ def test_early_stopping_is_off_unless_asked_for():
     [
         ("0,2", [0, 2], (), None),
         ("node1:0, node2:1,node1:1", [], (("node1", 0), ("node1", 1), ("node2", 1)), None),
-        ("node1:0,node1:1", [], (), "GPUs of one host are chosen by index alone (0,1)"),
+        ("node1:0,node1:1", [], (("node1", 0), ("node1", 1)), None),
         ("node1:x,node2:0", [], (), "host:index pairs"),
         ("a", [], (), "host:index pairs"),
     ],

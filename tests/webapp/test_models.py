@@ -131,13 +131,22 @@ def test_gpus_the_hosts_have_are_accepted_across_hosts_by_count(fred, dataset, j
     assert named.status_code == 200
 
 
-def test_the_form_offers_each_gpu_with_its_state_on_each_host(fred, jobs_dir):
+def test_the_form_offers_each_gpu_with_its_state_on_each_host(fred, dataset, jobs_dir):
+    offer_gpus(jobs_dir, a=[0, 1])
+    page = fred.get("/models/images/classification/new").get_data(as_text=True)
+    assert '<option value="0">GPU 0 · H100 (held by first on a)</option>' in page
+    assert '<option value="1">GPU 1 · H100 (free on a)</option>' in page
+    # Several hosts: each GPU by host, to choose one host's or some of several.
     offer_gpus(jobs_dir, a=[0, 1], b=[0])
     page = fred.get("/models/images/classification/new").get_data(as_text=True)
+    assert '<option value="a:1">a · GPU 1 · H100 (free)</option>' in page
+    assert '<option value="b:0">b · GPU 0 · H100 (held by first)</option>' in page
+    pinned = fred.post(MODELS, data=model_fields(dataset, select_gpus=["a:1"]))
+    assert pinned.status_code == 200
     assert (
-        '<option value="0">GPU 0 · H100 (held by first on a, held by first on b)</option>' in page
+        fred.get(f"/models/{pinned.get_json()['id']}.json").get_json()["parameters"]["select_gpus"]
+        == "a:1"
     )
-    assert '<option value="1">GPU 1 · H100 (free on a)</option>' in page
 
 
 def test_every_error_is_reported_at_once(fred, dataset):
