@@ -38,6 +38,7 @@ from digits.models.layout import (
     VAL_CONFUSION_FILE,
     imported_info,
     list_snapshots,
+    picked_probes,
     snapshot_name,
 )
 from digits.models.network_check import CHECK_NETWORK_REQUEST, check_network
@@ -139,13 +140,14 @@ def probe_history(job: Job, folder: Path) -> dict[str, Any] | None:
     """The probe images (pictures, true classes) and their top predictions at each validation
     so far; None for a model that follows none."""
     options = options_of(job)
-    if options is None or not options.probe_indexes:
+    indexes = (picked_probes(folder) or options.probe_indexes) if options else ()
+    if not indexes:
         return None
     dataset_folder = folder.parent / options.dataset
     info = read_info(dataset_folder)
     if info is None or info.generic or "val" not in info.splits:
         return None
-    records = records_at(dataset_folder / database("val"), options.probe_indexes)
+    records = records_at(dataset_folder / database("val"), indexes)
     history = read_json_lines(folder / PROBES_FILE)
     return {
         "labels": info.labels,

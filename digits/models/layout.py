@@ -9,6 +9,7 @@ from pathlib import Path
 METRICS_FILE = "metrics.jsonl"  # one JSON object a line: training reports and validations
 VAL_CONFUSION_FILE = "val_confusion.json"  # the validation confusion matrix at the best epoch
 PROBES_FILE = "probes.jsonl"  # per validation, the probe images' top predictions
+PROBE_PICKS_FILE = "probe_picks.json"  # the probe images the network found hardest, by number
 SEARCH_STUDY_FILE = "study.journal"  # a search's Optuna study (its journal file)
 SEARCH_SUMMARY_FILE = "search.json"  # a search's trials as its page shows them
 # DIGITS' files of a model, written when its training starts (its JSON names them).
@@ -65,4 +66,13 @@ def imported_info(folder: Path) -> dict | None:
     try:
         return json.loads((folder / IMPORTED_FOLDER / IMPORTED_INFO).read_text())
     except FileNotFoundError:
+        return None
+
+
+def picked_probes(folder: Path) -> tuple[int, ...] | None:
+    """The validation images a model picked to follow (the hardest at its first validation),
+    by number; None before it has picked."""
+    try:
+        return tuple(json.loads((folder / PROBE_PICKS_FILE).read_text())["records"])
+    except (FileNotFoundError, ValueError, KeyError):
         return None

@@ -64,6 +64,10 @@ FRAMEWORK = "pytorch"
 DIGITS_FRAMEWORKS = ("pytorch", "torch", "caffe", "tensorflow")
 DEFAULT_BATCH = 64
 MAX_PROBES = 16  # probe images a model may follow
+PROBE_PICKS = {
+    "first": "The first validation images",
+    "hardest": "The ones it gets most wrong at its first validation",
+}
 # A blank batch size is the standard network's own, as DIGITS' standard networks defined their
 # training batch (LeNet 64, AlexNet 128, GoogLeNet 32); the large ones beyond DIGITS: 32.
 NETWORK_BATCHES = {"alexnet": 128, "googlenet": 32, "resnet50": 32, "convnext_tiny": 32}
@@ -157,12 +161,17 @@ class TrainingOptions:
     probe_images: int = 4
     # Or the validation images the person picked, by their numbers on the dataset's Explore page.
     probe_records: tuple[int, ...] = ()
+    # Or "hardest": the N the network gets most wrong at its first validation (PROBE_PICKS).
+    probe_pick: str = "first"
     keep_snapshots: int | None = None
 
     @property
     def probe_indexes(self) -> tuple[int, ...]:
-        """The validation records the model follows: those picked, else the first N."""
-        return self.probe_records or tuple(range(self.probe_images))
+        """The validation records the model follows from the start: those picked, else the
+        first N (none while the hardest are still to be found)."""
+        if self.probe_records:
+            return self.probe_records
+        return () if self.probe_pick == "hardest" else tuple(range(self.probe_images))
 
 
 def split_list(text: str) -> list[str]:
@@ -228,6 +237,7 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
     options.normalize_mean, options.normalize_std = parse_normalization(form, errors)
     options.gpus, options.host_gpus = _gpu_list(form, errors)
     options.probe_records = _probe_records(form, errors)
+    options.probe_pick = choice_field(form, "probe_pick", PROBE_PICKS, "first", errors)
     if errors:
         raise FormErrors(errors)
     return options

@@ -43,9 +43,11 @@ from digits.models.layout import (
     MODEL_LABELS,
     MODEL_MEAN,
     MODEL_NETWORK,
+    PROBE_PICKS_FILE,
     PROBES_FILE,
     VAL_CONFUSION_FILE,
     list_snapshots,
+    picked_probes,
 )
 from digits.models.options import TrainingOptions, parse_training_options
 from digits.models.preprocessing import Preprocessing, normalization_of
@@ -127,6 +129,8 @@ class ShardSampler(Sampler[int]):
 # "auto" (each rank holds its own copy).
 CACHE_SHARE = 0.25
 PROBE_TOP = 3  # classes shown per probe image and validation
+HARDEST_FROM = 2000  # validation images among which the hardest probe images are picked
+HARDEST_BATCH = 64
 CPU_TIMED_BATCH = 64  # the batch the CPU's speed is timed at (a large one would take minutes)
 GPU_PREFETCH = 4  # batches each loader process prepares ahead when it feeds a GPU
 
@@ -397,6 +401,9 @@ class Trainer:
     outputs: list[str] = field(default_factory=list)
     # A classifier's probe images (N x C x H x W uint8), followed at each validation.
     probe_images: torch.Tensor | None = None
+    # Whether to pick them at the first validation: the ones the network gets most wrong.
+    pick_hardest: bool = False
+    val_database: Path | None = None
 
     def __post_init__(self):
         self.epoch_steps = max(
@@ -643,12 +650,40 @@ class Trainer:
             )
         row = {"epoch": round(step / self.epoch_steps, 4), **figures}
         self.reporter.metrics(row)
+        if self.probe_images is None and self.pick_hardest and self.env.is_main:
+            self.probe_images = self.pick_hardest_probes()
         if self.probe_images is not None and self.env.is_main:
             self.reporter.probes({"epoch": row["epoch"], "probes": self.classify_probes()})
         score = -row["val_loss"] if self.targets is not None else row["val_top1"]
         self.state.note_score(score, row["epoch"])
         if self.state.note_validation(row) and confusion is not None:
             self.reporter.best_confusion(row["epoch"], confusion)
+
+    @torch.no_grad()
+    def pick_hardest_probes(self) -> torch.Tensor | None:
+        """The `probe_images` validation images (of the first HARDEST_FROM) with the highest
+        loss now, recorded in the job's folder by number (a resumed run follows the same)."""
+        records = records_at(self.val_database, range(HARDEST_FROM))
+        if not records:
+            return None
+        losses = []
+        self.model.eval()
+        try:
+            for start in range(0, len(records), HARDEST_BATCH):
+                batch = records[start : start + HARDEST_BATCH]
+                pixels = np.stack([r.pixels().transpose(2, 0, 1) for r in batch])
+                images = self.preprocess(torch.from_numpy(pixels).to(self.env.device))
+                labels = torch.tensor([r.label for r in batch], device=self.env.device)
+                with self.autocast():
+                    logits = self.model(images).float()
+                losses += nn.functional.cross_entropy(logits, labels, reduction="none").tolist()
+        finally:
+            self.model.train()
+        hardest = sorted(range(len(records)), key=lambda i: -losses[i])[: self.options.probe_images]
+        folder = self.snapshot_context.folder
+        write_json_atomically(folder / PROBE_PICKS_FILE, {"records": hardest})
+        self.reporter.log(f"probe images: the {len(hardest)} hardest, numbers {hardest}")
+        return torch.from_numpy(np.stack([records[i].pixels().transpose(2, 0, 1) for i in hardest]))
 
     @torch.no_grad()
     def classify_probes(self) -> list[list[list[float]]]:
@@ -750,7 +785,11 @@ def train(ctx: JobContext) -> None:
         num_classes=len(labels),
         targets=regression_targets(dataset_folder, env) if info.generic else None,
         outputs=labels if info.generic else [],
-        probe_images=None if info.generic else probe_images(dataset_folder, options),
+        probe_images=None if info.generic else probe_images(dataset_folder, options, ctx.folder),
+        pick_hardest=not info.generic
+        and options.probe_pick == "hardest"
+        and options.probe_images > 0,
+        val_database=dataset_folder / layout.database("val"),
     )
     if env.is_main:
         write_model_files(ctx, options, labels, dataset_folder)
@@ -771,13 +810,14 @@ def train(ctx: JobContext) -> None:
         dist.destroy_process_group()
 
 
-def probe_images(dataset_folder: Path, options) -> torch.Tensor | None:
-    """The probe images (those picked, else the first `probe_images` of the validation set),
-    as the loaders give them."""
+def probe_images(dataset_folder: Path, options, folder: Path) -> torch.Tensor | None:
+    """The probe images (those the person picked, those a first run found hardest, else the
+    first `probe_images` of the validation set), as the loaders give them."""
     path = dataset_folder / layout.database("val")
-    if not options.probe_indexes or not path.exists():
+    indexes = picked_probes(folder) or options.probe_indexes
+    if not indexes or not path.exists():
         return None
-    records = records_at(path, options.probe_indexes)
+    records = records_at(path, indexes)
     if not records:
         return None
     return torch.from_numpy(np.stack([r.pixels().transpose(2, 0, 1) for r in records]))

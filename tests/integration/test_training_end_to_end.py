@@ -106,6 +106,19 @@ def test_probe_images_picked_by_their_numbers_are_the_ones_followed(server, colo
     ]
 
 
+def test_the_network_picks_the_probe_images_it_gets_most_wrong(server, colors):
+    job_id = train(server, colors, train_epochs="2", probe_pick="hardest", model_name="hardest")
+    assert finished(server, job_id)["status"] == "Done"
+    picks = json.loads((server.jobs_dir / job_id / "probe_picks.json").read_text())["records"]
+    assert len(picks) == 4 == len(set(picks)) and all(0 <= i < 24 for i in picks)
+    rows = [json.loads(line) for line in (server.jobs_dir / job_id / "probes.jsonl").open()]
+    assert [len(row["probes"]) for row in rows] == [4, 4]  # the same four at each validation
+    val = server.jobs_dir / colors / "val_db"
+    page = requests.get(f"{server.url}/models/{job_id}").text
+    assert all(record.png_data_uri() in page for record in records_at(val, picks))
+    assert "got most wrong at its first validation" in page
+
+
 def test_a_compiled_network_trains_and_its_snapshots_load_anywhere(server, colors, trained):
     job_id = train(server, colors, use_compile="1", train_epochs="1", model_name="compiled")
     job = finished(server, job_id)

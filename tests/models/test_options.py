@@ -51,6 +51,10 @@ def test_probe_images_are_the_first_n_or_those_picked_by_number():
     assert parse_training_options(base | {"probe_images": "0"}).probe_indexes == ()
     picked = parse_training_options(base | {"probe_records": "17, 3,17"})
     assert picked.probe_indexes == (17, 3)
+    # The hardest are found at the first validation: none to follow before it.
+    assert parse_training_options(base | {"probe_pick": "hardest"}).probe_indexes == ()
+    with pytest.raises(FormErrors):
+        parse_training_options(base | {"probe_pick": "random"})
     for bad in ("3, x", "-1", ",".join(map(str, range(17)))):
         with pytest.raises(FormErrors) as refused:
             parse_training_options(base | {"probe_records": bad})
