@@ -125,6 +125,9 @@ def _watch(
         if monitor and time.monotonic() >= next_sample:
             next_sample += USAGE_INTERVAL
             _record_usage(ctx, monitor)
+        if not terminated and ctx.gang_stopped():  # another host's ranks failed: stop at once
+            _signal_group(child, signal.SIGTERM)
+            terminated, abort_seen = True, time.monotonic() - stop_grace
         if abort_seen is None and ctx.abort_requested():
             abort_seen = time.monotonic()
         if abort_seen is None:

@@ -45,6 +45,15 @@ def request_abort(folder: Path, reason: str = "") -> None:
     (folder / ABORT_FILE).write_text(reason)
 
 
+GANG_STOP_FILE = "gang_stop"  # a gang's host whose ranks failed asks the leader to stop
+
+
+def request_gang_stop(folder: Path, why: str) -> None:
+    """One host of a gang failed: the leader stops its ranks too, and the job goes on from its
+    last snapshot (a stop that no rank's collective would report: after the last step, say)."""
+    (folder / GANG_STOP_FILE).write_text(why)
+
+
 def abort_reason(folder: Path) -> str:
     """Why the job was asked to stop, as its status will say."""
     try:
@@ -83,6 +92,11 @@ class JobContext:
 
     def abort_requested(self) -> bool:
         return (self.folder / ABORT_FILE).exists()
+
+    def gang_stopped(self) -> bool:
+        """This host leads a gang whose other host failed (see request_gang_stop)."""
+        leads = self.gang is not None and self.gang.leads
+        return leads and (self.folder / GANG_STOP_FILE).exists()
 
     def check_abort(self) -> None:
         if self.abort_requested():

@@ -22,7 +22,15 @@ from digits.config import GPU_QUEUE, RUN_MEMBER_TASK, Settings
 from digits.files import write_json_atomically
 from digits.hardware.gangs import GangLease
 from digits.jobs import types
-from digits.jobs.context import JobAborted, JobContext, JobError, JobLost, worker_events
+from digits.jobs.context import (
+    GANG_STOP_FILE,
+    JobAborted,
+    JobContext,
+    JobError,
+    JobLost,
+    request_gang_stop,
+    worker_events,
+)
 from digits.jobs.job import Job
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
@@ -56,6 +64,7 @@ def start_gang(celery, settings: Settings, job: Job, lease: GangLease, worker: s
         "hosts": [{"host": share.host, "gpus": list(share.gpus)} for share in lease.shares],
     }
     folder = Path(settings.jobs_dir) / job.id
+    (folder / GANG_STOP_FILE).unlink(missing_ok=True)  # an earlier run's
     write_json_atomically(folder / GANG_FILE, record)
     for share in lease.shares[1:]:
         celery.send_task(
@@ -112,8 +121,12 @@ def run_member(task, job_id: str, host: str, gpus: list[int], endpoint: str, nod
     ctx.gang = Gang(endpoint, nodes, leads=False)
     try:
         job_type.run(ctx)
-    except (JobAborted, JobError, JobLost) as exc:
-        # The leader's ranks end the same way: the job's end is theirs to record.
-        log.info("gang member %s of job %s ended: %s", host, job_id, exc or type(exc).__name__)
+    except JobAborted:
+        log.info("gang member %s of job %s stopped: aborted", host, job_id)
+    except (JobError, JobLost) as exc:
+        # The leader's ranks usually fail with these (a collective with a dead peer); if they
+        # had finished instead, the leader would wait for this host in vain: it is told.
+        log.info("gang member %s of job %s failed: %s", host, job_id, exc)
+        request_gang_stop(events.store.folder(job_id), f"its ranks on host {host} failed: {exc}")
     except Exception:
         log.exception("gang member %s of job %s failed", host, job_id)

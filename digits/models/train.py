@@ -807,6 +807,9 @@ def train(ctx: JobContext) -> None:
     else:
         trainer.run()
     if env.world_size > 1:
+        # Every rank past its last collective before any tears down: a gloo rank destroyed
+        # while a peer (another host's, say) still talks to it can abort that peer.
+        dist.barrier()
         dist.destroy_process_group()
 
 
