@@ -51,6 +51,9 @@ def test_values_from_a_csv_to_a_model_to_inferences(page, server, tmp_path, trou
     page.get_by_test_id("create").click()
 
     expect(page.get_by_test_id("status")).to_have_text("Done", timeout=120000)
+    # The page reloads itself once Done (to draw the results): load it now, as it is once Done,
+    # so that the reload cannot come between choosing a file and classifying it (it did in CI).
+    page.goto(page.url)
     expect(page.get_by_test_id("training")).to_contain_text("2 outputs (brightness, darkness)")
     page.wait_for_function(
         "() => Number(document.querySelector('[data-role=metrics-chart]').dataset.points) > 2"
