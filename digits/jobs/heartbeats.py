@@ -110,6 +110,17 @@ def waiting_reason(job: Job, workers: list[dict[str, Any]]) -> str | None:
     return f"no worker is serving queue {job.queue}"
 
 
+def gpu_hosts(workers: list[dict[str, Any]], heard_since: float = 0.0) -> dict[str, set[int]]:
+    """The GPU indexes each host offers, for hosts offering any. `heard_since`: only workers
+    whose heartbeat is newer (a gang that lost a host forms again of hosts known to be alive
+    since, not of one whose last heartbeat is merely recent)."""
+    hosts: dict[str, set[int]] = {}
+    for worker in workers:
+        if worker.get("gpus") and worker.get("time", 0) > heard_since:
+            hosts.setdefault(node_of(worker.get("hostname", "?")), set()).update(worker["gpus"])
+    return hosts
+
+
 def is_orphaned(job: Job, workers: list[dict[str, Any]]) -> bool:
     """A job marked Running whose worker has stopped beating."""
     return job.status is Status.RUN and job.worker not in {w.get("hostname") for w in workers}

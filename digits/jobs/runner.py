@@ -8,7 +8,7 @@ import os
 import time
 import traceback
 
-from digits.config import GPU_QUEUE, Settings
+from digits.config import Settings
 from digits.hardware.gangs import GangLease, try_gang_lease
 from digits.hardware.leases import GpuPool, GpuRequest, Lease, Waiting
 from digits.jobs import recovery, types
@@ -22,7 +22,7 @@ from digits.jobs.context import (
 )
 from digits.jobs.events import JobEvents
 from digits.jobs.gang_runs import mark_lost, read_gang, start_gang
-from digits.jobs.heartbeats import live_workers, node_of
+from digits.jobs.heartbeats import gpu_hosts, live_workers, node_of
 from digits.jobs.job import Job
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound, JobStore
@@ -75,7 +75,7 @@ def _run(
     except JobError as exc:
         _finish(events, job_id, Status.ERROR, str(exc))
     except JobLost as exc:
-        if isinstance(lease, GangLease):  # one of its hosts may be gone: see _gpus_by_host
+        if isinstance(lease, GangLease):  # one of its hosts may be gone: see gpu_hosts
             mark_lost(events.store.folder(job_id))
         _recover(task, events, job_id, str(exc))
     except Exception as exc:
@@ -138,7 +138,7 @@ def _lease_gpus(task, events: JobEvents, job: Job, hostname: str) -> Lease | Wai
     lease = pool.try_lease(request, holder, ahead=ahead)
     if isinstance(lease, Waiting) and lease.elsewhere and not request.indexes:
         lost_at = (read_gang(events.store.folder(job.id)) or {}).get("lost_at", 0.0)
-        offered = _gpus_by_host(task, since=lost_at)
+        offered = gpu_hosts(live_workers(task.app.digits_settings), heard_since=lost_at)
         if _needs_a_gang(request, offered):
             settings = task.app.digits_settings
             leader = node_of(hostname)
@@ -152,20 +152,7 @@ def _lease_gpus(task, events: JobEvents, job: Job, hostname: str) -> Lease | Wai
     return lease
 
 
-def _gpus_by_host(task, since: float = 0.0) -> dict[str, tuple[int, ...]]:
-    """The GPUs each live host's GPU worker offers. `since`: only hosts heard from after then
-    (a gang that lost a host forms again of hosts known to be alive since, not of one whose
-    last heartbeat is merely recent)."""
-    hosts: dict[str, tuple[int, ...]] = {}
-    for worker in live_workers(task.app.digits_settings):
-        if worker.get("time", 0) <= since:
-            continue
-        if worker.get("gpus") and GPU_QUEUE in worker.get("queues", []):
-            hosts[node_of(worker.get("hostname", ""))] = tuple(worker["gpus"])
-    return hosts
-
-
-def _needs_a_gang(request: GpuRequest, offered: dict[str, tuple[int, ...]]) -> bool:
+def _needs_a_gang(request: GpuRequest, offered: dict[str, set[int]]) -> bool:
     """GPUs chosen on several hosts, or more than any one host has: it trains across hosts."""
     if request.hosts:
         return request.host_count > 1

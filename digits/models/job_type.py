@@ -167,8 +167,9 @@ def model_details(job: Job, folder: Path) -> dict[str, Any]:
     validations = [row for row in read_metrics(folder) if "val_loss" in row]
     best = min(validations, key=lambda row: row["val_loss"], default=None)
     labels = info.labels if info else []
-    ranks = _gpu_request(options).size if read_gang(folder) else len(job.gpus)
-    ranks = ranks or _gpu_request(options).size
+    gang = read_gang(folder)
+    # Across hosts, `gpus` are the leader's alone: every host's ranks are the request's.
+    ranks = (not gang and len(job.gpus)) or _gpu_request(options).size
     generic = bool(info and info.generic)
     return {
         "generic": generic,
@@ -176,7 +177,7 @@ def model_details(job: Job, folder: Path) -> dict[str, Any]:
         **({"outputs": info.outputs, "loss": options.loss} if generic else {}),
         "ranks": ranks,
         # Trained across hosts: each host and its GPUs, the rendezvous's host first.
-        "hosts": (read_gang(folder) or {}).get("hosts"),
+        "hosts": gang["hosts"] if gang else None,
         "batch_per_rank": options.batch_size // max(1, ranks),
         "snapshots": list_snapshots(folder),
         "dataset_id": dataset_id,

@@ -67,6 +67,9 @@ class Search:
         self._saved: dict[str, Any] | None = None
         # The jobs of running trials, kept here too: a deleted search has no study to ask.
         self._running_jobs: dict[int, str] = {}
+        # Each trial's epochs trained, as last read (an ended trial's read once): the summary
+        # is made at every look, and must not read every trial's metrics again each time.
+        self._epochs: dict[int, float | None] = {}
 
     def run(self) -> None:
         self._go_on_with_stopped_trials()
@@ -137,7 +140,9 @@ class Search:
                 self._end(frozen, TrialState.FAIL, "its job was deleted")
                 continue
             trial = optuna.trial.Trial(self.study, frozen._trial_id)
-            scores = self._scores(job)
+            rows = read_json_lines(self.store.folder(job.id) / METRICS_FILE)
+            self._epochs[frozen.number] = rows[-1].get("epoch") if rows else 0
+            scores = [float(row[self.metric]) for row in rows if self.metric in row]
             # Step n: the nth validation. (The frozen trial is the storage's own: it gains
             # each report, so what is new is read first.)
             new = [
@@ -151,11 +156,6 @@ class Search:
                 self._end(frozen, TrialState.FAIL, f"its job ended {job.status.label}")
             elif new and trial.should_prune():
                 self._prune(frozen, job, len(scores), scores[-1])
-
-    def _scores(self, job: Job) -> list[float]:
-        """The trial's score at each validation so far."""
-        rows = read_json_lines(self.store.folder(job.id) / METRICS_FILE)
-        return [float(row[self.metric]) for row in rows if self.metric in row]
 
     def _complete(self, frozen: FrozenTrial, scores: list[float]) -> None:
         if not scores:
@@ -243,15 +243,17 @@ class Search:
             "trials": [self._trial_row(t) for t in trials],
         }
 
+    def _epochs_trained(self, job_id: str | None) -> float | None:
+        try:
+            rows = read_json_lines(self.store.folder(job_id) / METRICS_FILE) if job_id else None
+        except JobNotFound:
+            return None
+        return None if rows is None else (rows[-1].get("epoch") if rows else 0)
+
     def _trial_row(self, frozen: FrozenTrial) -> dict[str, Any]:
         job_id = frozen.user_attrs.get("job_id")
-        epochs = None
-        if job_id:
-            try:
-                rows = read_json_lines(self.store.folder(job_id) / METRICS_FILE)
-                epochs = rows[-1].get("epoch") if rows else 0
-            except JobNotFound:
-                pass
+        if frozen.number not in self._epochs:  # ended before this run of the search looked
+            self._epochs[frozen.number] = self._epochs_trained(job_id)
         scores = [frozen.intermediate_values[k] for k in sorted(frozen.intermediate_values)]
         return {
             "number": frozen.number + 1,
@@ -260,7 +262,7 @@ class Search:
             "values": frozen.user_attrs.get("values", {}),
             "value": frozen.value if frozen.state is TrialState.COMPLETE else None,
             "scores": scores,
-            "epochs": epochs,
+            "epochs": self._epochs[frozen.number],
             "note": frozen.user_attrs.get("note"),
         }
 

@@ -671,8 +671,7 @@ class Trainer:
         try:
             for start in range(0, len(records), HARDEST_BATCH):
                 batch = records[start : start + HARDEST_BATCH]
-                pixels = np.stack([r.pixels().transpose(2, 0, 1) for r in batch])
-                images = self.preprocess(torch.from_numpy(pixels).to(self.env.device))
+                images = self.preprocess(as_batch(batch).to(self.env.device))
                 labels = torch.tensor([r.label for r in batch], device=self.env.device)
                 with self.autocast():
                     logits = self.model(images).float()
@@ -683,7 +682,7 @@ class Trainer:
         folder = self.snapshot_context.folder
         write_json_atomically(folder / PROBE_PICKS_FILE, {"records": hardest})
         self.reporter.log(f"probe images: the {len(hardest)} hardest, numbers {hardest}")
-        return torch.from_numpy(np.stack([records[i].pixels().transpose(2, 0, 1) for i in hardest]))
+        return as_batch([records[i] for i in hardest])
 
     @torch.no_grad()
     def classify_probes(self) -> list[list[list[float]]]:
@@ -821,8 +820,11 @@ def probe_images(dataset_folder: Path, options, folder: Path) -> torch.Tensor | 
     if not indexes or not path.exists():
         return None
     records = records_at(path, indexes)
-    if not records:
-        return None
+    return as_batch(records) if records else None
+
+
+def as_batch(records: list) -> torch.Tensor:
+    """Database records as one uint8 batch, N x C x H x W, as the loaders give images."""
     return torch.from_numpy(np.stack([r.pixels().transpose(2, 0, 1) for r in records]))
 
 

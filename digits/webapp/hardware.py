@@ -31,15 +31,6 @@ def hosts_report(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(hosts.values())
 
 
-def gpu_hosts(workers: list[dict[str, Any]]) -> dict[str, set[int]]:
-    """The GPU indexes each host offers, for hosts offering any."""
-    hosts: dict[str, set[int]] = {}
-    for worker in workers:
-        if worker.get("gpus"):
-            hosts.setdefault(node_of(worker.get("hostname", "?")), set()).update(worker["gpus"])
-    return hosts
-
-
 @bp.route("/hardware")
 @bp.route("/hardware.json", endpoint="hardware_json")
 def show():

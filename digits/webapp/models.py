@@ -17,6 +17,7 @@ from digits.forms import (
     optional_int_field,
     text_field,
 )
+from digits.jobs.heartbeats import gpu_hosts
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
 from digits.models import catalog
@@ -59,7 +60,7 @@ from digits.models.search_space import (
     fit_variants,
 )
 from digits.webapp.auth import current_user, login_required
-from digits.webapp.hardware import gpu_hosts, hosts_report
+from digits.webapp.hardware import hosts_report
 from digits.webapp.http import job_parameters, json_errors, wants_json
 from digits.webapp.infer import ask_worker, field_error, infer_worker_running
 from digits.webapp.jobs import clone_values
@@ -146,9 +147,7 @@ def _gpu_choices(workers: list[dict]) -> list[tuple[int | str, str]]:
     names: dict[int, str] = {}
     for host in report:
         for gpu in host["gpus"]:
-            holder = gpu.get("held_by")
-            state = f"held by {holder.get('name', 'a job')}" if holder else "free"
-            seen.setdefault(gpu["index"], []).append(f"{state} on {host['node']}")
+            seen.setdefault(gpu["index"], []).append(f"{_gpu_state(gpu)} on {host['node']}")
             names[gpu["index"]] = gpu.get("name", "")
     for index in {g for w in workers for g in w.get("gpus", [])} - set(seen):
         seen[index] = []  # offered, figures not in yet
@@ -228,10 +227,7 @@ def search():
     line: `learning_rate: 0.0001 .. 0.1`, `batch_size: 16, 32, 64`), `search_trials`,
     `search_parallel`, `search_sampler` (tpe, random), `search_pruner` (median, halving,
     none), `search_seed`. Each trial is a model job, filed with the search under its group."""
-    form = job_parameters(request.form)
-    if request.form.getlist("select_gpus"):
-        form["select_gpus"] = ",".join(request.form.getlist("select_gpus"))
-    _fit_to_pretrained(form)
+    form = _submitted_form()
     generic = _dataset_type(text_field(form, "dataset")) == IMAGE_GENERIC_DATASET.name
     model_type = IMAGE_GENERIC_MODEL if generic else IMAGE_CLASSIFICATION_MODEL
     plan, errors = check_search_plan(form, model_type.name)
@@ -285,10 +281,7 @@ def _dataset_type(dataset_id: str) -> str | None:
 
 def _create(job_type):
     generic = job_type is IMAGE_GENERIC_MODEL
-    form = job_parameters(request.form)
-    if request.form.getlist("select_gpus"):
-        form["select_gpus"] = ",".join(request.form.getlist("select_gpus"))
-    _fit_to_pretrained(form)
+    form = _submitted_form()
     combinations, errors = _sweep(form)
     for index, combination in enumerate(combinations):
         # A sweep varies only the learning rate and batch size: one fit check is enough.
@@ -308,6 +301,16 @@ def _create(job_type):
     if len(jobs) > 1:
         return redirect(url_for("home.index"))
     return redirect(url_for("jobs.show_models", job_id=jobs[0].id))
+
+
+def _submitted_form() -> dict:
+    """The New Model form as submitted: its GPUs (a multiple choice) as one list, and what a
+    pretrained network needs (_fit_to_pretrained)."""
+    form = job_parameters(request.form)
+    if request.form.getlist("select_gpus"):
+        form["select_gpus"] = ",".join(request.form.getlist("select_gpus"))
+    _fit_to_pretrained(form)
+    return form
 
 
 def _fit_to_pretrained(form: dict) -> None:
@@ -464,9 +467,14 @@ BY_COUNT = "GPUs by index are one host's: name them host:index to train across h
 
 
 def _gpu_label(gpu: dict) -> str:
+    return (
+        " · ".join(filter(None, [f"GPU {gpu['index']}", gpu.get("name")])) + f" ({_gpu_state(gpu)})"
+    )
+
+
+def _gpu_state(gpu: dict) -> str:
     holder = gpu.get("held_by")
-    state = f"held by {holder.get('name', 'a job')}" if holder else "free"
-    return " · ".join(filter(None, [f"GPU {gpu['index']}", gpu.get("name")])) + f" ({state})"
+    return f"held by {holder.get('name', 'a job')}" if holder else "free"
 
 
 def _check_gpus(options, errors: dict) -> None:
