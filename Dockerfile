@@ -3,12 +3,16 @@
 #   docker run --gpus all -p 5000:5000 -v digits-jobs:/jobs -e DIGITS_ADMIN_PASSWORD=... digits
 # The server listens beyond loopback here, so it needs accounts: DIGITS_ADMIN_PASSWORD makes the
 # first admin (user `admin`, or DIGITS_ADMIN_USER) when the jobs folder has none; without it and
-# without accounts it refuses to start and says so.
+# without accounts it refuses to start and says so. Users' code runs in a bubblewrap sandbox,
+# which needs user namespaces inside the container (Docker's default seccomp profile refuses
+# them: add `--security-opt seccomp=unconfined --security-opt apparmor=unconfined`, or
+# DIGITS_ALLOW_UNSANDBOXED_CODE=1 if only trusted people have accounts; `digits serve` says
+# at start which it is).
 FROM nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04
 
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      python3 python3-venv python3-pip nodejs npm \
+      python3 python3-venv python3-pip nodejs npm bubblewrap \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/digits

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install DIGITS into ./.venv, with its front-end libraries built into digits/static/vendor.
 #
-#   ./install.sh          what the server needs
+#   ./install.sh          what the server needs (bubblewrap, the sandbox, with apt-get if missing)
 #   ./install.sh --test   also what the tests need: pytest, Playwright, Debian's chromium, redis-server
 #
 # Needs Python 3.11+ with venv, and Node.js with npm (installed with apt-get when missing).
@@ -35,6 +35,8 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 if $with_tests; then "${pip[@]}" -e '.[test]'; else "${pip[@]}" -e .; fi
 
 command -v npm >/dev/null || apt_install nodejs npm
+# The sandbox that users' code runs in (README: Security model).
+command -v bwrap >/dev/null || apt_install bubblewrap
 npm ci --silent --no-audit --no-fund
 npm run --silent build
 

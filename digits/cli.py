@@ -229,10 +229,33 @@ def warn_if_root() -> None:
     """One line, instead of Celery's warning in each worker it starts."""
     if os.geteuid() == 0 and not os.environ.get(ROOT_WARNED):
         logging.getLogger("digits").warning(
-            "running as root: the jobs' code (custom networks among it) runs with every "
-            "privilege of this machine; run DIGITS as an ordinary user"
+            "running as root: run DIGITS as an ordinary user (its own jobs run with every "
+            "privilege of this machine; users' code is sandboxed, with no capabilities)"
         )
         os.environ[ROOT_WARNED] = "1"
+
+
+SANDBOX_REPORTED = "DIGITS_SANDBOX_REPORTED"
+
+
+def report_sandbox() -> None:
+    """Say once (not in every worker started) whether users' code runs in a sandbox here."""
+    from digits import sandbox
+
+    if os.environ.get(SANDBOX_REPORTED):
+        return
+    os.environ[SANDBOX_REPORTED] = "1"
+    reason = sandbox.unavailable_reason()
+    if reason is None:
+        logging.getLogger("digits").info(
+            "users' code (custom and imported networks) runs in a bubblewrap sandbox"
+        )
+        return
+    logging.getLogger("digits").warning(
+        "no sandbox for users' code on this host: %s. Without accounts it runs with this "
+        "server's rights; with accounts it is refused unless DIGITS_ALLOW_UNSANDBOXED_CODE=1",
+        reason,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -243,6 +266,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     if args.command in ("serve", "worker"):
         warn_if_root()
+        report_sandbox()
     if args.command == "serve":
         settings = ensure_secret_key(_settings(args, secret_key=args.secret_key))
         settings = _listening_settings(args, settings)

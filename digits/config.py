@@ -63,6 +63,9 @@ class Settings:
     # Network code tried before training (Visualize, the fit check): time and memory it gets.
     network_check_seconds: float = 30.0
     network_check_memory_mb: int = 8 * 1024
+    # Code a user supplied runs in a sandbox (digits.sandbox). On a host that cannot make one,
+    # a server with accounts refuses such code unless an admin allows it here.
+    allow_unsandboxed_code: bool = False
     # Published weights (torchvision's ImageNet files): where they are kept, dropped in by hand
     # or downloaded once from `weights_url` with their published hash checked.
     weights_dir: Path | None = None  # None: .weights in the jobs folder
@@ -128,6 +131,7 @@ class Settings:
             "DIGITS_MAX_DATASET_MB": str(self.max_dataset_mb),
             "DIGITS_NETWORK_CHECK_SECONDS": str(self.network_check_seconds),
             "DIGITS_NETWORK_CHECK_MEMORY_MB": str(self.network_check_memory_mb),
+            "DIGITS_ALLOW_UNSANDBOXED_CODE": "1" if self.allow_unsandboxed_code else "",
             "DIGITS_WEIGHTS_DIR": str(self.weights_folder),
             "DIGITS_WEIGHTS_URL": self.weights_url,
             "DIGITS_INFERENCE_DEVICE": self.inference_device,
@@ -139,6 +143,10 @@ class Settings:
 
 def _split_list(value: str | None, sep: str) -> list[str]:
     return [item.strip() for item in (value or "").split(sep) if item.strip()]
+
+
+def _yes(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _port_range(text: str | None) -> tuple[int, int] | None:
@@ -173,6 +181,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         "web_threads": int(env.get("DIGITS_WEB_THREADS", "1024")),
         "network_check_seconds": float(env.get("DIGITS_NETWORK_CHECK_SECONDS", "30")),
         "network_check_memory_mb": int(env.get("DIGITS_NETWORK_CHECK_MEMORY_MB", "8192")),
+        "allow_unsandboxed_code": _yes(env.get("DIGITS_ALLOW_UNSANDBOXED_CODE")),
         "weights_dir": Path(env["DIGITS_WEIGHTS_DIR"]).expanduser().resolve()
         if env.get("DIGITS_WEIGHTS_DIR")
         else None,

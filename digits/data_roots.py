@@ -38,6 +38,9 @@ class PathsInRoots:
         real = self._real(path)
         for real_root in self.real_roots:
             if real == real_root or real_root in real.parents:
+                if _hidden(real.relative_to(real_root)):
+                    # Dot-files and dot-folders (~/.ssh, ~/.aws) are no one's images.
+                    raise PathNotAllowed(f"{text!r} is a hidden file or inside a hidden folder")
                 return real
         allowed = ", ".join(str(r) for r in self.roots)
         raise PathNotAllowed(f"{text!r} is outside the data roots ({allowed})")
@@ -50,3 +53,7 @@ class PathsInRoots:
             folder = self._folders[path.parent] = Path(os.path.realpath(path.parent))
         inside = folder / path.name
         return Path(os.path.realpath(inside)) if os.path.islink(inside) else inside
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)

@@ -102,6 +102,34 @@ def flag_field(form, name: str, default: bool = False) -> bool:
     return str(value).strip().lower() in ("1", "true", "on", "yes", "y")
 
 
+def is_whole_number(text: str) -> bool:
+    """ASCII digits only: `"²".isdigit()` is true, and int() refuses it."""
+    return bool(text) and text.isascii() and text.isdigit()
+
+
+# Bounds on free text, so that one job cannot make every user's home page heavy.
+MAX_NAME_LENGTH = 200
+MAX_NOTES_LENGTH = 10_000
+
+
+def name_field(form, name: str, errors: Errors, what: str) -> str:
+    """A job's name: required, one line, at most MAX_NAME_LENGTH characters."""
+    text = " ".join(text_field(form, name).split())
+    if not text:
+        add_error(errors, name, f"a {what} needs a name")
+    elif len(text) > MAX_NAME_LENGTH:
+        add_error(errors, name, f"at most {MAX_NAME_LENGTH} characters")
+    return text
+
+
+def notes_field(form, name: str, errors: Errors) -> str | None:
+    """A job's notes (None: not sent), at most MAX_NOTES_LENGTH characters."""
+    notes = form.get(name)
+    if notes is not None and len(notes) > MAX_NOTES_LENGTH:
+        add_error(errors, name, f"at most {MAX_NOTES_LENGTH} characters")
+    return notes
+
+
 GROUP_FIELD = "group_name"  # DIGITS' field: jobs filed together on the home page
 MAX_GROUP_LENGTH = 100
 

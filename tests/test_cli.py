@@ -125,7 +125,9 @@ def test_serve_says_where_it_is_and_one_line_per_worker(jobs_dir):
         lines = [line for line in server.output().splitlines() if line.strip()]
         assert any(line.endswith(f"DIGITS is at {server.url}/") for line in lines)
         news = [line for line in lines if "running as root" not in line]
-        assert len(news) == 4, "\n".join(lines)  # the address and the three workers
+        # The address, whether users' code is sandboxed, and the three workers.
+        assert len(news) == 5, "\n".join(lines)
+        assert sum("sandbox" in line for line in news) == 1
         if os.geteuid() == 0:  # said once, not by Celery in each worker
             assert sum("running as root" in line for line in lines) == 1
     finally:

@@ -51,6 +51,7 @@ from digits.jobs.context import JobContext, JobError
 
 CHUNK = 64  # images per task sent to a decoding process
 MAX_LISTED_SKIPS = 1000
+MAX_LOGGED_SKIPS = 20  # log lines (events) for skipped files; the rest are counted
 
 
 def build_dataset(ctx: JobContext) -> None:
@@ -377,7 +378,8 @@ def _write_databases(
                             per_class[label] += 1
                 for path, reason in bad:
                     skipped += 1
-                    ctx.log(f"skipped {path}: {reason}")
+                    if skipped <= MAX_LOGGED_SKIPS:  # a sample; the count says the rest
+                        ctx.log(f"skipped {path}: {reason}")
                     if len(listed_skips) < MAX_LISTED_SKIPS:
                         listed_skips.append({"split": split, "path": path, "reason": reason})
                 if split == "train" and pixel_sum is not None:
@@ -391,6 +393,8 @@ def _write_databases(
             writer.close()
             size = database_size(staging / layout.database(split))
             splits[split] = SplitFigures(writer.count, per_class, skipped, size)
+            if skipped > MAX_LOGGED_SKIPS:
+                ctx.log(f"{split}: {skipped - MAX_LOGGED_SKIPS} more skipped (see the page)")
             ctx.log(f"{split}: {writer.count} images written, {skipped} skipped")
         pool.close()  # all done: let the decoders finish rather than be terminated
         pool.join()

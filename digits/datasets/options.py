@@ -18,8 +18,8 @@ from digits.forms import (
     float_field,
     group_field,
     int_field,
+    name_field,
     optional_int_field,
-    text_field,
 )
 
 # Each choice and its title on the form (the form's lists come from here).
@@ -122,9 +122,7 @@ def _image_settings(form: dict[str, Any], errors: dict) -> ImageSettings:
 def parse_options(form: dict[str, Any]) -> DatasetOptions:
     """Check every field; raise OptionErrors with all the problems at once."""
     errors: dict[str, list[str]] = {}
-    name = text_field(form, "dataset_name")
-    if not name:
-        add_error(errors, "dataset_name", "a dataset needs a name")
+    name = name_field(form, "dataset_name", errors, "dataset")
     if str(form.get("backend", "lmdb") or "lmdb") != "lmdb":
         add_error(errors, "backend", "only lmdb is supported")
     image = _image_settings(form, errors)

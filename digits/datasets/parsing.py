@@ -10,6 +10,7 @@ from typing import Any
 
 from digits.data_roots import PathNotAllowed, resolve_in_roots
 from digits.datasets.images import IMAGE_EXTENSIONS
+from digits.forms import is_whole_number
 
 SPLITS = ("train", "val", "test")
 
@@ -155,7 +156,7 @@ def parse_list_file(text: str, field_name: str, prefix: str, labels: list[str]) 
         if not line or line.startswith("#"):
             continue
         path, _, label_text = line.rpartition(" ")
-        if not path or not label_text.lstrip("-").isdigit():
+        if not path or not is_whole_number(label_text.lstrip("-")):
             # The line itself is not echoed: a server file read this way would leak its lines.
             raise ParseError(
                 field_name,

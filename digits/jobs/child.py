@@ -21,9 +21,13 @@ import time
 import traceback
 from collections.abc import Callable
 
+from digits import sandbox
+from digits.accounts import Accounts
 from digits.config import load_settings
+from digits.files import open_append, read_last_bytes, read_regular
 from digits.hardware.monitor import JobMonitor
 from digits.jobs.context import JobAborted, JobContext, JobError, JobLost, worker_events
+from digits.jobs.events import events_size, follow_events
 from digits.jobs.guard import guarded
 from digits.jobs.warm import ForkedChild, WarmModule, fork_child
 
@@ -31,6 +35,7 @@ log = logging.getLogger(__name__)
 
 ABORTED_EXIT = 3
 ERROR_FILE = ".error"  # the child's one-line reason for failing, read by the parent
+MAX_REASON = 4096  # characters of that reason kept (a sandboxed child writes what it likes)
 OUTPUT_FILE = "process.log"  # the child's own stdout and stderr
 ABORT_GRACE = 10.0  # seconds a child gets to stop cleanly before it is killed
 POLL_INTERVAL = 0.2
@@ -38,20 +43,29 @@ USAGE_INTERVAL = 1.0  # seconds between samples of what the child uses, for the 
 
 
 Launch = Callable[[JobContext], tuple[list[str], dict[str, str]]]
+# What a job's child may reach in its sandbox, and whether it runs code a user supplied.
+Confine = Callable[[JobContext], tuple[sandbox.Confinement, bool]]
 
 
 def python_module(module: str) -> Launch:
     """Launch `python -m module <job id>`."""
-    return lambda ctx: ([sys.executable, "-m", module, ctx.job.id], {})
+    return lambda ctx: ([sys.executable, "-I", "-m", module, ctx.job.id], {})
 
 
 class ChildRun:
     """A job type's `run` that starts a child process group and waits for it (run_in_child)."""
 
-    def __init__(self, launch: Launch | WarmModule, stop_grace: float, record_usage: bool):
+    def __init__(
+        self,
+        launch: Launch | WarmModule,
+        stop_grace: float,
+        record_usage: bool,
+        confine: Confine | None = None,
+    ):
         self.launch = launch
         self.stop_grace = stop_grace
         self.record_usage = record_usage
+        self.confine = confine
 
     @property
     def preload(self) -> str | None:
@@ -60,12 +74,14 @@ class ChildRun:
 
     def __call__(self, ctx: JobContext) -> None:
         (ctx.folder / ERROR_FILE).unlink(missing_ok=True)
-        with open(ctx.folder / OUTPUT_FILE, "ab") as output:
-            child = self._start(ctx, output)
+        with open_append(ctx.folder / OUTPUT_FILE) as output:
+            relay = EventRelay(ctx)
+            child, relay.active = self._start(ctx, output)
             # One host's figures per job: a gang's other hosts do not mix theirs in.
             leads = ctx.gang is None or ctx.gang.leads
             monitor = JobMonitor(child.pid, ctx.gpus) if self.record_usage and leads else None
-            code = _watch(child, ctx, self.stop_grace, monitor)
+            code = _watch(child, ctx, self.stop_grace, monitor, relay)
+            relay()
         if code == ABORTED_EXIT or ctx.abort_requested():
             raise JobAborted()  # an abort request wins, whatever way the child stopped
         if code != 0 and (ctx.folder / ERROR_FILE).exists():
@@ -73,25 +89,87 @@ class ChildRun:
         if code != 0:  # died without a word: killed, out of memory, a crash in native code
             raise JobLost(_failure_reason(ctx, code))
 
-    def _start(self, ctx: JobContext, output) -> subprocess.Popen | ForkedChild:
+    def _start(self, ctx: JobContext, output) -> tuple[subprocess.Popen | ForkedChild, bool]:
+        """The child, and whether it is sandboxed (its events are then relayed from its file)."""
         # NVML numbers GPUs in PCI bus order; so must CUDA, or a job's GPU 0 is another card.
         env = {**ctx.settings.child_environment(), "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
         fds = ctx.lease.fds if ctx.lease else ()
-        if isinstance(self.launch, WarmModule):
-            return fork_child(self.launch, ctx.job.id, env, output.fileno(), fds, child_main)
-        command, extra_env = self.launch(ctx)
-        return subprocess.Popen(
+        confinement, user_code = self.confine(ctx) if self.confine else (None, False)
+        launch = self.launch
+        if isinstance(launch, WarmModule):
+            if not user_code:  # our own code: a fork of this warm process
+                child = fork_child(launch, ctx.job.id, env, output.fileno(), fds, child_main)
+                return child, False
+            launch = python_module(launch.module)
+        command, extra_env = launch(ctx)
+        env = {**env, **extra_env}
+        if confinement is not None:
+            command, env = confined(ctx, command, env, confinement, user_code)
+        sandboxed = env.get(sandbox.SANDBOXED_VARIABLE) == "1"
+        child = subprocess.Popen(
             guarded(command),
-            env={**env, **extra_env},
+            env=env,
             start_new_session=True,
+            stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
             pass_fds=fds,
         )
+        return child, sandboxed
+
+
+def confined(
+    ctx: JobContext,
+    command: list[str],
+    env: dict[str, str],
+    confinement: sandbox.Confinement,
+    user_code: bool,
+) -> tuple[list[str], dict[str, str]]:
+    """The command in its sandbox; without one, as it is where that is allowed (our own code,
+    or user code where no accounts share the server or an admin allowed it), else JobError."""
+    if sandbox.available():
+        return sandbox.wrap(command, confinement), sandbox.sandboxed_environment(env)
+    if user_code and not unsandboxed_code_allowed(ctx.settings):
+        raise JobError(no_sandbox_reason())
+    return command, env
+
+
+def no_sandbox_reason() -> str:
+    return (
+        f"this host cannot run user code in a sandbox ({sandbox.unavailable_reason()}), and "
+        "this server has accounts: an admin must install bubblewrap, or allow such code "
+        "without one (DIGITS_ALLOW_UNSANDBOXED_CODE=1)"
+    )
+
+
+def unsandboxed_code_allowed(settings) -> bool:
+    """User code may run without a sandbox on a server nobody shares (no accounts), or where
+    an admin said so."""
+    return settings.allow_unsandboxed_code or not Accounts(settings.jobs_dir).enabled
+
+
+class EventRelay:
+    """Sends on the events a child appends to its job's file (a sandboxed child cannot reach
+    the broker; one that can sent them itself, and nothing is sent twice)."""
+
+    def __init__(self, ctx: JobContext):
+        self.ctx = ctx
+        self.offset = events_size(ctx.folder)  # taken before the child starts
+        self.active = False
+
+    def __call__(self) -> None:
+        if not self.active:
+            return
+        events, self.offset = follow_events(self.ctx.folder, self.offset)
+        for event in events:
+            self.ctx.events.relay(self.ctx.job.id, event)
 
 
 def run_in_child(
-    launch: Launch | str | WarmModule, stop_grace: float = 0.0, record_usage: bool = False
+    launch: Launch | str | WarmModule,
+    stop_grace: float = 0.0,
+    record_usage: bool = False,
+    confine: Confine | None = None,
 ) -> ChildRun:
     """A job type's `run` that starts a child process group and waits for it.
 
@@ -101,11 +179,12 @@ def run_in_child(
     (finish its step, write a snapshot), then SIGTERM, then SIGKILL. The child inherits the
     job's GPU leases, so they last exactly as long as it does, and it is told to stop if this
     worker process dies. With `record_usage`, its CPU, memory and GPU figures are sampled
-    every USAGE_INTERVAL for the job's page.
+    every USAGE_INTERVAL for the job's page. With `confine`, the child runs in a sandbox
+    (digits.sandbox) that reaches what it says, and its events are relayed from its file.
     """
     if isinstance(launch, str):
         launch = python_module(launch)
-    return ChildRun(launch, stop_grace, record_usage)
+    return ChildRun(launch, stop_grace, record_usage, confine)
 
 
 def _watch(
@@ -113,6 +192,7 @@ def _watch(
     ctx: JobContext,
     stop_grace: float,
     monitor: JobMonitor | None,
+    relay: EventRelay,
 ) -> int:
     abort_seen = None
     terminated = False
@@ -122,6 +202,7 @@ def _watch(
             return child.wait(timeout=POLL_INTERVAL)
         except subprocess.TimeoutExpired:
             pass
+        relay()
         if monitor and time.monotonic() >= next_sample:
             next_sample += USAGE_INTERVAL
             _record_usage(ctx, monitor)
@@ -156,10 +237,13 @@ def _signal_group(child: subprocess.Popen, signum: int) -> None:
 
 def _failure_reason(ctx: JobContext, code: int) -> str:
     error_file = ctx.folder / ERROR_FILE
-    if error_file.exists():
-        return error_file.read_text().strip()
+    try:
+        return read_regular(error_file).decode(errors="replace").strip()[:MAX_REASON]
+    except FileNotFoundError:
+        pass
     # The file keeps every run's output (a resumed job has several): its end is this run's.
-    tail = (ctx.folder / OUTPUT_FILE).read_text(errors="replace").strip().splitlines()[-20:]
+    output = read_last_bytes(ctx.folder / OUTPUT_FILE, 64 * 1024).decode(errors="replace")
+    tail = output.strip().splitlines()[-20:]
     for line in tail:
         ctx.log(line)
     # torchrun reports a rank that died of a signal as "exitcode : -9", then exits with 1.

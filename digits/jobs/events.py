@@ -15,7 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from digits.files import read_json_lines, read_last_json_lines, write_lines_atomically
+from digits.files import (
+    open_append,
+    open_read,
+    read_json_lines,
+    read_last_json_lines,
+    write_lines_atomically,
+)
 from digits.jobs.job import Job
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound, JobStore
@@ -54,7 +60,7 @@ def _last_seq(f) -> int:
 
 def append_event(folder: Path, update: str, data: dict[str, Any]) -> dict[str, Any]:
     """Append one event with the next seq; safe against concurrent writers on any host."""
-    with open(folder / EVENTS_FILE, "a+b") as f:
+    with open_append(folder / EVENTS_FILE, readable=True) as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         event = {"seq": _last_seq(f) + 1, "time": time.time(), "update": update, **data}
         f.seek(0, 2)
@@ -75,7 +81,7 @@ def _ends_with_newline(f) -> bool:
 def last_seq(folder: Path) -> int:
     """The seq of the job's latest event, or -1 if it has none."""
     try:
-        with open(folder / EVENTS_FILE, "rb") as f:
+        with open_read(folder / EVENTS_FILE) as f:
             return _last_seq(f)
     except FileNotFoundError:
         return -1
@@ -88,6 +94,37 @@ def read_events(folder: Path, since: int = 0) -> list[dict[str, Any]]:
         for event in read_json_lines(folder / EVENTS_FILE)
         if isinstance(event, dict) and event.get("seq", -1) >= since
     ]
+
+
+def follow_events(folder: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
+    """The complete events appended to the job's file past byte `offset`, and the new offset.
+    A line too long to be ours, or not an event, is skipped (the file's writer may be a job's
+    sandboxed code, which writes only its own folder)."""
+    try:
+        with open_read(folder / EVENTS_FILE) as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return [], offset
+    complete = data[: data.rfind(b"\n") + 1]
+    events = []
+    for line in complete.splitlines():
+        if len(line) > 2 * MAX_LOG_LINE:
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and isinstance(event.get("update"), str):
+            events.append(event)
+    return events, offset + len(complete)
+
+
+def events_size(folder: Path) -> int:
+    try:
+        return (folder / EVENTS_FILE).stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 class JobEvents:
@@ -104,6 +141,14 @@ class JobEvents:
         if update in _HOME_PAGE_UPDATES:
             self._send(message, JOB_MANAGEMENT_ROOM)
         return event
+
+    def relay(self, job_id: str, event: dict[str, Any]) -> None:
+        """Send an event that a sandboxed child wrote to the job's file (it cannot reach the
+        broker): to the job's own rooms only, whatever the line claims."""
+        message = {**event, "job_id": job_id}
+        self._send(message, job_id)
+        if event["update"] in _HOME_PAGE_UPDATES:
+            self._send(message, JOB_MANAGEMENT_ROOM)
 
     def _send(self, message: dict[str, Any], room: str) -> None:
         try:
@@ -155,8 +200,8 @@ class JobEvents:
         Not an event: a sample a second would swamp the history that pages catch up from.
         """
         path = self.store.folder(job_id) / USAGE_FILE
-        with open(path, "a") as f:
-            f.write(json.dumps(sample) + "\n")
+        with open_append(path) as f:
+            f.write(json.dumps(sample).encode() + b"\n")
             size = f.tell()
         if size > USAGE_FILE_LIMIT:  # a week-long training must not fill the disk with figures
             kept = read_last_json_lines(path, USAGE_KEEP)

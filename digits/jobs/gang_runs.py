@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from digits.config import GPU_QUEUE, RUN_MEMBER_TASK, Settings
-from digits.files import write_json_atomically
+from digits.files import read_regular, write_json_atomically
 from digits.hardware.gangs import GangLease
 from digits.jobs import types
 from digits.jobs.context import (
@@ -78,7 +78,7 @@ def start_gang(celery, settings: Settings, job: Job, lease: GangLease, worker: s
 def read_gang(folder: Path) -> dict[str, Any] | None:
     """The job's gang as the leader recorded it (None: it trains on one host)."""
     try:
-        return json.loads((folder / GANG_FILE).read_text())
+        return json.loads(read_regular(folder / GANG_FILE))
     except (FileNotFoundError, ValueError):
         return None
 

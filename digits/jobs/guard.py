@@ -19,7 +19,7 @@ PR_SET_PDEATHSIG = 1
 
 def guarded(command: list[str]) -> list[str]:
     """COMMAND, to be started by this process, as a child that ends when this process dies."""
-    return [sys.executable, "-m", "digits.jobs.guard", str(os.getpid()), *command]
+    return [sys.executable, "-P", "-m", "digits.jobs.guard", str(os.getpid()), *command]
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from digits.files import locked, write_json_atomically
+from digits.files import locked, read_regular, write_json_atomically
 from digits.jobs.job import Job, JobFormatError, is_job_id
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class JobStore:
         if cached and cached[0] == key:
             return cached[1]
         try:
-            job = Job.from_dict(json.loads(path.read_text()))
+            job = Job.from_dict(json.loads(read_regular(path)))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise JobFormatError(f"job.json is not valid JSON: {exc}") from exc
         if job.id != name:
@@ -117,7 +117,7 @@ class JobStore:
             path = folder / JOB_FILE
             if not path.exists():
                 raise JobNotFound(job_id)
-            job = Job.from_dict(json.loads(path.read_text()))
+            job = Job.from_dict(json.loads(read_regular(path)))
             result = change(job)
             write_json_atomically(path, job.to_dict())
             return result

@@ -113,6 +113,7 @@ class QueueWorker:
     def command(self, loglevel: str) -> list[str]:
         return [
             sys.executable,
+            "-P",  # the folder it starts in is not on its path: a `digits/` there is not us
             "-m",
             "digits",
             "worker",
@@ -164,14 +165,20 @@ class WorkerGroup:
         self.plans = plans
         self.loglevel = loglevel
         self.env = settings.child_environment()
+        self.jobs_dir = settings.jobs_dir
         self.processes: list[subprocess.Popen] = []
 
     def start(self) -> None:
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
         for plan in self.plans:
             # Their own session: a Ctrl-C in the terminal reaches us, and we decide. Guarded:
             # should we be killed outright, they get SIGTERM (finish the job in hand, exit).
             command = guarded(plan.command(self.loglevel))
-            self.processes.append(subprocess.Popen(command, env=self.env, start_new_session=True))
+            # Started in the jobs folder, whose root no job can write, not the caller's folder.
+            process = subprocess.Popen(
+                command, env=self.env, start_new_session=True, cwd=self.jobs_dir
+            )
+            self.processes.append(process)
 
     def stop(self, grace: float | None = None) -> None:
         """Warm shutdown: idle workers exit now; a busy one finishes its current job first.

@@ -25,6 +25,7 @@ from digits.datasets import images, targets
 from digits.datasets.parsing import ParseError, class_folders, label_for_folder, list_images
 from digits.datasets.unpacking import ArchiveLimits, UnsafeArchive, extract_archive, images_root
 from digits.files import write_json_atomically
+from digits.forms import is_whole_number
 from digits.jobs.child import child_main
 from digits.jobs.context import JobContext, JobError
 from digits.jobs.heartbeats import node_of
@@ -122,7 +123,7 @@ def _split_line(text: str, labels: list[str]) -> tuple[str, int | None, str | No
     if not path:
         return text, None, None
     rest = rest.strip()
-    if rest.isdigit():
+    if is_whole_number(rest):
         index = int(rest)
         if index >= len(labels):
             return path.strip(), None, f"label {index}: the model has {len(labels)} classes"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tarfile
 import tempfile
 import zipfile
 from pathlib import Path
+
+from digits.files import open_regular
 
 EXPORTS = "exports"  # in the model's folder: exports/epoch_<N>/, made once per snapshot
 
@@ -20,28 +23,42 @@ def archive_path(folder: Path, model_id: str, epoch: float, fmt: str) -> Path:
 
 
 def build_archive(folder: Path, model_id: str, epoch: float, fmt: str) -> Path:
-    """The export as one .tar.gz, .tar or .zip (made once, kept beside the files)."""
+    """The export as one .tar.gz, .tar or .zip (made once, kept beside the files). Only the
+    folder's regular files go in, none reached through a link (the export of a model whose
+    network is a user's code is written by that code, in its sandbox)."""
     target = archive_path(folder, model_id, epoch, fmt)
-    if target.exists():
+    try:
+        open_regular(target, folder).close()
         return target
-    members = sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file() and p.name != target.name and not p.name.startswith(f"{model_id}_epoch_")
+    except FileNotFoundError:
+        pass
+    names = sorted(
+        entry.name
+        for entry in os.scandir(folder)
+        if entry.is_file(follow_symlinks=False) and not entry.name.startswith((model_id, "."))
     )
     fd, tmp = tempfile.mkstemp(prefix=".archive.", dir=folder)
     os.close(fd)
     try:
-        if fmt == "zip":
-            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-                for path in members:
-                    archive.write(path, path.name)
-        else:
-            mode = {"tar.gz": "w:gz", "tar.bz2": "w:bz2"}.get(fmt, "w")
-            with tarfile.open(tmp, mode) as archive:
-                for path in members:
-                    archive.add(path, path.name)
+        _pack(folder, names, tmp, fmt)
         os.replace(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)
     return target
+
+
+def _pack(folder: Path, names: list[str], archive_file: str, fmt: str) -> None:
+    if fmt == "zip":
+        with zipfile.ZipFile(archive_file, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name in names:
+                with open_regular(folder / name, folder) as f, archive.open(name, "w") as out:
+                    shutil.copyfileobj(f, out)
+        return
+    mode = {"tar.gz": "w:gz", "tar.bz2": "w:bz2"}.get(fmt, "w")
+    with tarfile.open(archive_file, mode) as archive:
+        for name in names:
+            with open_regular(folder / name, folder) as f:
+                info = tarfile.TarInfo(name)
+                stat = os.fstat(f.fileno())
+                info.size, info.mtime, info.mode = stat.st_size, int(stat.st_mtime), 0o644
+                archive.addfile(info, f)

@@ -55,6 +55,19 @@ Made by DIGITS {version}.
 """
 
 
+def export_request(ctx) -> dict:
+    """The request a download sends: {"job_id", "epoch"} -> {"epoch": the snapshot's}."""
+    from digits.jobs.page_requests import RequestFailed
+    from digits.jobs.store import JobStore
+
+    store = JobStore(ctx.settings.jobs_dir)
+    try:
+        folder = export_model(store, ctx.payload["job_id"], ctx.payload.get("epoch"))
+    except inference.ModelNotUsable as exc:
+        raise RequestFailed(str(exc)) from exc
+    return {"epoch": float(folder.name.removeprefix("epoch_"))}
+
+
 def export_model(store, model_id: str, epoch: float | None) -> Path:
     """The snapshot's files, made once into exports/epoch_<N>/ (written aside, then renamed)."""
     model = inference.load_model(store, model_id, epoch)

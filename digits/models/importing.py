@@ -244,13 +244,7 @@ def _check_network(ctx: RequestContext, source: str, weights: Path, info: dict) 
         "summary": False,
         "weights_file": str(weights),
     }
-    settings = ctx.settings
-    answer = run_limited(
-        request,
-        settings.network_check_seconds,
-        settings.network_check_memory_mb,
-        settings.child_environment(),
-    )
+    answer = run_limited(request, ctx.settings)
     if "error" in answer:
         where = f" (network.py line {answer['line']})" if answer.get("line") else ""
         raise RequestFailed(answer["error"] + where)

@@ -12,7 +12,7 @@ from typing import Any
 from digits.config import CPU_QUEUE, GPU_QUEUE
 from digits.datasets.database import records_at
 from digits.datasets.layout import database, read_info
-from digits.files import read_json_lines, read_last_json_lines
+from digits.files import read_json_lines, read_last_json_lines, read_regular
 from digits.forms import FormErrors
 from digits.hardware.leases import GpuRequest
 from digits.jobs.child import run_in_child
@@ -47,6 +47,7 @@ from digits.models.options import (
     parse_inference_options,
     parse_training_options,
 )
+from digits.models.sandboxing import inference_confinement, training_confinement
 from digits.paging import page_number, page_of
 
 CLASSIFY_RESULTS = "results.json"  # written by digits.models.classify_many
@@ -211,7 +212,7 @@ def _digits_files(folder: Path) -> dict[str, Any]:
 def _validation_confusion(folder: Path, labels: list[str]) -> dict[str, Any] | None:
     """The validation set's confusion matrix and per-class accuracy at the best epoch."""
     try:
-        data = json.loads((folder / VAL_CONFUSION_FILE).read_text())
+        data = json.loads(read_regular(folder / VAL_CONFUSION_FILE))
     except (FileNotFoundError, ValueError):
         return None
     matrix = data["matrix"]
@@ -250,7 +251,12 @@ IMAGE_CLASSIFICATION_MODEL = register(
         name="image-classification-model",
         kind="model",
         queue=GPU_QUEUE,
-        run=run_in_child(torchrun_command, stop_grace=STOP_GRACE, record_usage=True),
+        run=run_in_child(
+            torchrun_command,
+            stop_grace=STOP_GRACE,
+            record_usage=True,
+            confine=training_confinement,
+        ),
         title="Images → Classification",
         form_endpoint="models.new_classification",
         details=model_details,
@@ -320,7 +326,7 @@ BATCH_FINDER = register(
 def search_details(job: Job, folder: Path) -> dict[str, Any]:
     """A search's trials, their scores and the best so far (digits.models.search writes them)."""
     try:
-        summary = json.loads((folder / SEARCH_SUMMARY_FILE).read_text())
+        summary = json.loads(read_regular(folder / SEARCH_SUMMARY_FILE))
     except (FileNotFoundError, ValueError):
         summary = None
     return range_test_details(job, folder) | {"search": summary}
@@ -381,7 +387,7 @@ def classifications_details(job: Job, folder: Path) -> dict[str, Any]:
     ours (accuracy, per class, confusion matrix, Top N, lines that could not be read)."""
     model_id = model_of(job)
     try:
-        results = json.loads((folder / CLASSIFY_RESULTS).read_text())
+        results = json.loads(read_regular(folder / CLASSIFY_RESULTS))
     except (FileNotFoundError, ValueError):
         return {"model_id": model_id, "results": None}
     if "outputs" in results:  # a generic model's: DIGITS' {path: {"output": [v1, ...]}}
@@ -397,7 +403,7 @@ IMAGES_PER_PAGE = 50  # rows of Classify Many's per-image table a page shows
 def classifications_page_data(job: Job, folder: Path, args: Mapping[str, str]) -> dict[str, Any]:
     """A page of the per-image table (`page`); `show=wrong`: only the misclassified."""
     try:
-        results = json.loads((folder / CLASSIFY_RESULTS).read_text())
+        results = json.loads(read_regular(folder / CLASSIFY_RESULTS))
     except (FileNotFoundError, ValueError):
         return {}
     rows, labels = results["rows"], results.get("labels")
@@ -418,7 +424,10 @@ IMAGE_CLASSIFICATION_INFERENCE = register(
         name="image-classification-inference",
         kind="model",
         queue=CPU_QUEUE,  # a long batch: never in the way of Classify One on queue infer
-        run=run_in_child(WarmModule("digits.models.classify_many", "classify_many")),
+        run=run_in_child(
+            WarmModule("digits.models.classify_many", "classify_many"),
+            confine=inference_confinement,
+        ),
         title="Classify Many",
         details=classifications_details,
         page_template="models/classifications.html",
@@ -475,25 +484,26 @@ IMPORTED_MODEL = register(
 
 
 def classify_one(ctx):
-    """Classify One on a worker (torch is loaded there, never in the web process)."""
+    """Classify One on a worker (torch is loaded there, never in the web process); a model
+    whose network is a user's code answers from its sandboxed child."""
     from digits.models.classify import classify_one as classify
+    from digits.models.served_models import answered_by_model
 
-    return classify(ctx)
+    return answered_by_model(ctx, "classify_one", classify)
 
 
 def export_snapshot(ctx):
-    """The files of a download, made on a worker: {"epoch": the snapshot's epoch}."""
-    from digits.jobs.page_requests import RequestFailed
+    """The files of a download, made on a worker: {"epoch": the snapshot's epoch}. A model
+    whose network is a user's code is exported by its sandboxed child, which writes only the
+    model's `exports/` folder."""
     from digits.jobs.store import JobStore
-    from digits.models.export import export_model
-    from digits.models.inference import ModelNotUsable
+    from digits.models.download import EXPORTS
+    from digits.models.export import export_request
+    from digits.models.served_models import answered_by_model
 
-    store = JobStore(ctx.settings.jobs_dir)
-    try:
-        folder = export_model(store, ctx.payload["job_id"], ctx.payload.get("epoch"))
-    except ModelNotUsable as exc:
-        raise RequestFailed(str(exc)) from exc
-    return {"epoch": float(folder.name.removeprefix("epoch_"))}
+    exports = JobStore(ctx.settings.jobs_dir).folder(ctx.payload["job_id"]) / EXPORTS
+    exports.mkdir(exist_ok=True)
+    return answered_by_model(ctx, "export", export_request, writable=(exports,))
 
 
 register_handler("classify_one", classify_one)

@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+from digits.files import read_regular
+
 METRICS_FILE = "metrics.jsonl"  # one JSON object a line: training reports and validations
 VAL_CONFUSION_FILE = "val_confusion.json"  # the validation confusion matrix at the best epoch
 PROBES_FILE = "probes.jsonl"  # per validation, the probe images' top predictions
@@ -64,7 +66,7 @@ def imported_info(folder: Path) -> dict | None:
     """An imported model's declared preprocessing and labels (info.json), or None for a model
     trained here."""
     try:
-        return json.loads((folder / IMPORTED_FOLDER / IMPORTED_INFO).read_text())
+        return json.loads(read_regular(folder / IMPORTED_FOLDER / IMPORTED_INFO))
     except FileNotFoundError:
         return None
 
@@ -73,6 +75,6 @@ def picked_probes(folder: Path) -> tuple[int, ...] | None:
     """The validation images a model picked to follow (the hardest at its first validation),
     by number; None before it has picked."""
     try:
-        return tuple(json.loads((folder / PROBE_PICKS_FILE).read_text())["records"])
+        return tuple(json.loads(read_regular(folder / PROBE_PICKS_FILE))["records"])
     except (FileNotFoundError, ValueError, KeyError):
         return None

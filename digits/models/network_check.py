@@ -20,6 +20,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from digits import sandbox
+from digits.config import Settings
+from digits.jobs.child import no_sandbox_reason, unsandboxed_code_allowed
 from digits.jobs.guard import guarded
 from digits.jobs.page_requests import RequestContext
 
@@ -30,9 +33,7 @@ def check_network(ctx: RequestContext) -> dict[str, Any]:
     """The request handler: {"method", "network" or "custom_network", "num_classes",
     "channels", "height", "width", "summary": bool}."""
     if ctx.payload.get("method") == "custom":
-        settings = ctx.settings
-        seconds, memory = settings.network_check_seconds, settings.network_check_memory_mb
-        return run_limited(ctx.payload, seconds, memory, settings.child_environment())
+        return run_limited(ctx.payload, ctx.settings)
     return try_network(ctx.payload)
 
 
@@ -85,12 +86,20 @@ def _load_strictly(model, path: str) -> str | None:
     return problem
 
 
-def run_limited(
-    request: dict[str, Any], seconds: float, memory_mb: int, env: dict[str, str]
-) -> dict[str, Any]:
-    """`try_network` in a child process of its own, within `seconds` and `memory_mb`."""
-    env = env | {"CUDA_VISIBLE_DEVICES": ""}  # a check never touches a GPU a training holds
-    command = [sys.executable, "-m", __name__, str(memory_mb)]
+def run_limited(request: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """`try_network` in a sandboxed child process of its own (digits.sandbox: it sees nothing
+    but Python and the weights file it checks), within the checks' time and memory."""
+    seconds, memory_mb = settings.network_check_seconds, settings.network_check_memory_mb
+    # A check never touches a GPU a training holds.
+    env = settings.child_environment() | {"CUDA_VISIBLE_DEVICES": ""}
+    command = [sys.executable, "-I", "-m", __name__, str(memory_mb)]
+    if sandbox.available():
+        weights = request.get("weights_file")
+        reads = (Path(weights),) if weights else ()
+        command = sandbox.wrap(command, sandbox.Confinement(read_only=reads))
+        env = sandbox.sandboxed_environment(env)
+    elif not unsandboxed_code_allowed(settings):
+        return {"error": no_sandbox_reason(), "line": None}
     pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL}
     child = subprocess.Popen(guarded(command), env=env, start_new_session=True, **pipes)
     try:

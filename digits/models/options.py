@@ -18,6 +18,8 @@ from digits.forms import (
     float_field,
     group_field,
     int_field,
+    is_whole_number,
+    name_field,
     optional_int_field,
     text_field,
 )
@@ -71,6 +73,9 @@ PROBE_PICKS = {
 # A blank batch size is the standard network's own, as DIGITS' standard networks defined their
 # training batch (LeNet 64, AlexNet 128, GoogLeNet 32); the large ones beyond DIGITS: 32.
 NETWORK_BATCHES = {"alexnet": 128, "googlenet": 32, "resnet50": 32, "convnext_tiny": 32}
+
+
+MIN_SNAPSHOT_INTERVAL = 0.01  # epochs
 
 
 @dataclass
@@ -186,12 +191,15 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
     if framework not in DIGITS_FRAMEWORKS:
         add_error(errors, "framework", f"one of {', '.join(DIGITS_FRAMEWORKS)}")
     options = TrainingOptions(
-        name=text_field(form, "model_name"),
+        name=name_field(form, "model_name", errors, "model"),
         group=group_field(form, errors),
         dataset=text_field(form, "dataset"),
         method=choice_field(form, "method", METHODS, "standard", errors),
         epochs=int_field(form, "train_epochs", 30, errors, 1, 100_000),
-        snapshot_interval=float_field(form, "snapshot_interval", 1.0, errors, 0, 1e6, False),
+        # A snapshot every step would fill the disk: at most a hundred an epoch.
+        snapshot_interval=float_field(
+            form, "snapshot_interval", 1.0, errors, MIN_SNAPSHOT_INTERVAL, 1e6
+        ),
         val_interval=float_field(form, "val_interval", 1.0, errors, 0, 1e6, False),
         seed=optional_int_field(form, "random_seed", errors, 0, 2**31 - 1),
         batch_size=int_field(form, "batch_size", DEFAULT_BATCH, errors, 1, 1_000_000),
@@ -222,8 +230,6 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
             float_field(form, "aug_hsv_s", 0.04, errors, 0, 0.5),
             float_field(form, "aug_hsv_v", 0.06, errors, 0, 0.5),
         )
-    if not options.name:
-        add_error(errors, "model_name", "a model needs a name")
     if not options.dataset:
         add_error(errors, "dataset", "choose the dataset to train on")
     _network_fields(form, options, errors)
@@ -247,7 +253,7 @@ def _probe_records(form, errors: Errors) -> tuple[int, ...]:
     """`probe_records`: validation image numbers, as the dataset's Explore page shows them."""
     text = text_field(form, "probe_records")
     parts = split_list(text)
-    if not all(part.isdigit() for part in parts) or len(set(parts)) > MAX_PROBES:
+    if not all(is_whole_number(part) for part in parts) or len(set(parts)) > MAX_PROBES:
         add_error(
             errors,
             "probe_records",
@@ -377,7 +383,7 @@ def _host_gpus(values: list[str], errors: Errors) -> tuple[tuple[str, int], ...]
     pairs = set()
     for value in values:
         host, _, index = value.rpartition(":")
-        if not host or not index.isdigit():
+        if not host or not is_whole_number(index):
             add_error(errors, "select_gpus", GPU_LIST)
             return ()
         pairs.add((host.strip(), int(index)))

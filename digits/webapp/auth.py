@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import re
 import secrets
 import threading
 import time
@@ -172,9 +173,15 @@ def login_required(view: Callable) -> Callable:
     return wrapped
 
 
+# A path on this site: one slash, then no slash or backslash (`//host`, `/\\host` are other
+# sites to a browser), and no whitespace or control character anywhere (browsers drop tabs and
+# newlines, so `/\t/evil.example` would become `//evil.example`).
+SAFE_NEXT = re.compile(r"/(?![/\\])[^\s\x00-\x1f\x7f\\]*")
+
+
 def _safe_next(target: str | None) -> str:
     # Only paths on this site, so a crafted link cannot send a user elsewhere after login.
-    if target and target.startswith("/") and not target.startswith("//"):
+    if target and SAFE_NEXT.fullmatch(target):
         return target
     return url_for("home.index")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from flask import Blueprint, request, send_file
 
-from digits.models.download import archive_path, build_archive, export_folder
+from digits.files import open_regular
+from digits.models.download import build_archive, export_folder
 from digits.models.layout import list_snapshots
 from digits.webapp.classify import model_and_epoch
 from digits.webapp.http import error_response
@@ -43,8 +44,10 @@ def download(job_id: str, extension: str):
     answer = ask_worker("export", {"job_id": job.id, "epoch": epoch}, {}, "epoch")
     fmt = DOWNLOAD_FORMATS[extension]
     folder = export_folder(services().store.folder(job.id), answer["epoch"])
-    path = archive_path(folder, job.id, answer["epoch"], fmt)
-    if not path.exists():
-        build_archive(folder, job.id, answer["epoch"], fmt)
+    try:
+        path = build_archive(folder, job.id, answer["epoch"], fmt)
+        archive = open_regular(path, services().settings.jobs_dir)
+    except FileNotFoundError:  # a link or no file where the export should be
+        return error_response("this model's export is not usable; delete it", 404, field="epoch")
     name = f"{job.id}_epoch_{answer['epoch']:g}{extension or '.tar.gz'}"
-    return send_file(path, as_attachment=True, download_name=name)
+    return send_file(archive, as_attachment=True, download_name=name)

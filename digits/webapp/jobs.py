@@ -14,11 +14,12 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_from_directory,
+    send_file,
     url_for,
 )
 
-from digits.forms import GROUP_FIELD, add_error, group_field
+from digits.files import open_regular
+from digits.forms import GROUP_FIELD, group_field, name_field, notes_field
 from digits.jobs import types
 from digits.jobs.control import JobFinished, JobInUse, UnknownJobType
 from digits.jobs.recovery import CannotResume
@@ -130,18 +131,17 @@ def status(job_id: str):
 @owner_only
 def edit(job_id: str):
     """A job's name (`job_name`), notes (`job_notes`) or group (`group_name`, blank: none)."""
-    name = request.form.get("job_name")
-    notes = request.form.get("job_notes")
     errors: dict[str, list[str]] = {}
-    group = group_field(request.form, errors) if GROUP_FIELD in request.form else None
+    form = request.form
+    name = name_field(form, "job_name", errors, "job") if "job_name" in form else None
+    notes = notes_field(form, "job_notes", errors)
+    group = group_field(form, errors) if GROUP_FIELD in form else None
     if name is None and notes is None and group is None and not errors:
         return json_errors({"job_name": ["send job_name, job_notes and/or group_name"]})
-    if name is not None and not name.strip():
-        add_error(errors, "job_name", "a job needs a name")
     if errors:
         return json_errors(errors)
     services().store.get(job_id)  # 404 before anything else
-    job = services().events.describe(job_id, name.strip() if name else None, notes, group)
+    job = services().events.describe(job_id, name, notes, group)
     return jsonify(services().detail(job))
 
 
@@ -162,9 +162,15 @@ def job_file(path: str):
     read as the job is read; nothing outside a job's folder, nothing hidden in it."""
     job_id, _, inside = path.partition("/")
     job = services().store.get(job_id)  # 404 for anything that is not a job
-    if not inside or any(part.startswith(".") for part in inside.split("/")):
+    parts = inside.split("/")
+    if not inside or any(part.startswith(".") or not part for part in parts):
         return error_response(f"no file {inside!r} in job {job_id}", 404, field="path")
-    return send_from_directory(services().store.folder(job.id), inside)
+    try:  # the job's own regular files: no link its code planted is followed
+        jobs_dir = services().settings.jobs_dir
+        file = open_regular(services().store.folder(job.id).joinpath(*parts), jobs_dir)
+    except (FileNotFoundError, NotADirectoryError):
+        return error_response(f"no file {inside!r} in job {job_id}", 404, field="path")
+    return send_file(file, download_name=parts[-1])
 
 
 # DIGITS' home page acts on the jobs ticked in its tables: `job_ids[]`, each checked as the

@@ -9,11 +9,13 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 
 from digits.datasets.job_type import IMAGE_CLASSIFICATION_DATASET, IMAGE_GENERIC_DATASET
 from digits.datasets.layout import DatasetInfo, read_info
+from digits.files import read_regular
 from digits.forms import (
     GROUP_FIELD,
     FormErrors,
     add_error,
     group_field,
+    int_field,
     optional_int_field,
     text_field,
 )
@@ -62,7 +64,7 @@ from digits.models.search_space import (
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.hardware import hosts_report
 from digits.webapp.http import job_parameters, json_errors, wants_json
-from digits.webapp.infer import ask_worker, field_error, infer_worker_running
+from digits.webapp.infer import BadRequest, ask_worker, field_error, infer_worker_running
 from digits.webapp.jobs import clone_values
 from digits.webapp.services import services
 
@@ -570,7 +572,9 @@ def _imported_network(job_id: str) -> dict:
         raise field_error("job_id", f"job {job_id} is not an imported model")
     crop = declared.get("crop_size")
     return {
-        "custom_network": (folder / IMPORTED_FOLDER / IMPORTED_NETWORK).read_text(),
+        "custom_network": read_regular(folder / IMPORTED_FOLDER / IMPORTED_NETWORK).decode(
+            errors="replace"
+        ),
         "num_classes": str(len(declared["labels"])),
         "channels": str(declared["channels"]),
         "height": str(crop or declared["height"]),
@@ -578,29 +582,35 @@ def _imported_network(job_id: str) -> dict:
     }
 
 
+VISUALIZE_MAX_SIDE = 1024  # pixels: ResNet-50 at 2048x2048 took 7.7 GB and minutes
+
+
 def _shape_from(form) -> tuple[int, int, int, int]:
-    """Classes and image size from the chosen dataset, else from the form, else LeNet's."""
+    """Classes and image size from the chosen dataset, else from the form, else LeNet's; a
+    number that is not one, or an image larger than Visualize draws, is a 400 naming it."""
     info = None
     if form.get("dataset"):
         try:
             info = read_info(services().store.folder(form["dataset"]))
         except JobNotFound:
             info = None
+    errors: dict[str, list[str]] = {}
     if info:
         image = info.image
-        crop = int(form["crop_size"]) if str(form.get("crop_size", "")).isdigit() else None
-        return len(info.labels), image.channels, crop or image.height, crop or image.width
-
-    def number(name, default):
-        value = str(form.get(name, ""))
-        return int(value) if value.isdigit() and 0 < int(value) <= 4096 else default
-
-    return (
-        number("num_classes", 10),
-        number("channels", 1),
-        number("height", 28),
-        number("width", 28),
-    )
+        crop = optional_int_field(form, "crop_size", errors, 1, VISUALIZE_MAX_SIDE)
+        shape = len(info.labels), image.channels, crop or image.height, crop or image.width
+    else:
+        shape = (
+            int_field(form, "num_classes", 10, errors, 1, 100_000),
+            int_field(form, "channels", 1, errors, 1, 4),
+            int_field(form, "height", 28, errors, 1, VISUALIZE_MAX_SIDE),
+            int_field(form, "width", 28, errors, 1, VISUALIZE_MAX_SIDE),
+        )
+    if max(shape[2:]) > VISUALIZE_MAX_SIDE:
+        add_error(errors, "crop_size", f"Visualize draws images up to {VISUALIZE_MAX_SIDE}px")
+    if errors:
+        raise BadRequest(errors)
+    return shape
 
 
 @bp.route("/models/customize", methods=["POST"])

@@ -13,6 +13,7 @@ Socket.IO applies the same origin rule (see realtime).
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Iterable
 
 from flask import Flask, request
@@ -25,12 +26,16 @@ LOOPBACK_NAMES = ("localhost", "localhost.localdomain")
 ANY_HOST = "*"
 
 
+HOST_PATTERN = re.compile(r"(?:\[(?P<ip6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9._-]+))(?::\d{1,5})?")
+
+
 def host_name(host_header: str) -> str:
-    """`Host` without its port: `[::1]:5000` -> `::1`, `Example.org:80` -> `example.org`."""
-    host = host_header.strip().lower()
-    if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    """`Host` without its port: `[::1]:5000` -> `::1`, `Example.org:80` -> `example.org`;
+    "" for anything that is not a name or address with an optional port (`[::1]evil`)."""
+    match = HOST_PATTERN.fullmatch(host_header.strip().lower())
+    if match is None:
+        return ""
+    return match.group("ip6") or match.group("name")
 
 
 def is_loopback(name: str) -> bool:
@@ -117,6 +122,13 @@ def init_app(app: Flask) -> None:
     settings = app.config["DIGITS_SETTINGS"]
     app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
     app.session_interface = SessionInterface()
+
+    @app.after_request
+    def refuse_framing(response):
+        # No other site may show our pages in a frame (clickjacking a Delete or a form).
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        return response
 
     @app.before_request
     def refuse_cross_site():

@@ -79,12 +79,19 @@ def digits_env(
 class Process:
     """A child process in its own session, with its output in a log file for failed tests."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log_path: Path):
+    def __init__(
+        self, args: list[str], env: dict[str, str], log_path: Path, cwd: Path | None = None
+    ):
         self.log_path = log_path
         self.jobs_dir: Path | None = None  # where a server's or worker's heartbeats are
         self._log = open(log_path, "ab")
         self.popen = subprocess.Popen(
-            args, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+            args,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=cwd,
         )
 
     def alive(self) -> bool:
@@ -186,13 +193,16 @@ class Server(Process):
         workers: bool | None = None,
         port: int | None = None,
         env: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        args = [sys.executable, "-m", "digits", "serve", "--port", str(self.port)]
+        # -P: as the `digits` command starts, the folder it is started in is not on its path.
+        args = [sys.executable, "-P", "-m", "digits", "serve", "--port", str(self.port)]
         if workers is not None:
             args.append("--workers" if workers else "--no-workers")
-        super().__init__(args, digits_env(jobs_dir, broker_url, env), jobs_dir.parent / "serve.log")
+        env = digits_env(jobs_dir, broker_url, env)
+        super().__init__(args, env, jobs_dir.parent / "serve.log", cwd)
         self.jobs_dir = jobs_dir
         wait_until(self._answers)
         if workers or (workers is None and broker_url is None):

@@ -1,0 +1,223 @@
+"""A user's code runs in a sandbox (bubblewrap): it cannot read the key that signs everyone's
+sessions, see other jobs or processes, reach the network, or change what other users' models
+answer; a model that hangs is stopped and the worker goes on serving others.
+
+Each test is an attack that worked before the sandbox, made through the API as a user would."""
+
+import io
+import json
+import os
+import time
+import zipfile
+
+import pytest
+import requests
+
+from digits import sandbox
+from tests.support import api
+from tests.support.api import finished
+from tests.support.imagesets import make_class_folders
+from tests.support.processes import Server, data_roots_of, skip_or_fail
+
+CLASSIFY = "/models/images/classification/classify_one.json"
+VISUALIZE = "/models/visualize-network.json"
+
+# Runs when the trainer builds the network: looks around and writes what it saw into its own
+# job's folder (the one place it may write).
+SNOOPING_NETWORK = """
+import json, os, socket, sys
+jobs = os.environ["DIGITS_JOBS_DIR"]
+
+def snoop():
+    seen = {"jobs": sorted(os.listdir(jobs)), "environ": sorted(os.environ)}
+    try:
+        seen["key"] = open(os.path.join(jobs, ".secret_key")).read()
+    except OSError as exc:
+        seen["key"] = None
+    try:
+        open(os.path.join(jobs, DATASET, "planted"), "w").write("x")
+        seen["wrote_dataset"] = True
+    except OSError:
+        seen["wrote_dataset"] = False
+    try:
+        socket.create_connection(("127.0.0.1", PORT), timeout=3).close()
+        seen["server_reached"] = True
+    except OSError:
+        seen["server_reached"] = False
+    seen["processes"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    open(os.path.join(jobs, sys.argv[-1], "seen.json"), "w").write(json.dumps(seen))
+
+if os.path.isdir(jobs):  # in the trainer (the fit check at submission sees no jobs at all)
+    snoop()
+
+def network(n, c, h, w):
+    return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, n))
+"""
+
+# Runs in whatever process loads the model: patches what every answer goes through.
+TAMPERING_NETWORK = """
+import digits.models.inference as inference
+inference.top_scores = lambda probabilities, labels, k=5: [["TAMPERED", 1.0]]
+
+def network(n, c, h, w):
+    return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, n))
+"""
+
+# Trains (batches of 2 and more) but hangs on a single image, as Classify One sends.
+HANGING_NETWORK = """
+import time
+
+class Net(nn.Module):
+    def __init__(self, n, c, h, w):
+        super().__init__()
+        self.linear = nn.Linear(c * h * w, n)
+
+    def forward(self, x):
+        if x.shape[0] == 1:
+            time.sleep(3600)
+        return self.linear(x.flatten(1))
+
+def network(n, c, h, w):
+    return Net(n, c, h, w)
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not sandbox.available():
+        skip_or_fail(f"no sandbox on this machine: {sandbox.unavailable_reason()}")
+    jobs_dir = tmp_path_factory.mktemp("sandbox") / "jobs"
+    data_roots_of(jobs_dir).mkdir(parents=True)
+    # The key kept in the jobs folder, as a default install keeps it; checks time out fast.
+    env = {"DIGITS_SECRET_KEY": None, "DIGITS_NETWORK_CHECK_SECONDS": "15"}
+    running = Server(jobs_dir, env=env)
+    running.data = data_roots_of(jobs_dir)
+    yield running
+    running.discard()
+
+
+@pytest.fixture(scope="module")
+def dataset(server) -> str:
+    folder = make_class_folders(server.data / "colors", per_class=10, size=(28, 28))
+    job_id = api.build_dataset(server, folder, "colors")
+    assert finished(server, job_id)["status"] == "Done"
+    return job_id
+
+
+def train_custom(server, dataset, code: str, name: str) -> str:
+    job_id = api.train(
+        server,
+        dataset,
+        method="custom",
+        custom_network=code,
+        train_epochs="1",
+        batch_size="4",
+        model_name=name,
+    )
+    job = finished(server, job_id)
+    assert job["status"] == "Done", job
+    return job_id
+
+
+def classify(server, model: str, image) -> requests.Response:
+    with open(image, "rb") as f:
+        return requests.post(
+            server.url + CLASSIFY,
+            data={"job_id": model, "username": "fred"},
+            files={"image_file": ("x.png", f, "image/png")},
+            timeout=120,
+        )
+
+
+def test_visualize_cannot_hand_back_the_key(server):
+    key = (server.jobs_dir / ".secret_key").read_text().strip()
+    code = (
+        "import os\nraise ValueError(open(os.environ['DIGITS_JOBS_DIR'] + '/.secret_key').read())\n"
+    )
+    answer = requests.post(
+        server.url + VISUALIZE, data={"custom_network": code, "username": "fred"}
+    )
+    assert answer.status_code == 400
+    assert "No such file" in answer.text and key not in answer.text
+
+
+def test_training_code_sees_only_its_own_job_and_inputs(server, dataset):
+    code = SNOOPING_NETWORK.replace("DATASET", repr(dataset)).replace("PORT", str(server.port))
+    model = train_custom(server, dataset, code, "snooping")
+    seen = json.loads((server.jobs_dir / model / "seen.json").read_text())
+    assert seen["key"] is None
+    assert set(seen["jobs"]) == {model, dataset}  # no key, accounts, broker, other jobs
+    assert not seen["wrote_dataset"] and not (server.jobs_dir / dataset / "planted").exists()
+    assert not seen["server_reached"]
+    assert len(seen["processes"]) < 10  # its own few, not the server's or the workers'
+    assert "DIGITS_SECRET_KEY" not in seen["environ"]
+
+
+def test_a_model_code_cannot_change_other_models_answers(server, dataset):
+    image = next((server.data / "colors" / "red").iterdir())
+    honest = api.train(server, dataset, train_epochs="1", batch_size="4", model_name="honest")
+    assert finished(server, honest)["status"] == "Done"
+    tampering = train_custom(server, dataset, TAMPERING_NETWORK, "tampering")
+
+    own = classify(server, tampering, image)  # its own answers are its own business
+    assert own.status_code == 200, own.text
+    answer = classify(server, honest, image)
+    assert answer.status_code == 200, answer.text
+    assert "TAMPERED" not in json.dumps(answer.json()["predictions"])
+    assert classify(server, tampering, image).json()["predictions"][0][0] == "TAMPERED"
+
+
+def test_a_hanging_model_is_stopped_and_others_are_still_served(server, dataset):
+    image = next((server.data / "colors" / "green").iterdir())
+    hanging = train_custom(server, dataset, HANGING_NETWORK, "hanging")
+    honest = api.train(server, dataset, train_epochs="1", batch_size="4", model_name="other")
+    assert finished(server, honest)["status"] == "Done"
+
+    started = time.monotonic()
+    answer = classify(server, hanging, image)
+    assert answer.status_code == 400
+    assert "longer than 15 s" in answer.text
+    assert time.monotonic() - started < 60
+    assert classify(server, honest, image).status_code == 200
+
+
+# Plants links in its own folder for the web process to follow.
+PLANTING_NETWORK = """
+import os, sys
+jobs = os.environ["DIGITS_JOBS_DIR"]
+if os.path.isdir(jobs):
+    own = os.path.join(jobs, sys.argv[-1])
+    os.makedirs(os.path.join(own, "exports", "epoch_1"))
+    os.symlink("/proc/self/environ", os.path.join(own, "exports", "epoch_1", "environ.txt"))
+    os.symlink(OUTSIDE, os.path.join(own, "outside.txt"))
+    # The worker appends its figures to this file every second while the training runs.
+    usage = os.path.join(own, "usage.jsonl")
+    if os.path.exists(usage):
+        os.remove(usage)
+    os.symlink(OUTSIDE, usage)
+    import time
+    time.sleep(2)
+
+def network(n, c, h, w):
+    return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, n))
+"""
+
+
+def test_the_web_follows_no_link_that_job_code_planted(server, dataset, tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("a file of the server's")
+    code = PLANTING_NETWORK.replace("OUTSIDE", repr(str(outside)))
+    model = train_custom(server, dataset, code, "planting")
+    assert requests.get(f"{server.url}/files/{model}/outside.txt").status_code == 404
+    assert outside.read_text() == "a file of the server's"  # and nothing was appended to it
+
+    download = requests.get(f"{server.url}/models/{model}/download.zip?epoch=1")
+    assert download.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+        assert "environ.txt" not in archive.namelist()
+        assert not any(b"DIGITS_JOBS_DIR" in archive.read(name) for name in archive.namelist())
+
+    # A hard link to a file outside is no job file either.
+    os.link(outside, server.jobs_dir / model / "hard.txt")
+    assert requests.get(f"{server.url}/files/{model}/hard.txt").status_code == 404
+    assert requests.get(f"{server.url}/files/{model}/job.json").status_code == 200
