@@ -3,10 +3,13 @@ clients (WebSockets, each answering the server's pings as a page does) stay conn
 
     .venv/bin/python benchmarks/idle_pages.py                 # 500 pages, 100 vs 1024 threads
     .venv/bin/python benchmarks/idle_pages.py --pages 200 --requests 100
+    .venv/bin/python benchmarks/idle_pages.py --anonymous 1000    # with accounts, no login
 
 For each thread count a real `digits serve --no-workers` is started, the pages connect (those
 it refuses are counted), then `/index.json` is asked `--requests` times one after another and
 its median and p95 are printed. 100 threads was the server's setting before this benchmark.
+With `--anonymous N`, the server has accounts: N pages that never logged in try to connect,
+then a logged-in user's page (an API token) does, and `/index.json` is timed with that token.
 """
 
 from __future__ import annotations
@@ -31,9 +34,9 @@ from tests.support.processes import Server  # noqa: E402
 class IdlePage:
     """An engine.io WebSocket joined to namespace /jobs, answering pings, doing nothing else."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, headers: list[str] | None = None):
         address = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
-        self.ws = websocket.create_connection(address, timeout=5, origin=url)
+        self.ws = websocket.create_connection(address, timeout=5, origin=url, header=headers)
         self.ws.recv()  # the engine.io open packet
         self.ws.send("40/jobs,")
         self.accepted = self.ws.recv().startswith("40/jobs")
@@ -99,12 +102,73 @@ def measure(threads: int, pages: int, count: int) -> dict:
         server.stop()
 
 
+def measure_anonymous(pages: int, count: int) -> dict:
+    """With accounts: `pages` anonymous connections, then a user's page and requests."""
+    from digits.accounts import Accounts
+
+    folder = Path(tempfile.mkdtemp()) / "jobs"
+    folder.mkdir(parents=True)
+    accounts = Accounts(folder)
+    accounts.add("bob", "bob's password")
+    token = accounts.new_token("bob")
+    server = Server(folder, workers=False)
+    opened: list[IdlePage] = []
+    try:
+
+        def open_page(_) -> IdlePage | None:
+            try:
+                return IdlePage(server.url)
+            except Exception:  # refused at the handshake (401, 503) or no answer in 5 s
+                return None
+
+        with ThreadPoolExecutor(50) as openers:
+            results = list(openers.map(open_page, range(pages)))
+        opened = [page for page in results if page is not None]
+        auth = {"Authorization": f"Bearer {token}"}
+        try:
+            bob = IdlePage(server.url, headers=[f"Authorization: Bearer {token}"])
+            opened.append(bob)
+            bob_live = bob.accepted
+        except Exception:
+            bob_live = False
+        times, timeouts = [], 0
+        for _ in range(count):
+            start = time.perf_counter()
+            try:
+                requests.get(server.url + "/index.json", headers=auth, timeout=5).raise_for_status()
+                times.append(time.perf_counter() - start)
+            except requests.RequestException:
+                timeouts += 1
+        return {
+            "sessions": len(opened) - 1,
+            "bob_live": bob_live,
+            "median_ms": 1000 * statistics.median(times) if times else None,
+            "p95_ms": 1000 * percentile(times, 0.95) if times else None,
+            "timeouts": timeouts,
+        }
+    finally:
+        for page in opened:
+            page.close()
+        server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=500)
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--threads", default="100,1024")
+    parser.add_argument("--anonymous", type=int, default=0)
     args = parser.parse_args()
+    if args.anonymous:
+        result = measure_anonymous(args.anonymous, args.requests)
+        print(
+            f"{args.anonymous} anonymous pages: {result['sessions']} got a session; a user's "
+            f"page {'connected' if result['bob_live'] else 'was refused'}; /index.json median "
+            f"{result['median_ms']:.0f} ms, p95 {result['p95_ms']:.0f} ms, "
+            f"{result['timeouts']} of {args.requests} timed out (5 s)",
+            flush=True,
+        )
+        return
     for threads in (int(t) for t in args.threads.split(",")):
         result = measure(threads, args.pages, args.requests)
         median = "-" if result["median_ms"] is None else f"{result['median_ms']:.0f}"

@@ -53,6 +53,11 @@ class User:
     password_hash: str
     admin: bool = False
     token_hashes: list[str] = field(default_factory=list)
+    # Logged-in sessions (hashes of their ids): logging out ends one, a new password all.
+    session_hashes: list[str] = field(default_factory=list)
+
+
+MAX_SESSIONS = 20  # per user; a new login beyond them ends the oldest
 
 
 def _token_hash(token: str) -> str:
@@ -116,6 +121,39 @@ class Accounts:
         with self._changing() as users:
             if users.pop(name, None) is None:
                 raise AccountError(f"no user {name}")
+
+    def set_password(self, name: str, password: str) -> None:
+        """A new password; every session of the user's ends (a copied cookie too)."""
+        if len(password) < 8:
+            raise AccountError("a password has at least 8 characters")
+        with self._changing() as users:
+            if name not in users:
+                raise AccountError(f"no user {name}")
+            users[name].password_hash = generate_password_hash(password)
+            users[name].session_hashes.clear()
+
+    def start_session(self, name: str) -> str:
+        """A new session id for a user who just logged in (only its hash is kept)."""
+        session_id = secrets.token_urlsafe(32)
+        with self._changing() as users:
+            if name not in users:
+                raise AccountError(f"no user {name}")
+            kept = users[name].session_hashes[-(MAX_SESSIONS - 1) :]
+            users[name].session_hashes = [*kept, _token_hash(session_id)]
+        return session_id
+
+    def end_session(self, name: str, session_id: str) -> None:
+        with self._changing() as users:
+            user = users.get(name)
+            if user and _token_hash(session_id) in user.session_hashes:
+                user.session_hashes.remove(_token_hash(session_id))
+
+    def session_valid(self, name: str, session_id: str) -> bool:
+        user = self.get(name)
+        if user is None or not session_id:
+            return False
+        wanted = _token_hash(session_id)
+        return any(hmac.compare_digest(wanted, known) for known in user.session_hashes)
 
     def check_password(self, name: str, password: str) -> bool:
         """Takes as long for an unknown user as for a known one: timing tells no names."""

@@ -166,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     actions.add_parser("remove", help="remove a user").add_argument("name")
+    password = actions.add_parser(
+        "password", help="set a user's password (asks for it); ends all of their sessions"
+    )
+    password.add_argument("name")
+    password.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
     token = actions.add_parser(
         "token",
         help="print a new API token for a user, or revoke tokens",
@@ -180,7 +187,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _user(args: argparse.Namespace) -> int:
-    import getpass
     import sys
 
     from digits.accounts import AccountError, Accounts
@@ -189,14 +195,11 @@ def _user(args: argparse.Namespace) -> int:
     accounts = Accounts(settings.jobs_dir)
     try:
         if args.action == "add":
-            if args.password_stdin:
-                password = sys.stdin.readline().rstrip("\n")
-            else:
-                password = getpass.getpass(f"Password for {args.name}: ")
-                if getpass.getpass("Again: ") != password:
-                    raise AccountError("the passwords differ")
-            accounts.add(args.name, password, admin=args.admin)
+            accounts.add(args.name, _new_password(args), admin=args.admin)
             print(f"user {args.name} added{' (admin)' if args.admin else ''}")
+        elif args.action == "password":
+            accounts.set_password(args.name, _new_password(args))
+            print(f"password of {args.name} changed; their sessions have ended")
         elif args.action == "remove":
             accounts.remove(args.name)
             print(f"user {args.name} removed")
@@ -209,6 +212,20 @@ def _user(args: argparse.Namespace) -> int:
         print(f"digits user: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    import getpass
+    import sys
+
+    from digits.accounts import AccountError
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass(f"Password for {args.name}: ")
+    if getpass.getpass("Again: ") != password:
+        raise AccountError("the passwords differ")
+    return password
 
 
 def _token(accounts, args: argparse.Namespace) -> None:
@@ -338,9 +355,9 @@ def _home_as_data_root(args: argparse.Namespace, settings, accounts: bool):
 def _worker(args: argparse.Namespace) -> int:
     from digits.jobs.heartbeats import worker_name
     from digits.jobs.workers import (
-        INFER_CONCURRENCY,
         WorkerGroup,
         gpu_worker_concurrency,
+        infer_concurrency,
         plan_workers,
         run_worker,
     )
@@ -356,7 +373,7 @@ def _worker(args: argparse.Namespace) -> int:
         [queue] = queues
         concurrency = args.concurrency or {
             GPU_QUEUE: gpu_worker_concurrency(gpus),
-            INFER_QUEUE: INFER_CONCURRENCY,
+            INFER_QUEUE: infer_concurrency(),
         }.get(queue, os.cpu_count() or 1)
         hostname = worker_name(queue, args.hostname or socket.gethostname())
         run_worker(settings, queue, concurrency, hostname, gpus, loglevel)

@@ -6,7 +6,8 @@ libraries, the Python environment and our package, and the inputs its job names 
 the models it starts from); it writes only its job's folder (or not even that) and a private
 `/tmp`. It has no capabilities, its own process and IPC namespaces (no other process is
 visible), and no network (a loopback of its own, where DDP's ranks meet) unless it is one
-host's part of a training across hosts. The jobs folder's root (the secret key, the accounts,
+host's part of a training across hosts (which shares the host's network and process numbers,
+but no more of its files). The jobs folder's root (the secret key, the accounts,
 the broker, the requests of other users) and every other job are simply not there.
 
 `python -m digits.sandbox` says whether this machine can sandbox, and how it was checked.
@@ -51,7 +52,9 @@ class Confinement:
 
     read_only: tuple[Path, ...] = ()
     writable: tuple[Path, ...] = ()
-    network: bool = False  # one host's ranks of a training across hosts reach the others
+    # One host's ranks of a training across hosts: they reach the others (and the host's
+    # process numbers are theirs too).
+    network: bool = False
     gpus: bool = False  # the GPU device files (CUDA_VISIBLE_DEVICES still says which)
 
 
@@ -87,8 +90,13 @@ def wrap(command: list[str], confinement: Confinement, bwrap: str | None = None)
         raise SandboxUnavailable(unavailable_reason() or "bubblewrap is not installed")
     args = [
         bwrap,
-        "--unshare-all",
-        *(["--share-net"] if confinement.network else []),
+        "--unshare-user-try",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        # One host's part of a training across hosts shares the host's network and process
+        # numbers: its ranks reach the others', and torchrun tells hosts apart by name and pid.
+        *([] if confinement.network else ["--unshare-net", "--unshare-pid"]),
         "--cap-drop",
         "ALL",
         "--die-with-parent",

@@ -152,20 +152,36 @@ def database_entries(path: Path) -> int:
         env.close()
 
 
-def browse(path: Path, offset: int, limit: int, label: int | None = None) -> tuple[list, int]:
-    """A page of (key, Record) from the database, optionally of one label; plus the match count."""
+def browse(
+    path: Path, offset: int, limit: int, label: int | None = None
+) -> tuple[list[tuple[str, int]], int]:
+    """A page of (key, label) from the database, optionally of one label; plus the match
+    count. Only the records' headers are read: a page shows each image by its own request
+    (read_record), so a page of large images is never held at once."""
     env = open_database(path)
     try:
         with env.begin() as txn:
             matches = 0
             page = []
             for key, value in txn.cursor():
-                if label is not None and record_label(value) != label:
+                record = record_label(value)
+                if label is not None and record != label:
                     continue
                 if offset <= matches < offset + limit:
-                    page.append((key.decode(), decode_record(value)))
+                    page.append((key.decode(), record))
                 matches += 1
             return page, matches
+    finally:
+        env.close()
+
+
+def read_record(path: Path, key: str) -> Record | None:
+    """The record stored under `key`, or None."""
+    env = open_database(path)
+    try:
+        with env.begin() as txn:
+            value = txn.get(key.encode())
+            return None if value is None else decode_record(value)
     finally:
         env.close()
 

@@ -50,8 +50,26 @@ def _safe_relative(name: str) -> PurePosixPath:
     return path
 
 
-def _members(archive: Path):
-    """(relative path, is_dir, declared size, opener) for each member, checked."""
+GZIP_MAGIC = b"\x1f\x8b"
+# Slack on the unpacked bytes allowed for a tar's own headers before the ratio applies.
+HEADER_SLACK = 16 * 1024**2
+
+
+def _tar_mode(archive: Path) -> str:
+    """How to read a tar, from its first bytes whatever its name: plain or gzip. bzip2 and xz
+    take seconds of CPU per kilobyte of a bomb before a header can be read: refused."""
+    with open(archive, "rb") as f:
+        start = f.read(6)
+    if start.startswith(GZIP_MAGIC):
+        return "r:gz"
+    if start.startswith((b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd")):  # bzip2, xz, zstd
+        raise UnsafeArchive("only .zip, .tar and .tar.gz archives are taken (this one is not)")
+    return "r:"
+
+
+def _members(archive: Path, max_stream: float | None = None):
+    """(relative path, is_dir, declared size, opener) for each member, checked. With
+    `max_stream`, a tar whose headers alone unpack past it is refused as it is read."""
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
@@ -66,11 +84,15 @@ def _members(archive: Path):
                 )
         return
     try:
-        tf = tarfile.open(archive)
-    except tarfile.TarError as exc:
+        tf = tarfile.open(archive, _tar_mode(archive))
+    except (tarfile.TarError, OSError, EOFError) as exc:
         raise UnsafeArchive("not a .zip, .tar or .tar.gz archive") from exc
     with tf:
         for member in tf:
+            if max_stream is not None and tf.fileobj.tell() > max_stream:
+                raise UnsafeArchive(
+                    "the archive unpacks to far more than its size: refused as a decompression bomb"
+                )
             if not (member.isfile() or member.isdir()):
                 raise UnsafeArchive(f"archive member {member.name!r} is a link or special file")
             yield (
@@ -85,7 +107,8 @@ def check_archive(archive: Path, limits: ArchiveLimits = ArchiveLimits()) -> int
     """Raise UnsafeArchive if unpacking would be unsafe or too big; the number of files."""
     files = total = 0
     folders: set[PurePosixPath] = set()
-    for relative, is_dir, size, _ in _members(archive):
+    most = limits.ratio * max(archive.stat().st_size, 1)
+    for relative, is_dir, size, _ in _members(archive, most + HEADER_SLACK):
         files += not is_dir
         total += size
         folders.update(relative.parents if not is_dir else (relative, *relative.parents))
@@ -95,6 +118,8 @@ def check_archive(archive: Path, limits: ArchiveLimits = ArchiveLimits()) -> int
             raise UnsafeArchive(f"the archive holds more than {limits.folders} folders")
         if total > limits.total_bytes:
             raise UnsafeArchive(f"the archive unpacks to more than {_size(limits.total_bytes)}")
+        if total > most:
+            break  # a bomb: said below, without reading on
     if files == 0:
         raise UnsafeArchive("the archive holds no files")
     if total > limits.ratio * max(archive.stat().st_size, 1):

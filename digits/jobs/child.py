@@ -28,7 +28,7 @@ from digits.files import open_append, read_last_bytes, read_regular
 from digits.hardware.monitor import JobMonitor
 from digits.jobs.context import JobAborted, JobContext, JobError, JobLost, worker_events
 from digits.jobs.events import events_size, follow_events
-from digits.jobs.guard import guarded
+from digits.jobs.guard import guarded, guarded_in_sandbox
 from digits.jobs.warm import ForkedChild, WarmModule, fork_child
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,8 @@ def confined(
     """The command in its sandbox; without one, as it is where that is allowed (our own code,
     or user code where no accounts share the server or an admin allowed it), else JobError."""
     if sandbox.available():
-        return sandbox.wrap(command, confinement), sandbox.sandboxed_environment(env)
+        inside = guarded_in_sandbox(command)
+        return sandbox.wrap(inside, confinement), sandbox.sandboxed_environment(env)
     if user_code and not unsandboxed_code_allowed(ctx.settings):
         raise JobError(no_sandbox_reason())
     return command, env

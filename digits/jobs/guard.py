@@ -22,12 +22,22 @@ def guarded(command: list[str]) -> list[str]:
     return [sys.executable, "-P", "-m", "digits.jobs.guard", str(os.getpid()), *command]
 
 
+def guarded_in_sandbox(command: list[str]) -> list[str]:
+    """COMMAND, to be started inside a sandbox: it gets SIGTERM when the sandbox's own process
+    ends (bubblewrap's --die-with-parent would SIGKILL it, and torchrun killed outright leaves
+    its ranks running where the sandbox shares the host's processes)."""
+    return [sys.executable, "-P", "-m", "digits.jobs.guard", ANY_PARENT, *command]
+
+
+ANY_PARENT = "-"
+
+
 def main() -> None:
-    parent, command = int(sys.argv[1]), sys.argv[2:]
+    parent, command = sys.argv[1], sys.argv[2:]
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:
+    if parent != ANY_PARENT and os.getppid() != int(parent):
         sys.exit(f"the process ({parent}) that started this one has gone")
     os.execvp(command[0], command)
 

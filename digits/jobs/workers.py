@@ -4,6 +4,7 @@ each with its heartbeat (see heartbeats) and the check of its own running jobs."
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -130,9 +131,12 @@ class QueueWorker:
         ]
 
 
-# One process answers a host's requests: each keeps the models it used loaded, and a second
-# would load them again for little gain on a few cores.
-INFER_CONCURRENCY = 1
+def infer_concurrency(cpus: int | None = None) -> int:
+    """Requests a host's infer worker answers at once: one process per four cores, up to four.
+    Each keeps the models it used loaded, so a few cores gain nothing from a second; a big host
+    goes on answering others while one request runs long (up to its time limit)."""
+    cpus = cpus or os.cpu_count() or 1
+    return max(1, min(4, cpus // 4))
 
 
 def gpu_worker_concurrency(gpus: list[int]) -> int:
@@ -152,7 +156,7 @@ def plan_workers(
         if queue == GPU_QUEUE:
             plans.append(QueueWorker(queue, gpu_worker_concurrency(gpus), node, tuple(gpus)))
         elif queue == INFER_QUEUE:
-            plans.append(QueueWorker(queue, INFER_CONCURRENCY, node))
+            plans.append(QueueWorker(queue, infer_concurrency(), node))
         else:
             plans.append(QueueWorker(queue, cpu_concurrency, node))
     return plans

@@ -1,10 +1,11 @@
 """Trying a network before any training: Visualize, and the fit check when a model is submitted.
 
 A worker of queue `infer` answers these requests (the web server runs no network code). A
-standard network is our own code and runs in the worker. Custom code is the user's: it runs in
-a child process with a wall-clock and a memory limit (`python -m digits.models.network_check`,
-the request on standard input, the answer on standard output), so an endless loop or a huge
-allocation costs a few seconds of one child, never the worker.
+standard network is our own code and runs in the worker, on images up to IN_WORKER_PIXELS.
+Custom code is the user's: it runs in a sandboxed child process (digits.sandbox) with a
+wall-clock and a memory limit (`python -m digits.models.network_check`, the request on
+standard input, the answer on standard output), so an endless loop or a huge allocation costs
+a few seconds of one child, never the worker; so does a standard network on larger images.
 
 The answer: `{"summary": {...}}` (input, layers, graph, parameters) or `{"error", "line"}`.
 """
@@ -27,14 +28,19 @@ from digits.jobs.guard import guarded
 from digits.jobs.page_requests import RequestContext
 
 CHECK_NETWORK_REQUEST = "check_network"
+# Our own networks are tried in the worker up to this image size; beyond it (ResNet-50 at
+# 1024x1024 takes gigabytes and half a minute) in a child with the checks' limits too.
+IN_WORKER_PIXELS = 512 * 512
 
 
 def check_network(ctx: RequestContext) -> dict[str, Any]:
     """The request handler: {"method", "network" or "custom_network", "num_classes",
     "channels", "height", "width", "summary": bool}."""
-    if ctx.payload.get("method") == "custom":
-        return run_limited(ctx.payload, ctx.settings)
-    return try_network(ctx.payload)
+    payload = ctx.payload
+    pixels = int(payload.get("height", 0)) * int(payload.get("width", 0))
+    if payload.get("method") == "custom" or pixels > IN_WORKER_PIXELS:
+        return run_limited(payload, ctx.settings)
+    return try_network(payload)
 
 
 def try_network(request: dict[str, Any]) -> dict[str, Any]:

@@ -35,9 +35,13 @@ BAD_LOGIN = "wrong username or password"
 UNSAFE_METHODS = ("POST", "PUT", "DELETE", "PATCH")
 # What an anonymous visitor may reach with accounts on: the login page and what it loads.
 PUBLIC_ENDPOINTS = ("auth.login", "auth.login_json", "static", "home.favicon")
-# Failed logins allowed per username and per client address in a window, then a 429.
+# Failed logins allowed for a username from one address in a window, then a 429 for that pair
+# only (another person's failures cannot lock a user out); and a slower backstop per username
+# from every address together (a password guessed from many addresses).
 LOGIN_FAILURES = 10
 LOGIN_WINDOW = 300.0
+BACKSTOP_FAILURES = 100
+BACKSTOP_WINDOW = 3600.0
 
 bp = Blueprint("auth", __name__)
 
@@ -78,7 +82,10 @@ class LoginThrottle:
 
 @bp.record_once
 def _create_throttle(state) -> None:
-    state.app.extensions["digits.login_throttle"] = LoginThrottle()
+    state.app.extensions["digits.login_throttle"] = (
+        LoginThrottle(),
+        LoginThrottle(BACKSTOP_FAILURES, BACKSTOP_WINDOW),
+    )
 
 
 def _accounts():
@@ -105,7 +112,9 @@ def current_user() -> str | None:
         user = accounts.user_for_token(token)
         return user.name if user else None
     name = session.get("username")
-    return name if name and accounts.get(name) else None
+    # The session must still be one the server keeps: logging out (anywhere) or a new
+    # password ends it, whoever holds a copy of the cookie.
+    return name if name and accounts.session_valid(name, session.get("sid", "")) else None
 
 
 def may_change(owner: str) -> bool:
@@ -200,6 +209,8 @@ def login():
         return page, status, headers
     session.clear()
     session["username"] = username
+    if _accounts().enabled:
+        session["sid"] = _accounts().start_session(username)
     session["csrf"] = secrets.token_urlsafe(32)  # a new session, a new token: never empty
     if wants_json():
         return jsonify({"username": username, "csrf_token": session["csrf"]})
@@ -212,13 +223,14 @@ def _login_error(username: str) -> tuple[str | None, int, dict[str, str]]:
         return USERNAME_RULE, 400, {}
     if not _accounts().enabled:
         return None, 200, {}
-    throttle: LoginThrottle = current_app.extensions["digits.login_throttle"]
-    keys = [f"user:{username}", f"address:{request.remote_addr}"]
-    wait = throttle.retry_after(keys)
+    pair, backstop = current_app.extensions["digits.login_throttle"]
+    pair_key, user_key = [f"{username} from {request.remote_addr}"], [username]
+    wait = max(pair.retry_after(pair_key), backstop.retry_after(user_key))
     if wait:
         return f"too many failed logins: try again in {wait} s", 429, {"Retry-After": str(wait)}
     if not _accounts().check_password(username, request.form.get("password", "")):
-        throttle.failed(keys)
+        pair.failed(pair_key)
+        backstop.failed(user_key)
         return BAD_LOGIN, 401, {}
     return None, 200, {}
 
@@ -226,7 +238,10 @@ def _login_error(username: str) -> tuple[str | None, int, dict[str, str]]:
 @bp.route("/logout", methods=["POST"])
 @bp.route("/logout.json", methods=["POST"], endpoint="logout_json")
 def logout():
-    """POST only: a link or image on another site cannot log a user out."""
+    """POST only: a link or image on another site cannot log a user out. The session ends on
+    the server too: a copy of its cookie no longer works."""
+    if _accounts().enabled and session.get("username") and session.get("sid"):
+        _accounts().end_session(session["username"], session["sid"])
     session.clear()
     if wants_json():
         return jsonify({"username": None})

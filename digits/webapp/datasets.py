@@ -6,12 +6,21 @@ import base64
 from pathlib import Path
 
 import numpy as np
-from flask import Blueprint, jsonify, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Response,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from werkzeug.datastructures import FileStorage
 
 from digits.data_roots import PathNotAllowed, resolve_in_roots
 from digits.datasets import images, layout, limits, targets
-from digits.datasets.database import browse
+from digits.datasets.database import browse, read_record
 from digits.datasets.job_type import IMAGE_CLASSIFICATION_DATASET, IMAGE_GENERIC_DATASET
 from digits.datasets.layout import read_info
 from digits.datasets.options import (
@@ -32,7 +41,7 @@ from digits.datasets.parsing import (
     parse_labels_file,
     parse_list_file,
 )
-from digits.forms import add_error
+from digits.forms import add_error, is_whole_number
 from digits.jobs.control import JobNotDone
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.http import error_response, job_parameters, json_errors, wants_json
@@ -264,23 +273,47 @@ def _check_folder(text, roots, field, errors, need_classes: bool) -> int:
     return sum(len(list_images(folder)) for folder in classes)
 
 
+MAX_LIST_MB = 32  # a list or CSV the web server reads and checks at submission
+MAX_LIST_LINES = 1_000_000
+
+
 def _read_text_field(name: str, roots, errors, local_name: str | None = None) -> str | None:
     """A list file: uploaded as `name`, or on the server at `local_name` (by default
-    `textfile_local_<...>`)."""
+    `textfile_local_<...>`); refused from its size, before it is read, past MAX_LIST_MB."""
     upload: FileStorage | None = request.files.get(name)
-    if upload and upload.filename:
-        return upload.read().decode("utf-8", errors="replace")
     local_name = local_name or name.replace("textfile_", "textfile_local_", 1)
-    local = request.form.get(local_name, "").strip()
-    if not local:
+    if upload and upload.filename:
+        field, size = name, upload.seek(0, 2)
+        upload.seek(0)
+        read = upload.read
+    else:
+        local = request.form.get(local_name, "").strip()
+        if not local:
+            return None
+        try:
+            path = resolve_in_roots(local, roots)
+            field, size, read = local_name, path.stat().st_size, path.read_bytes
+        except PathNotAllowed as exc:
+            errors.setdefault(local_name, []).append(str(exc))
+            return None
+        except OSError as exc:
+            errors.setdefault(local_name, []).append(f"cannot read {local}: {exc.strerror}")
+            return None
+    if size > MAX_LIST_MB * 1024**2:
+        errors.setdefault(field, []).append(
+            f"{size / 1024**2:.0f} MB: a list is at most {MAX_LIST_MB} MB (split it, or use "
+            "a folder of class folders or a prebuilt database)"
+        )
         return None
     try:
-        return resolve_in_roots(local, roots).read_text(errors="replace")
-    except PathNotAllowed as exc:
-        errors.setdefault(local_name, []).append(str(exc))
+        text = read().decode("utf-8", errors="replace")
     except OSError as exc:
-        errors.setdefault(local_name, []).append(f"cannot read {local}: {exc.strerror}")
-    return None
+        errors.setdefault(field, []).append(f"cannot read it: {exc.strerror}")
+        return None
+    if text.count("\n") > MAX_LIST_LINES:
+        errors.setdefault(field, []).append(f"more than {MAX_LIST_LINES:,} lines")
+        return None
+    return text
 
 
 def _check_lists(form: dict, roots, errors: dict, staged: dict) -> int:
@@ -423,16 +456,17 @@ def explore():
     items = [
         {
             "key": key,
-            "label": _explore_label(info, values, r.label),
-            "src": r.png_data_uri(),
+            "label": _explore_label(info, values, record_label),
+            # Each image its own request: a page of large images is never held at once.
+            "src": url_for("datasets.record_image", job_id=job.id, db=db, key=key),
         }
-        for key, r in records
+        for key, record_label in records
     ]
     if wants_json():
         listed = [{"key": i["key"], "label": i["label"]} for i in items]
         if values is not None:  # a generic dataset's image: its values by output
-            for item, (_, record) in zip(listed, records, strict=True):
-                item["values"] = dict(zip(info.outputs, values[record.label].tolist(), strict=True))
+            for item, (_, row) in zip(listed, records, strict=True):
+                item["values"] = dict(zip(info.outputs, values[row].tolist(), strict=True))
         return jsonify({"total": total, "page": page, "size": size, "items": listed})
     return render_template(
         "datasets/explore.html",
@@ -445,6 +479,21 @@ def explore():
         total=total,
         label=label,
     )
+
+
+@bp.route("/datasets/<job_id>/records/<db>/<key>.png")
+def record_image(job_id: str, db: str, key: str):
+    """One image of a dataset's database, as Explore shows it (PNG)."""
+    svc = services()
+    info = read_info(svc.store.folder(svc.store.get(job_id).id))
+    if info is None or db not in info.splits or not (is_whole_number(key) and len(key) == 10):
+        return error_response(f"no image {key} in the {db} database", 404, field="key")
+    record = read_record(svc.store.folder(job_id) / layout.database(db), key)
+    if record is None:
+        return error_response(f"no image {key} in the {db} database", 404, field="key")
+    response = Response(record.png(), mimetype="image/png")
+    response.cache_control.private, response.cache_control.max_age = True, 3600
+    return response
 
 
 def _explore_label(info, values, label: int) -> str:
@@ -478,7 +527,12 @@ def resize_example():
             source = upload.read()
         else:
             source = resolve_in_roots(request.form.get("image_path", ""), settings.data_roots)
-        image = images.load_image(source, options.channels, max_pixels=settings.max_image_pixels)
+        image = images.load_image(
+            source,
+            options.channels,
+            max_pixels=settings.max_image_pixels,
+            max_bytes=images.WEB_MAX_DECODED_BYTES,
+        )
     except PathNotAllowed as exc:
         errors["image_path"] = [str(exc)]
     except images.BadImage as exc:

@@ -30,7 +30,7 @@ def init_app(app: Flask) -> None:
     socketio.init_app(
         app, async_mode="threading", client_manager=manager, cors_allowed_origins=same_origin
     )
-    app.wsgi_app = LivePageLimit(app.wsgi_app, settings.max_live_pages)
+    app.wsgi_app = LivePageLimit(app.wsgi_app, settings.max_live_pages, app)
 
 
 def _open_pages() -> int:
@@ -41,24 +41,34 @@ def _open_pages() -> int:
 class LivePageLimit:
     """WSGI middleware: no new Socket.IO session beyond `limit` open ones (a 503; the page
     works on without live news and its client tries again later). Each open page holds a
-    server thread, so without this idle pages could take every thread and starve requests."""
+    server thread, so without this idle pages could take every thread and starve requests.
+    With accounts, a new session needs a user before it takes a slot (a 401): anonymous
+    connections cannot fill the slots that users' pages need."""
 
-    def __init__(self, app, limit: int):
+    def __init__(self, app, limit: int, flask_app: Flask):
         self.app = app
         self.limit = limit
+        self.flask_app = flask_app
 
     def __call__(self, environ, start_response):
         new_session = "sid=" not in environ.get("QUERY_STRING", "")
-        if (
-            environ.get("PATH_INFO", "").startswith("/socket.io/")
-            and new_session
-            and _open_pages() >= self.limit
-        ):
-            body = b"503: too many pages are open on this server (DIGITS_WEB_THREADS)\n"
-            headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
-            start_response("503 SERVICE UNAVAILABLE", headers)
-            return [body]
+        if environ.get("PATH_INFO", "").startswith("/socket.io/") and new_session:
+            if _open_pages() >= self.limit:
+                body = b"503: too many pages are open on this server (DIGITS_WEB_THREADS)\n"
+                return _refuse(start_response, "503 SERVICE UNAVAILABLE", body)
+            if not self._has_a_user(environ):
+                return _refuse(start_response, "401 UNAUTHORIZED", b"401: log in first\n")
         return self.app(environ, start_response)
+
+    def _has_a_user(self, environ) -> bool:
+        with self.flask_app.request_context(environ):
+            return not services().accounts.enabled or current_user() is not None
+
+
+def _refuse(start_response, status: str, body: bytes) -> list[bytes]:
+    headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+    start_response(status, headers)
+    return [body]
 
 
 def emit_to_room(event: str, data: dict, room: str) -> None:

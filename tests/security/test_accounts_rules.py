@@ -99,8 +99,52 @@ def test_failed_logins_are_limited(client, accounts):
         assert wrong.status_code == 401
     blocked = client.post("/login.json", data={"username": "ann", "password": "ann's password"})
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+    # Whoever guessed cannot lock others out: fred from here, and ann from her own address.
     other = client.post("/login.json", data={"username": "fred", "password": "fred's password"})
-    assert other.status_code == 429  # the same address, too
+    assert other.status_code == 200
+    ann = {"REMOTE_ADDR": "10.1.2.3"}
+    own = client.application.test_client().post(
+        "/login.json",
+        data={"username": "ann", "password": "ann's password"},
+        environ_base=ann,
+    )
+    assert own.status_code == 200
+
+
+def test_guesses_from_many_addresses_meet_a_slower_limit(client, accounts):
+    for number in range(100):
+        wrong = client.post(
+            "/login.json",
+            data={"username": "ann", "password": "guess guess"},
+            environ_base={"REMOTE_ADDR": f"10.0.{number // 9}.{number % 9 + 1}"},
+        )
+        assert wrong.status_code == 401
+    anywhere = {"REMOTE_ADDR": "10.9.9.9"}
+    data = {"username": "ann", "password": "ann's password"}
+    assert client.post("/login.json", data=data, environ_base=anywhere).status_code == 429
+
+
+def test_logging_out_ends_the_session_for_every_copy_of_its_cookie(app, accounts):
+    browser = app.test_client()
+    csrf = log_in(browser, "fred")
+    cookie = browser.get_cookie("session").value
+    thief = app.test_client()
+    thief.set_cookie("session", cookie)
+    assert thief.get("/index.json").status_code == 200
+    assert browser.post("/logout", data={"csrf_token": csrf}).status_code == 302
+    assert thief.get("/index.json").status_code == 401
+
+
+def test_a_new_password_ends_every_session_of_the_user(app, accounts):
+    browser, other = app.test_client(), app.test_client()
+    log_in(browser, "fred")
+    log_in(other, "ann")
+    accounts.set_password("fred", "a brand new password")
+    assert browser.get("/index.json").status_code == 401
+    assert other.get("/index.json").status_code == 200  # ann's session goes on
+    accounts.remove("ann")
+    accounts.add("ann", "ann's second password")  # the same name again: a new person
+    assert other.get("/index.json").status_code == 401
 
 
 def test_login_time_does_not_tell_which_users_exist(accounts):

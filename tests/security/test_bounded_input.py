@@ -125,3 +125,75 @@ def test_classify_many_leaves_unpacking_to_its_worker(fred, model_with_snapshot,
     job_id = answer.headers["Location"].rsplit("/", 1)[-1]
     folder = jobs_dir / job_id
     assert (folder / "upload.archive").read_bytes() == archive and not (folder / "upload").exists()
+
+
+def test_an_image_too_heavy_for_a_web_request_is_refused_from_its_header(fred):
+    """9000x9000 at 16 bits: under the pixel limit, but 2.1 GB and 8.5 s for See example."""
+    heavy = png_bomb(9000, 9000)
+    assert len(heavy) < 200_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    answer = fred.post(
+        "/datasets/images/resize-example.json",
+        data={"image_file": (io.BytesIO(heavy), "scan.png")},
+    )
+    assert answer.status_code == 400
+    [message] = answer.get_json()["errors"]["image_file"]
+    assert "9000x9000 (I;16) is 154 MB decoded" in message
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 < 100
+
+
+def test_a_tar_that_is_really_bzip2_is_refused_without_unpacking_it(fred, jobs_dir):
+    import bz2
+    import tarfile
+    import time
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo("cat/1.png")
+        info.size = 200 * 1024**2
+        archive.addfile(info, io.BytesIO(bytes(info.size)))
+    bomb = bz2.compress(buffer.getvalue(), 9)
+    assert len(bomb) < 4096
+    fields = dataset_form(bomb)
+    fields["upload_archive"] = (io.BytesIO(bomb), "images.tar")
+    started = time.process_time()
+    answer = fred.post(DATASETS, data=fields, content_type="multipart/form-data")
+    assert answer.status_code == 400
+    assert "only .zip, .tar and .tar.gz" in answer.get_json()["errors"]["upload_archive"][0]
+    assert time.process_time() - started < 1.0  # it took 10 s of CPU
+    assert no_jobs_and_nothing_staged(fred, jobs_dir)
+
+
+def test_a_gzip_tar_bomb_is_refused_before_its_headers_are_all_read(fred, jobs_dir):
+    import gzip
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for number in range(2):
+            info = tarfile.TarInfo(f"cat/{number}.png")
+            info.size = 150 * 1024**2
+            archive.addfile(info, io.BytesIO(bytes(info.size)))
+    bomb = gzip.compress(buffer.getvalue(), 9)
+    fields = dataset_form(bomb)
+    fields["upload_archive"] = (io.BytesIO(bomb), "images.tar.gz")
+    answer = fred.post(DATASETS, data=fields, content_type="multipart/form-data")
+    assert answer.status_code == 400
+    assert "decompression bomb" in answer.get_json()["errors"]["upload_archive"][0]
+
+
+def test_a_list_larger_than_the_web_reads_is_refused_from_its_size(fred, data_dir):
+    big = data_dir / "train.txt"
+    with open(big, "wb") as out:
+        out.truncate(40 * 1024**2)  # sparse: no disk, and never read
+    (data_dir / "labels.txt").write_text("a\nb\n")
+    fields = {
+        "dataset_name": "lists",
+        "method": "textfile",
+        "textfile_local_labels_file": str(data_dir / "labels.txt"),
+        "textfile_local_train_images": str(big),
+    }
+    answer = fred.post(DATASETS, data=fields)
+    assert answer.status_code == 400
+    [message] = answer.get_json()["errors"]["textfile_local_train_images"]
+    assert "a list is at most 32 MB" in message

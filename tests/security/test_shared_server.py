@@ -111,3 +111,19 @@ def test_a_digits_folder_where_serve_starts_does_not_replace_the_workers(tmp_pat
         assert server.alive() and not marker.exists()
     finally:
         server.discard()
+
+
+def test_with_accounts_an_anonymous_socket_takes_no_live_page_slot(app, jobs_dir):
+    from digits.webapp.realtime import _open_pages
+    from tests.support.users import add_users, log_in
+
+    add_users(jobs_dir)
+    handshake = "/socket.io/?EIO=4&transport=polling"
+    anonymous, before = app.test_client(), _open_pages()
+    for _ in range(3):
+        assert anonymous.get(handshake).status_code == 401
+    assert _open_pages() == before
+    fred = app.test_client()
+    log_in(fred, "fred")
+    assert fred.get(handshake).status_code == 200
+    assert _open_pages() == before + 1
