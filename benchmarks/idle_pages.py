@@ -64,30 +64,42 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+def open_pages(url: str, pages: int) -> list[IdlePage | None]:
+    """`pages` idle pages, 50 opening at once as after a restart; None where refused."""
+
+    def open_page(_) -> IdlePage | None:
+        try:
+            return IdlePage(url)
+        except Exception:  # refused (401, 503) or no thread to answer within 5 s
+            return None
+
+    with ThreadPoolExecutor(50) as openers:
+        return list(openers.map(open_page, range(pages)))
+
+
+def time_requests(url: str, count: int, headers: dict | None = None) -> tuple[list, int]:
+    """`/index.json` asked `count` times in a row: the times of those answered, and how many
+    timed out."""
+    times, timeouts = [], 0
+    for _ in range(count):
+        start = time.perf_counter()
+        try:
+            requests.get(url + "/index.json", headers=headers, timeout=5).raise_for_status()
+            times.append(time.perf_counter() - start)
+        except requests.RequestException:
+            timeouts += 1
+    return times, timeouts
+
+
 def measure(threads: int, pages: int, count: int) -> dict:
     folder = Path(tempfile.mkdtemp()) / "jobs"
     server = Server(folder, workers=False, env={"DIGITS_WEB_THREADS": str(threads)})
     opened: list[IdlePage] = []
     try:
-
-        def open_page(_) -> IdlePage | None:
-            try:
-                return IdlePage(server.url)
-            except Exception:  # refused (503) or no thread to answer within 5 s
-                return None
-
-        with ThreadPoolExecutor(50) as openers:  # pages open at once, as after a restart
-            results = list(openers.map(open_page, range(pages)))
+        results = open_pages(server.url, pages)
         opened = [page for page in results if page is not None]
         refused = sum(not page.accepted for page in opened) + results.count(None)
-        times, timeouts = [], 0
-        for _ in range(count):
-            start = time.perf_counter()
-            try:
-                requests.get(server.url + "/index.json", timeout=5).raise_for_status()
-                times.append(time.perf_counter() - start)
-            except requests.RequestException:
-                timeouts += 1
+        times, timeouts = time_requests(server.url, count)
         return {
             "threads": threads,
             "pages": sum(page.accepted for page in opened),
@@ -114,31 +126,15 @@ def measure_anonymous(pages: int, count: int) -> dict:
     server = Server(folder, workers=False)
     opened: list[IdlePage] = []
     try:
-
-        def open_page(_) -> IdlePage | None:
-            try:
-                return IdlePage(server.url)
-            except Exception:  # refused at the handshake (401, 503) or no answer in 5 s
-                return None
-
-        with ThreadPoolExecutor(50) as openers:
-            results = list(openers.map(open_page, range(pages)))
-        opened = [page for page in results if page is not None]
-        auth = {"Authorization": f"Bearer {token}"}
+        opened = [page for page in open_pages(server.url, pages) if page is not None]
         try:
             bob = IdlePage(server.url, headers=[f"Authorization: Bearer {token}"])
             opened.append(bob)
             bob_live = bob.accepted
         except Exception:
             bob_live = False
-        times, timeouts = [], 0
-        for _ in range(count):
-            start = time.perf_counter()
-            try:
-                requests.get(server.url + "/index.json", headers=auth, timeout=5).raise_for_status()
-                times.append(time.perf_counter() - start)
-            except requests.RequestException:
-                timeouts += 1
+        auth = {"Authorization": f"Bearer {token}"}
+        times, timeouts = time_requests(server.url, count, auth)
         return {
             "sessions": len(opened) - 1,
             "bob_live": bob_live,

@@ -46,6 +46,10 @@ class SandboxUnavailable(RuntimeError):
     """This machine cannot sandbox: why, and what to do."""
 
 
+class UnsafeMount(ValueError):
+    """A path to give a sandbox that is, or lies under, a link."""
+
+
 @dataclass(frozen=True)
 class Confinement:
     """What one sandboxed process may reach besides the system and Python."""
@@ -120,10 +124,19 @@ def wrap(command: list[str], confinement: Confinement, bwrap: str | None = None)
         for device in sorted(Path("/dev").glob("nvidia*")):
             args += ["--dev-bind", str(device), str(device)]
     for path in confinement.read_only:  # an input gone since is the job's own error to find
-        args += ["--ro-bind-try", str(path), str(path)]
+        args += ["--ro-bind-try", _real(path), str(path)]
     for path in confinement.writable:
-        args += ["--bind", str(path), str(path)]
+        args += ["--bind", _real(path), str(path)]
     return [*args, "--chdir", "/tmp", "--", *command]
+
+
+def _real(path: Path) -> str:
+    """The path itself, never what a link there points to: a job's code may have replaced a
+    folder of its own (`exports`) with a link to the jobs folder's root."""
+    text = os.path.abspath(path)
+    if os.path.realpath(text) != text and os.path.lexists(text):
+        raise UnsafeMount(f"{text} is, or lies under, a link: not given to a sandbox")
+    return text
 
 
 def _mount(path: str, how: str) -> list[str]:

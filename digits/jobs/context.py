@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from digits.config import Settings
+from digits.files import read_regular, write_text_atomically
 from digits.hardware.leases import Lease
 from digits.jobs.events import JobEvents
 from digits.jobs.job import Job
@@ -21,6 +22,7 @@ from digits.jobs.store import JobStore
 from digits.sandbox import in_sandbox
 
 ABORT_FILE = "abort"
+MAX_REASON = 1000  # characters of why a job was stopped
 PROGRESS_INTERVAL = 0.2  # seconds between progress events: smooth bars, bounded history
 
 
@@ -43,7 +45,8 @@ USER_ABORT = "aborted by the user"
 def request_abort(folder: Path, reason: str = "") -> None:
     """Ask a running job to stop; the job sees it at its next check. The file holds why,
     when someone other than the user stopped it (a search pruning its trial, say)."""
-    (folder / ABORT_FILE).write_text(reason)
+    # Replaced, never written through: the job's code may have left a link of that name.
+    write_text_atomically(folder / ABORT_FILE, reason, durable=False)
 
 
 GANG_STOP_FILE = "gang_stop"  # a gang's host whose ranks failed asks the leader to stop
@@ -52,13 +55,13 @@ GANG_STOP_FILE = "gang_stop"  # a gang's host whose ranks failed asks the leader
 def request_gang_stop(folder: Path, why: str) -> None:
     """One host of a gang failed: the leader stops its ranks too, and the job goes on from its
     last snapshot (a stop that no rank's collective would report: after the last step, say)."""
-    (folder / GANG_STOP_FILE).write_text(why)
+    write_text_atomically(folder / GANG_STOP_FILE, why, durable=False)
 
 
 def abort_reason(folder: Path) -> str:
     """Why the job was asked to stop, as its status will say."""
     try:
-        return (folder / ABORT_FILE).read_text().strip() or USER_ABORT
+        return read_regular(folder / ABORT_FILE).decode()[:MAX_REASON].strip() or USER_ABORT
     except (FileNotFoundError, UnicodeDecodeError):
         return USER_ABORT
 

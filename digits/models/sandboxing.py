@@ -54,7 +54,9 @@ def inference_confinement(ctx) -> tuple[Confinement, bool]:
         model_id = ctx.job.parameters.get("job_id", "")
     confinement, user_code = model_confinement(ctx.events.store, model_id)
     read_only = confinement.read_only + tuple(ctx.settings.data_roots)
-    return Confinement(read_only=read_only, writable=(ctx.folder,), gpus=True), user_code
+    # No GPU for a user's code at work: the choice of a free GPU reads the host's leases,
+    # which the sandbox cannot see (a training's own leased GPUs are another matter).
+    return Confinement(read_only=read_only, writable=(ctx.folder,)), user_code
 
 
 def runs_user_code(store: JobStore, model_id: str) -> bool:

@@ -47,7 +47,10 @@ class ServedModel:
         env = settings.child_environment() | {"CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
         command = [sys.executable, "-I", "-m", __name__, str(settings.network_check_memory_mb)]
         if sandbox.available():
-            command = sandbox.wrap(command, confinement)
+            try:
+                command = sandbox.wrap(command, confinement)
+            except sandbox.UnsafeMount as exc:
+                raise RequestFailed(f"the model's folder is not as it was made: {exc}") from None
             env = sandbox.sandboxed_environment(env)
         elif not unsandboxed_code_allowed(settings):
             raise RequestFailed(no_sandbox_reason())

@@ -72,8 +72,9 @@ def dataset_and_model(tmp_path, epochs: int, **parameters):
     return settings, store, model
 
 
-def run_trainer(settings, model, gpus: str = "0") -> subprocess.CompletedProcess:
-    """The model job's trainer under torchrun on these GPUs, as a worker starts it."""
+def run_trainer(settings, model, gpus: str = "0", confinement=None) -> subprocess.CompletedProcess:
+    """The model job's trainer under torchrun on these GPUs, as a worker starts it (in a
+    sandbox of `confinement`, if given)."""
     env = {**os.environ, **settings.to_environment(), "CUDA_VISIBLE_DEVICES": gpus}
     command = [
         sys.executable,
@@ -85,4 +86,8 @@ def run_trainer(settings, model, gpus: str = "0") -> subprocess.CompletedProcess
         "digits.models.train",
         model.id,
     ]
+    if confinement is not None:
+        from digits import sandbox
+
+        command, env = sandbox.wrap(command, confinement), sandbox.sandboxed_environment(env)
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)

@@ -33,6 +33,23 @@ def test_training_on_gpu_zero_learns_and_reports(tmp_path):
     assert progress[-1]["progress"] == 1.0 and progress[-1]["images_per_sec"] > 0
 
 
+def test_a_sandboxed_training_reaches_its_gpu(tmp_path):
+    """Users' code trains in a bubblewrap sandbox: its GPU's device files go in with it."""
+    from digits import sandbox
+
+    if not sandbox.available():
+        pytest.skip(f"no sandbox here: {sandbox.unavailable_reason()}")
+    settings, store, model = dataset_and_model(tmp_path, epochs=1)
+    dataset = store.folder(model.parameters["dataset"])
+    confinement = sandbox.Confinement(
+        read_only=(dataset,), writable=(store.folder(model.id),), gpus=True
+    )
+    result = run_trainer(settings, model, confinement=confinement)
+    assert result.returncode == 0, result.stderr[-3000:]
+    progress = [e for e in read_events(store.folder(model.id)) if e.get("update") == "progress"]
+    assert progress[-1]["progress"] == 1.0
+
+
 def test_the_largest_batch_on_gpu_zero_is_found_with_real_steps(tmp_path):
     settings, store, model = dataset_and_model(tmp_path, epochs=1, find_batch="1")
     result = run_trainer(settings, model)

@@ -17,7 +17,13 @@ from digits import sandbox
 from tests.support import api
 from tests.support.api import finished
 from tests.support.imagesets import make_class_folders
-from tests.support.processes import Server, data_roots_of, skip_or_fail
+from tests.support.processes import (
+    Server,
+    data_roots_of,
+    processes_named,
+    skip_or_fail,
+    wait_until,
+)
 
 CLASSIFY = "/models/images/classification/classify_one.json"
 VISUALIZE = "/models/visualize-network.json"
@@ -221,3 +227,81 @@ def test_the_web_follows_no_link_that_job_code_planted(server, dataset, tmp_path
     os.link(outside, server.jobs_dir / model / "hard.txt")
     assert requests.get(f"{server.url}/files/{model}/hard.txt").status_code == 404
     assert requests.get(f"{server.url}/files/{model}/job.json").status_code == 200
+
+
+# Trains slowly (half a second a batch), so that a test can act while it runs.
+SLOW_NETWORK = """
+import os, time
+
+class Slow(nn.Module):
+    def __init__(self, n, c, h, w):
+        super().__init__()
+        self.linear = nn.Linear(c * h * w, n)
+
+    def forward(self, x):
+        if self.training and os.path.isdir(os.environ["DIGITS_JOBS_DIR"]):
+            time.sleep(0.5)
+        return self.linear(x.flatten(1))
+
+def network(n, c, h, w):
+    return Slow(n, c, h, w)
+"""
+
+# Replaces folders and files that the server writes into with links to places of its choosing.
+LINKING_NETWORK = (
+    """
+import os, sys
+jobs = os.environ["DIGITS_JOBS_DIR"]
+if os.path.isdir(jobs):
+    own = os.path.join(jobs, sys.argv[-1])
+    os.symlink(jobs, os.path.join(own, "exports"))  # the download's export would write there
+    os.symlink(TARGET, os.path.join(own, "abort"))  # Abort would write its reason there
+"""
+    + SLOW_NETWORK
+)
+
+
+def test_the_server_writes_through_no_link_that_job_code_planted(server, dataset, tmp_path):
+    target = tmp_path / "written-by-the-server"
+    code = LINKING_NETWORK.replace("TARGET", repr(str(target)))
+    model = api.train(
+        server,
+        dataset,
+        method="custom",
+        custom_network=code,
+        train_epochs="2",
+        batch_size="2",
+        model_name="linking",
+    )
+    folder = server.jobs_dir / model
+    wait_until(lambda: (folder / "snapshot_epoch_1.pt").exists(), 120)
+    assert requests.post(f"{server.url}/models/{model}/abort", data={"username": "fred"}).ok
+    assert finished(server, model)["status"] == "Aborted"
+    assert not target.exists()  # the reason went into a file of the job's, not through the link
+
+    download = requests.get(f"{server.url}/models/{model}/download.zip")
+    assert download.status_code in (400, 404)
+    assert not list(server.jobs_dir.glob("epoch_*"))  # nothing exported into the jobs folder
+
+
+def test_a_two_rank_training_listens_only_inside_its_sandbox(server, dataset):
+    """torchrun's rendezvous (which unpickles what it receives) listened on every interface."""
+    model = api.train(
+        server,
+        dataset,
+        method="custom",
+        custom_network=SLOW_NETWORK,
+        train_epochs="1",
+        batch_size="4",
+        select_gpu_count="2",
+        model_name="two ranks",
+    )
+
+    def launcher() -> int | None:
+        for pid in processes_named(b"torch.distributed.run", model.encode()):
+            return pid
+        return None
+
+    pid = wait_until(launcher, 60)
+    assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net")
+    assert finished(server, model)["status"] == "Done"
