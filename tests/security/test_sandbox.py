@@ -9,6 +9,7 @@ import json
 import os
 import time
 import zipfile
+from pathlib import Path
 
 import pytest
 import requests
@@ -298,8 +299,12 @@ def test_a_two_rank_training_listens_only_inside_its_sandbox(server, dataset):
     )
 
     def launcher() -> int | None:
+        """torchrun itself: not the sandbox's own process nor the guard that starts it, whose
+        command lines hold torchrun's."""
         for pid in processes_named(b"torch.distributed.run", model.encode()):
-            return pid
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if b"digits.jobs.guard" not in command and not command[0].endswith(b"bwrap"):
+                return pid
         return None
 
     pid = wait_until(launcher, 60)
