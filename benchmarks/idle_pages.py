@@ -4,17 +4,22 @@ clients (WebSockets, each answering the server's pings as a page does) stay conn
     .venv/bin/python benchmarks/idle_pages.py                 # 500 pages, 100 vs 1024 threads
     .venv/bin/python benchmarks/idle_pages.py --pages 200 --requests 100
     .venv/bin/python benchmarks/idle_pages.py --anonymous 1000    # with accounts, no login
+    .venv/bin/python benchmarks/idle_pages.py --slowloris 1100     # headers a byte at a time
 
 For each thread count a real `digits serve --no-workers` is started, the pages connect (those
 it refuses are counted), then `/index.json` is asked `--requests` times one after another and
 its median and p95 are printed. 100 threads was the server's setting before this benchmark.
 With `--anonymous N`, the server has accounts: N pages that never logged in try to connect,
 then a logged-in user's page (an API token) does, and `/index.json` is timed with that token.
+With `--slowloris N`, N connections send a request's headers a byte every 2 s and never finish
+them; `/index.json` is timed at 5 s (all of them held) and at 12 s (the server closing them),
+then how many of them the server has closed by 25 s is counted.
 """
 
 from __future__ import annotations
 
 import argparse
+import socket
 import statistics
 import sys
 import tempfile
@@ -148,13 +153,86 @@ def measure_anonymous(pages: int, count: int) -> dict:
         server.stop()
 
 
+class SlowClient:
+    """A connection that sends the start of a request, then a header byte every few seconds."""
+
+    def __init__(self, url: str):
+        host, port = url.removeprefix("http://").split(":")
+        self.sock = socket.create_connection((host, int(port)), timeout=5)
+        self.sock.sendall(b"GET /index.json HTTP/1.1\r\nHost: 127.0.0.1\r\nX-a: ")
+        self.open = True
+
+    def trickle(self) -> None:
+        if not self.open:
+            return
+        try:
+            self.sock.sendall(b"a")
+        except OSError:  # the server closed it
+            self.open = False
+
+
+def measure_slowloris(clients: int, count: int) -> dict:
+    folder = Path(tempfile.mkdtemp()) / "jobs"
+    server = Server(folder, workers=False)
+    slow: list[SlowClient] = []
+    stop = threading.Event()
+    try:
+        for _ in range(clients):
+            try:
+                slow.append(SlowClient(server.url))
+            except OSError:
+                pass
+
+        def trickle() -> None:
+            while not stop.wait(2.0):
+                for client in slow:
+                    client.trickle()
+
+        threading.Thread(target=trickle, daemon=True).start()
+        time.sleep(5)  # each has sent more bytes by now, and none has finished its head
+        times, timeouts = time_requests(server.url, count)
+        time.sleep(7)  # past the time a head may take: the server is closing them
+        later, later_timeouts = time_requests(server.url, count)
+        times, timeouts = times + later, timeouts + later_timeouts
+        time.sleep(13)
+        for client in slow:  # a closed one fails its next send
+            client.trickle()
+            client.trickle()
+        return {
+            "connected": len(slow),
+            "closed": sum(not client.open for client in slow),
+            "median_ms": 1000 * statistics.median(times) if times else None,
+            "p95_ms": 1000 * percentile(times, 0.95) if times else None,
+            "timeouts": timeouts,
+            "server_alive": server.alive(),
+        }
+    finally:
+        stop.set()
+        for client in slow:
+            client.sock.close()
+        server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=500)
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--threads", default="100,1024")
     parser.add_argument("--anonymous", type=int, default=0)
+    parser.add_argument("--slowloris", type=int, default=0)
     args = parser.parse_args()
+    if args.slowloris:
+        result = measure_slowloris(args.slowloris, args.requests)
+        median = "-" if result["median_ms"] is None else f"{result['median_ms']:.0f}"
+        p95 = "-" if result["p95_ms"] is None else f"{result['p95_ms']:.0f}"
+        print(
+            f"{args.slowloris} slow clients: {result['connected']} connected, "
+            f"{result['closed']} closed by the server within 25 s; /index.json median {median} "
+            f"ms, p95 {p95} ms, {result['timeouts']} of {2 * args.requests} timed out (5 s); "
+            f"server {'alive' if result['server_alive'] else 'dead'}",
+            flush=True,
+        )
+        return
     if args.anonymous:
         result = measure_anonymous(args.anonymous, args.requests)
         print(

@@ -60,6 +60,8 @@ class Settings:
     # the page is open, so they bound the pages open at once: all but a reserve, which idle
     # pages can never take from requests (see max_live_pages).
     web_threads: int = 1024
+    # Connections one address may hold at once (0: any); loopback addresses are exempt.
+    max_connections_per_address: int = 256
     # Network code tried before training (Visualize, the fit check): time and memory it gets.
     network_check_seconds: float = 30.0
     network_check_memory_mb: int = 8 * 1024
@@ -129,6 +131,7 @@ class Settings:
             "DIGITS_MAX_IMAGE_PIXELS": str(self.max_image_pixels),
             "DIGITS_MAX_UNPACKED_MB": str(self.max_unpacked_mb),
             "DIGITS_MAX_DATASET_MB": str(self.max_dataset_mb),
+            "DIGITS_MAX_CONNECTIONS_PER_ADDRESS": str(self.max_connections_per_address),
             "DIGITS_NETWORK_CHECK_SECONDS": str(self.network_check_seconds),
             "DIGITS_NETWORK_CHECK_MEMORY_MB": str(self.network_check_memory_mb),
             "DIGITS_ALLOW_UNSANDBOXED_CODE": "1" if self.allow_unsandboxed_code else "",
@@ -179,6 +182,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         "max_unpacked_mb": int(env.get("DIGITS_MAX_UNPACKED_MB", str(20 * 1024))),
         "max_dataset_mb": int(env.get("DIGITS_MAX_DATASET_MB", str(100 * 1024))),
         "web_threads": int(env.get("DIGITS_WEB_THREADS", "1024")),
+        "max_connections_per_address": int(env.get("DIGITS_MAX_CONNECTIONS_PER_ADDRESS", "256")),
         "network_check_seconds": float(env.get("DIGITS_NETWORK_CHECK_SECONDS", "30")),
         "network_check_memory_mb": int(env.get("DIGITS_NETWORK_CHECK_MEMORY_MB", "8192")),
         "allow_unsandboxed_code": _yes(env.get("DIGITS_ALLOW_UNSANDBOXED_CODE")),

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from gunicorn.app.base import BaseApplication
 
 from digits.config import QUEUES, Settings
+from digits.http_worker import worker_class
 from digits.jobs.workers import WorkerGroup, plan_workers
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,12 @@ class WebServer(BaseApplication):
         # Socket.IO needs every request of a client to reach the same process: one Gunicorn
         # worker process, with a thread per connection (Settings.web_threads, made as needed).
         self.cfg.set("workers", 1)
-        self.cfg.set("worker_class", "gthread")
+        # Gunicorn's threads, which slow clients cannot hold (digits/http_worker.py).
+        self.cfg.set("worker_class", worker_class(self.settings.max_connections_per_address))
         self.cfg.set("threads", self.settings.web_threads)
+        # A new connection silent this long is closed (Gunicorn's default is 2 s; browsers
+        # open connections ahead of the requests they will send).
+        self.cfg.set("keepalive", 5)
         # Connections held at once: the threads' plus idle keep-alive ones.
         self.cfg.set("worker_connections", self.settings.web_threads + 1000)
         self.cfg.set("graceful_timeout", 3)
