@@ -85,6 +85,17 @@ def test_explore_pages_and_filters_by_class(server):
         params={"job_id": job_id, "db": "train"},
     ).text
     assert html.count("<figure>") == 24
+    # Each image comes by its own request: a page of large images is never built in memory.
+    assert "data:image" not in html
+    first = f"/datasets/{job_id}/records/train/0000000000.png"
+    assert f'src="{first}"' in html
+    image = requests.get(server.url + first)
+    assert image.headers["Content-Type"] == "image/png"
+    assert Image.open(io.BytesIO(image.content)).size == (8, 8)
+    assert (
+        requests.get(f"{server.url}/datasets/{job_id}/records/train/0000009999.png").status_code
+        == 404
+    )
     missing = requests.get(url, params={"job_id": job_id, "db": "test"})
     assert missing.status_code == 404
 
@@ -113,6 +124,31 @@ def test_text_files_with_relative_absolute_and_missing_paths(server, tmp_path):
     reasons = {s["path"].rsplit("/", 1)[1]: s["reason"] for s in job["skipped"]}
     assert set(reasons) == {"missing.png", "outside.png"}
     assert "outside the data roots" in reasons["outside.png"]
+
+
+def test_many_unreadable_files_make_a_sample_of_log_lines_and_a_count(server):
+    """Each unreadable file of a long list was an event and a broker message (4 MB of them)."""
+    images = make_class_folders(server.data / "many-missing", per_class=3)
+    lines = [f"red/00{n}.png 0" for n in range(3)] + [f"blue/00{n}.png 1" for n in range(3)]
+    lines += [f"red/gone-{n}.png 0" for n in range(60)]
+    files = {
+        "textfile_labels_file": ("labels.txt", b"red\nblue\n"),
+        "textfile_train_images": ("train.txt", "\n".join(lines).encode()),
+    }
+    job_id = create(
+        server,
+        files=files,
+        method="textfile",
+        dataset_name="many missing",
+        textfile_train_folder=str(images),
+    )
+    job = finished(server, job_id)
+    assert job["status"] == "Done", job
+    assert len(job["skipped"]) == 60  # every one listed on the page
+    events = (server.jobs_dir / job_id / "events.jsonl").read_text().splitlines()
+    skipped_lines = [e for e in events if '"skipped ' in e]
+    assert len(skipped_lines) == 20
+    assert any("40 more skipped" in e for e in events)
 
 
 def test_an_uploaded_archive_of_class_folders(server, tmp_path):

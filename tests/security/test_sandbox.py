@@ -70,7 +70,7 @@ def network(n, c, h, w):
     return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, n))
 """
 
-# Trains (batches of 2 and more) but hangs on a single image, as Classify One sends.
+# Trains (batches of 2 and more) but hangs on a single image, as Classify One sends it.
 HANGING_NETWORK = """
 import time
 
@@ -96,7 +96,7 @@ def server(tmp_path_factory):
     jobs_dir = tmp_path_factory.mktemp("sandbox") / "jobs"
     data_roots_of(jobs_dir).mkdir(parents=True)
     # The key kept in the jobs folder, as a default install keeps it; checks time out fast.
-    env = {"DIGITS_SECRET_KEY": None, "DIGITS_NETWORK_CHECK_SECONDS": "15"}
+    env = {"DIGITS_SECRET_KEY": None, "DIGITS_NETWORK_CHECK_SECONDS": "8"}
     running = Server(jobs_dir, env=env)
     running.data = data_roots_of(jobs_dir)
     yield running
@@ -183,7 +183,7 @@ def test_a_hanging_model_is_stopped_and_others_are_still_served(server, dataset)
     started = time.monotonic()
     answer = classify(server, hanging, image)
     assert answer.status_code == 400
-    assert "longer than 15 s" in answer.text
+    assert "longer than 8 s" in answer.text
     assert time.monotonic() - started < 60
     assert classify(server, honest, image).status_code == 200
 
