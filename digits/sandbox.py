@@ -50,6 +50,10 @@ class UnsafeMount(ValueError):
     """A path to give a sandbox that is, or lies under, a link."""
 
 
+class NoSandbox(RuntimeError):
+    """User code that this host cannot sandbox, on a server where it may not run without."""
+
+
 @dataclass(frozen=True)
 class Confinement:
     """What one sandboxed process may reach besides the system and Python."""
@@ -85,6 +89,35 @@ def unavailable_reason() -> str | None:
 
 def available() -> bool:
     return unavailable_reason() is None
+
+
+def confine(
+    command: list[str],
+    env: dict[str, str],
+    confinement: Confinement,
+    settings,
+    user_code: bool = True,
+) -> tuple[list[str], dict[str, str]]:
+    """The command and its environment in a sandbox of `confinement`. On a host that cannot
+    sandbox: as they are for our own code, and for a user's code where nobody shares the
+    server (no accounts) or an admin allowed it; NoSandbox otherwise."""
+    if available():
+        return wrap(command, confinement), sandboxed_environment(env)
+    if user_code and not unsandboxed_code_allowed(settings):
+        raise NoSandbox(
+            f"this host cannot run user code in a sandbox ({unavailable_reason()}), and this "
+            "server has accounts: an admin must install bubblewrap, or allow such code "
+            "without one (DIGITS_ALLOW_UNSANDBOXED_CODE=1)"
+        )
+    return command, env
+
+
+def unsandboxed_code_allowed(settings) -> bool:
+    """A user's code may run without a sandbox on a server nobody shares (no accounts), or
+    where an admin said so."""
+    from digits.accounts import Accounts
+
+    return settings.allow_unsandboxed_code or not Accounts(settings.jobs_dir).enabled
 
 
 def wrap(command: list[str], confinement: Confinement, bwrap: str | None = None) -> list[str]:

@@ -22,7 +22,6 @@ import traceback
 from collections.abc import Callable
 
 from digits import sandbox
-from digits.accounts import Accounts
 from digits.config import load_settings
 from digits.files import open_append, read_last_bytes, read_regular
 from digits.hardware.monitor import JobMonitor
@@ -125,28 +124,12 @@ def confined(
     confinement: sandbox.Confinement,
     user_code: bool,
 ) -> tuple[list[str], dict[str, str]]:
-    """The command in its sandbox; without one, as it is where that is allowed (our own code,
-    or user code where no accounts share the server or an admin allowed it), else JobError."""
-    if sandbox.available():
-        inside = guarded_in_sandbox(command)
-        return sandbox.wrap(inside, confinement), sandbox.sandboxed_environment(env)
-    if user_code and not unsandboxed_code_allowed(ctx.settings):
-        raise JobError(no_sandbox_reason())
-    return command, env
-
-
-def no_sandbox_reason() -> str:
-    return (
-        f"this host cannot run user code in a sandbox ({sandbox.unavailable_reason()}), and "
-        "this server has accounts: an admin must install bubblewrap, or allow such code "
-        "without one (DIGITS_ALLOW_UNSANDBOXED_CODE=1)"
-    )
-
-
-def unsandboxed_code_allowed(settings) -> bool:
-    """User code may run without a sandbox on a server nobody shares (no accounts), or where
-    an admin said so."""
-    return settings.allow_unsandboxed_code or not Accounts(settings.jobs_dir).enabled
+    """The command in its sandbox (see sandbox.confine); JobError where it may not run."""
+    inside = guarded_in_sandbox(command) if sandbox.available() else command
+    try:
+        return sandbox.confine(inside, env, confinement, ctx.settings, user_code)
+    except (sandbox.NoSandbox, sandbox.UnsafeMount) as exc:
+        raise JobError(str(exc)) from None
 
 
 class EventRelay:

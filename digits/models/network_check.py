@@ -23,7 +23,6 @@ from typing import Any
 
 from digits import sandbox
 from digits.config import Settings
-from digits.jobs.child import no_sandbox_reason, unsandboxed_code_allowed
 from digits.jobs.guard import guarded
 from digits.jobs.page_requests import RequestContext
 
@@ -99,13 +98,12 @@ def run_limited(request: dict[str, Any], settings: Settings) -> dict[str, Any]:
     # A check never touches a GPU a training holds.
     env = settings.child_environment() | {"CUDA_VISIBLE_DEVICES": ""}
     command = [sys.executable, "-I", "-m", __name__, str(memory_mb)]
-    if sandbox.available():
-        weights = request.get("weights_file")
-        reads = (Path(weights),) if weights else ()
-        command = sandbox.wrap(command, sandbox.Confinement(read_only=reads))
-        env = sandbox.sandboxed_environment(env)
-    elif not unsandboxed_code_allowed(settings):
-        return {"error": no_sandbox_reason(), "line": None}
+    weights = request.get("weights_file")
+    confinement = sandbox.Confinement(read_only=(Path(weights),) if weights else ())
+    try:
+        command, env = sandbox.confine(command, env, confinement, settings)
+    except sandbox.NoSandbox as exc:
+        return {"error": str(exc), "line": None}
     pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL}
     child = subprocess.Popen(guarded(command), env=env, start_new_session=True, **pipes)
     try:

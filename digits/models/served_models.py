@@ -29,7 +29,6 @@ from typing import Any
 
 from digits import sandbox
 from digits.config import Settings, load_settings
-from digits.jobs.child import no_sandbox_reason, unsandboxed_code_allowed
 from digits.jobs.guard import guarded
 from digits.jobs.page_requests import RequestContext, RequestFailed
 
@@ -46,14 +45,12 @@ class ServedModel:
     def __init__(self, settings: Settings, confinement: sandbox.Confinement):
         env = settings.child_environment() | {"CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
         command = [sys.executable, "-I", "-m", __name__, str(settings.network_check_memory_mb)]
-        if sandbox.available():
-            try:
-                command = sandbox.wrap(command, confinement)
-            except sandbox.UnsafeMount as exc:
-                raise RequestFailed(f"the model's folder is not as it was made: {exc}") from None
-            env = sandbox.sandboxed_environment(env)
-        elif not unsandboxed_code_allowed(settings):
-            raise RequestFailed(no_sandbox_reason())
+        try:
+            command, env = sandbox.confine(command, env, confinement, settings)
+        except sandbox.NoSandbox as exc:
+            raise RequestFailed(str(exc)) from None
+        except sandbox.UnsafeMount as exc:
+            raise RequestFailed(f"the model's folder is not as it was made: {exc}") from None
         self.process = subprocess.Popen(
             guarded(command),
             env=env,
