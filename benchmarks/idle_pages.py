@@ -82,6 +82,14 @@ def open_pages(url: str, pages: int) -> list[IdlePage | None]:
         return list(openers.map(open_page, range(pages)))
 
 
+def latency(times: list[float], timeouts: int) -> dict:
+    return {
+        "median_ms": 1000 * statistics.median(times) if times else None,
+        "p95_ms": 1000 * percentile(times, 0.95) if times else None,
+        "timeouts": timeouts,
+    }
+
+
 def time_requests(url: str, count: int, headers: dict | None = None) -> tuple[list, int]:
     """`/index.json` asked `count` times in a row: the times of those answered, and how many
     timed out."""
@@ -104,14 +112,11 @@ def measure(threads: int, pages: int, count: int) -> dict:
         results = open_pages(server.url, pages)
         opened = [page for page in results if page is not None]
         refused = sum(not page.accepted for page in opened) + results.count(None)
-        times, timeouts = time_requests(server.url, count)
         return {
             "threads": threads,
             "pages": sum(page.accepted for page in opened),
             "refused": refused,
-            "median_ms": 1000 * statistics.median(times) if times else None,
-            "p95_ms": 1000 * percentile(times, 0.95) if times else None,
-            "timeouts": timeouts,
+            **latency(*time_requests(server.url, count)),
         }
     finally:
         for page in opened:
@@ -132,6 +137,7 @@ def measure_anonymous(pages: int, count: int) -> dict:
     opened: list[IdlePage] = []
     try:
         opened = [page for page in open_pages(server.url, pages) if page is not None]
+        sessions = len(opened)
         try:
             bob = IdlePage(server.url, headers=[f"Authorization: Bearer {token}"])
             opened.append(bob)
@@ -139,13 +145,10 @@ def measure_anonymous(pages: int, count: int) -> dict:
         except Exception:
             bob_live = False
         auth = {"Authorization": f"Bearer {token}"}
-        times, timeouts = time_requests(server.url, count, auth)
         return {
-            "sessions": len(opened) - 1,
+            "sessions": sessions,
             "bob_live": bob_live,
-            "median_ms": 1000 * statistics.median(times) if times else None,
-            "p95_ms": 1000 * percentile(times, 0.95) if times else None,
-            "timeouts": timeouts,
+            **latency(*time_requests(server.url, count, auth)),
         }
     finally:
         for page in opened:
@@ -201,10 +204,8 @@ def measure_slowloris(clients: int, count: int) -> dict:
         return {
             "connected": len(slow),
             "closed": sum(not client.open for client in slow),
-            "median_ms": 1000 * statistics.median(times) if times else None,
-            "p95_ms": 1000 * percentile(times, 0.95) if times else None,
-            "timeouts": timeouts,
             "server_alive": server.alive(),
+            **latency(times, timeouts),
         }
     finally:
         stop.set()
