@@ -1,12 +1,18 @@
 """The smaller ways one user could spoil a shared server for the others, each one an attack that
 worked before: giant names, hidden files read as data, a redirect to another site after login,
-Unicode digits that made a 500, snapshots every step, framing, a `Host` that only looked local."""
+Unicode digits that made a 500, snapshots every step, framing, a `Host` that only looked local,
+a `digits/` folder where `serve` starts, anonymous sockets and clients that send slowly."""
+
+import socket
+import time
 
 import pytest
+import requests
 
 from digits.forms import MAX_NAME_LENGTH, MAX_NOTES_LENGTH
+from digits.http_worker import HEAD_SECONDS
 from tests.support.model_forms import MODELS, done_dataset, errors_of, model_fields, stored_job
-from tests.support.processes import Server, data_roots_of
+from tests.support.processes import Server, data_roots_of, wait_until
 
 DATASETS = "/datasets/images/classification.json"
 
@@ -127,3 +133,36 @@ def test_with_accounts_an_anonymous_socket_takes_no_live_page_slot(app, jobs_dir
     log_in(fred, "fred")
     assert fred.get(handshake).status_code == 200
     assert _open_pages() == before + 1
+
+
+def slow_client(server: Server) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    sock.sendall(b"GET /index.json HTTP/1.1\r\nHost: 127.0.0.1\r\nX-slow: ")
+    return sock
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    sock.settimeout(0.05)
+    try:
+        return sock.recv(1) == b""
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
+
+
+def test_slow_clients_hold_no_thread_and_are_closed(tmp_path):
+    # 70 threads: ten times as many slow clients as threads once held every one of them.
+    jobs_dir = tmp_path / "jobs"
+    server = Server(jobs_dir, workers=False, env={"DIGITS_WEB_THREADS": "70"})
+    try:
+        clients = [slow_client(server) for _ in range(700)]
+        for client in clients:
+            client.sendall(b"a")  # a byte now and then, never the end of the head
+        started = time.monotonic()
+        answer = requests.get(server.url + "/index.json", timeout=5)
+        assert answer.status_code == 200 and time.monotonic() - started < 2
+        wait_until(lambda: all(closed_by_server(c) for c in clients), HEAD_SECONDS + 10, 0.5)
+        assert requests.get(server.url + "/index.json", timeout=5).status_code == 200
+    finally:
+        server.discard()
