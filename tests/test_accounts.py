@@ -51,6 +51,13 @@ def test_the_user_command_adds_lists_and_makes_tokens(jobs_dir):
     assert digits_user("token", "ann", "--revoke-all").stdout == "2 token(s) of ann revoked\n"
     refused = digits_user("add", "Bad Name", "--password-stdin", stdin="whatever long\n")
     assert refused.returncode == 1 and "lowercase letter" in refused.stderr
+    session = Accounts(jobs_dir).start_session("ann")
+    changed = digits_user("password", "ann", "--password-stdin", stdin="another pass 2\n")
+    assert changed.stdout == "password of ann changed; their sessions have ended\n"
+    accounts = Accounts(jobs_dir)
+    assert accounts.check_password("ann", "another pass 2")
+    assert not accounts.check_password("ann", "pass word 1")
+    assert not accounts.session_valid("ann", session)
 
 
 def add_users(jobs_dir, prefix: str) -> None:
