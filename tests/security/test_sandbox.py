@@ -310,3 +310,26 @@ def test_a_two_rank_training_listens_only_inside_its_sandbox(server, dataset):
     pid = wait_until(launcher, 60)
     assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net")
     assert finished(server, model)["status"] == "Done"
+
+
+def test_classify_many_with_a_model_of_user_code_runs_in_its_sandbox(server, dataset):
+    code = SNOOPING_NETWORK.replace("DATASET", repr(dataset)).replace("PORT", str(server.port))
+    model = train_custom(server, dataset, code, "snooping again")
+    images = sorted((server.data / "colors").glob("*/*.png"))[:4]
+    response = requests.post(
+        server.url + "/models/images/classification/classify_many.json",
+        data={"job_id": model, "username": "fred"},
+        files={"image_list": ("list.txt", "\n".join(str(p) for p in images))},
+        timeout=120,
+    )
+    assert response.status_code == 200, response.text
+    assert len(response.json()["classifications"]) == 4  # it classified the listed images
+    [run] = [  # the Classify Many job's own folder, where its code could write
+        folder
+        for folder in server.jobs_dir.iterdir()
+        if (folder / "seen.json").exists()
+        and '"image-classification-inference"' in ((folder / "job.json").read_text())
+    ]
+    seen = json.loads((run / "seen.json").read_text())
+    assert seen["key"] is None and not seen["server_reached"]
+    assert set(seen["jobs"]) == {run.name, model, dataset}
