@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import struct
+import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,6 +129,25 @@ def open_database(path: Path) -> lmdb.Environment:
     return lmdb.open(str(path), readonly=True, lock=False, readahead=False, subdir=True)
 
 
+_locks_lock = threading.Lock()
+_path_locks: dict[str, threading.Lock] = {}
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[lmdb.Environment]:
+    """A read-only environment of `path`, opened by one thread of this process at a time:
+    LMDB refuses a second open of a database in one process, and a web server's threads ask
+    at once (Explore's page loads its images together)."""
+    with _locks_lock:
+        lock = _path_locks.setdefault(str(path), threading.Lock())
+    with lock:
+        env = open_database(path)
+        try:
+            yield env
+        finally:
+            env.close()
+
+
 def database_size(path: Path) -> int:
     """Bytes on disk (the data file, not the reserved map)."""
     return sum(f.stat().st_size for f in path.glob("*.mdb"))
@@ -134,22 +155,15 @@ def database_size(path: Path) -> int:
 
 def records_at(path: Path, indexes: Iterable[int]) -> list[Record]:
     """A database's records of these numbers, in that order (those it has)."""
-    env = open_database(path)
-    try:
-        with env.begin() as txn:
-            values = [txn.get(key_for(index)) for index in indexes]
-        return [decode_record(value) for value in values if value is not None]
-    finally:
-        env.close()
+    with _reading(path) as env, env.begin() as txn:
+        values = [txn.get(key_for(index)) for index in indexes]
+    return [decode_record(value) for value in values if value is not None]
 
 
 def database_entries(path: Path) -> int:
     """The records of an LMDB database (ours or another's), read-only."""
-    env = open_database(path)
-    try:
+    with _reading(path) as env:
         return env.stat()["entries"]
-    finally:
-        env.close()
 
 
 def browse(
@@ -158,39 +172,27 @@ def browse(
     """A page of (key, label) from the database, optionally of one label; plus the match
     count. Only the records' headers are read: a page shows each image by its own request
     (read_record), so a page of large images is never held at once."""
-    env = open_database(path)
-    try:
-        with env.begin() as txn:
-            matches = 0
-            page = []
-            for key, value in txn.cursor():
-                record = record_label(value)
-                if label is not None and record != label:
-                    continue
-                if offset <= matches < offset + limit:
-                    page.append((key.decode(), record))
-                matches += 1
-            return page, matches
-    finally:
-        env.close()
+    with _reading(path) as env, env.begin() as txn:
+        matches = 0
+        page = []
+        for key, value in txn.cursor():
+            record = record_label(value)
+            if label is not None and record != label:
+                continue
+            if offset <= matches < offset + limit:
+                page.append((key.decode(), record))
+            matches += 1
+        return page, matches
 
 
 def read_record(path: Path, key: str) -> Record | None:
     """The record stored under `key`, or None."""
-    env = open_database(path)
-    try:
-        with env.begin() as txn:
-            value = txn.get(key.encode())
-            return None if value is None else decode_record(value)
-    finally:
-        env.close()
+    with _reading(path) as env, env.begin() as txn:
+        value = txn.get(key.encode())
+        return None if value is None else decode_record(value)
 
 
 def iterate(path: Path) -> Iterator[Record]:
-    env = open_database(path)
-    try:
-        with env.begin() as txn:
-            for _, value in txn.cursor():
-                yield decode_record(value)
-    finally:
-        env.close()
+    with _reading(path) as env, env.begin() as txn:
+        for _, value in txn.cursor():
+            yield decode_record(value)

@@ -3,7 +3,13 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from digits.datasets.database import DatabaseWriter, browse, decode_record, encode_record
+from digits.datasets.database import (
+    DatabaseWriter,
+    browse,
+    decode_record,
+    encode_record,
+    read_record,
+)
 from digits.datasets.reader import LmdbImageDataset
 
 
@@ -51,3 +57,30 @@ def test_reader_feeds_a_dataloader_with_worker_processes(tmp_path):
     assert images.shape == (40, 3, 4, 4) and images.dtype == torch.uint8
     assert images[:, 0, 0, 0].tolist() == list(range(40))
     assert labels.tolist() == [n % 3 for n in range(40)]
+
+
+def test_threads_of_one_process_read_a_database_at_once(tmp_path):
+    """A page's images are asked for together; LMDB refuses a second open in one process."""
+    import threading
+
+    writer = DatabaseWriter(tmp_path / "db")
+    for n in range(24):
+        writer.put(encode_record(np.full((4, 4, 3), n, dtype=np.uint8), n % 3, "png"))
+    writer.close()
+    failures, records = [], {}
+
+    def read(number: int) -> None:
+        try:
+            for _ in range(20):
+                records[number] = read_record(tmp_path / "db", f"{number:010d}")
+                browse(tmp_path / "db", 0, 3)
+        except Exception as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=read, args=(n,)) for n in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert [records[n].pixels()[0, 0, 0] for n in range(24)] == list(range(24))
