@@ -30,6 +30,7 @@ HEAD_SECONDS = 10.0
 READ_SECONDS = 60.0
 MAX_HEAD = 64 * 1024  # beyond it, Gunicorn's own limits answer (431 or 400)
 HEAD_ENDS = (b"\r\n\r\n", b"\n\n")
+MAX_DRAIN = 1024 * 1024  # bytes read from a client being closed, at most
 
 
 class Connection(gthread.TConn):
@@ -135,11 +136,12 @@ def _gather_head(conn: Connection):
 def _close_without_waiting(sock) -> None:
     """FIN first, then what the client has sent already is read (so the kernel does not answer
     it with a reset that could cut our last response short), then closed."""
+    drained = 0
     try:
         sock.shutdown(socket.SHUT_WR)
         sock.setblocking(False)
-        while sock.recv(65536):
-            pass
+        while drained < MAX_DRAIN and (chunk := sock.recv(65536)):
+            drained += len(chunk)  # an upload refused midway may still be pouring in
     except OSError:  # nothing more waiting (or the client is gone)
         pass
     finally:
