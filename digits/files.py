@@ -136,24 +136,19 @@ def write_text_atomically(path: Path, text: str, durable: bool = True) -> None:
 def read_json_lines(path: Path) -> list:
     """Each line of a JSON-lines file that parses; a line cut short by a crash is skipped."""
     try:
-        return _parse_lines(read_regular(path).splitlines())
+        return parse_json_lines(read_regular(path).splitlines())
     except FileNotFoundError:
         return []
 
 
 def read_last_json_lines(path: Path, count: int, line_size: int = 2048) -> list:
     """The last `count` lines of a JSON-lines file that may be long, read from its end."""
-    try:
-        with open_read(path) as f:
-            f.seek(0, 2)
-            f.seek(max(0, f.tell() - count * line_size))
-            # The first line may be cut by the seek: it fails to parse and is skipped.
-            return _parse_lines(f.read().splitlines()[-count:])
-    except FileNotFoundError:
-        return []
+    # The first line may be cut where the read starts: it fails to parse and is skipped.
+    return parse_json_lines(read_last_bytes(path, count * line_size).splitlines()[-count:])
 
 
-def _parse_lines(lines: list[bytes]) -> list:
+def parse_json_lines(lines: list[bytes]) -> list:
+    """Each line that parses as JSON; a line cut short (by a crash, a seek) is skipped."""
     rows = []
     for line in lines:
         try:

@@ -29,7 +29,7 @@ WHITE = (255, 255, 255)
 # Pillow's own guard, which only warns below twice its limit.
 DEFAULT_MAX_PIXELS = 90_000_000
 # What one image may take decoded in a web request (See example), from its header: 128 MB is a
-# 40-megapixel colour photo; a 16-bit 9000x9000 scan (162 MB) is not the web server's to decode.
+# 40-megapixel colour photo; a 16-bit 9000x9000 scan (154 MB) is not the web server's to decode.
 WEB_MAX_DECODED_BYTES = 128 * 1024**2
 # Bytes per pixel of Pillow's modes, decoded (others: 4).
 MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "I;16": 2, "I;16B": 2, "I;16L": 2}

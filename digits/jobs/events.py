@@ -18,6 +18,7 @@ from typing import Any
 from digits.files import (
     open_append,
     open_read,
+    parse_json_lines,
     read_json_lines,
     read_last_json_lines,
     write_lines_atomically,
@@ -107,16 +108,12 @@ def follow_events(folder: Path, offset: int) -> tuple[list[dict[str, Any]], int]
     except FileNotFoundError:
         return [], offset
     complete = data[: data.rfind(b"\n") + 1]
-    events = []
-    for line in complete.splitlines():
-        if len(line) > 2 * MAX_LOG_LINE:
-            continue
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict) and isinstance(event.get("update"), str):
-            events.append(event)
+    lines = [line for line in complete.splitlines() if len(line) <= 2 * MAX_LOG_LINE]
+    events = [
+        event
+        for event in parse_json_lines(lines)
+        if isinstance(event, dict) and isinstance(event.get("update"), str)
+    ]
     return events, offset + len(complete)
 
 

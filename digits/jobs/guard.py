@@ -15,6 +15,7 @@ import signal
 import sys
 
 PR_SET_PDEATHSIG = 1
+ANY_PARENT = "-"  # in place of the parent's pid: the guard of a process inside a sandbox
 
 
 def guarded(command: list[str]) -> list[str]:
@@ -27,9 +28,6 @@ def guarded_in_sandbox(command: list[str]) -> list[str]:
     ends (bubblewrap's --die-with-parent would SIGKILL it, and torchrun killed outright leaves
     its ranks running where the sandbox shares the host's processes)."""
     return [sys.executable, "-P", "-m", "digits.jobs.guard", ANY_PARENT, *command]
-
-
-ANY_PARENT = "-"
 
 
 def main() -> None:

@@ -59,12 +59,6 @@ def inference_confinement(ctx) -> tuple[Confinement, bool]:
     return Confinement(read_only=read_only, writable=(ctx.folder,)), user_code
 
 
-def runs_user_code(store: JobStore, model_id: str) -> bool:
-    """Whether using the model runs code a user supplied (custom, imported, or fine-tuned from
-    such a model)."""
-    return _model_inputs(store, model_id, 0)[1]
-
-
 def _options(parameters) -> TrainingOptions | None:
     try:
         return parse_training_options(parameters)

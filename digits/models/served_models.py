@@ -1,10 +1,10 @@
 """Models whose network is a user's code, served to the infer worker by sandboxed children.
 
 The infer worker is shared by every user: it keeps only our own networks loaded. A model with
-custom or imported code (digits.models.sandboxing.runs_user_code) is loaded in a child of its
-own, in a sandbox that reads the model's folders and nothing else (digits.sandbox), kept warm
-for IDLE_SECONDS after its last request so that the second Classify One is as fast as the
-first is slow, then ended. Each request has a time limit: a model that hangs is killed and the
+custom or imported code (or fine-tuned from such a model) is loaded in a child of its own, in
+a sandbox that reads the model's folders and nothing else (digits.sandbox), kept warm for
+IDLE_SECONDS after its last request so that the second Classify One is as fast as the first
+is slow, then ended. Each request has a time limit: a model that hangs is killed and the
 person told, and the worker goes on serving everyone else.
 
 The child speaks JSON lines: `{"kind", "payload", "files": {name: base64}}` in, `{"result"}`
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import os
 import select
 import signal
@@ -31,8 +30,6 @@ from digits import sandbox
 from digits.config import Settings, load_settings
 from digits.jobs.guard import guarded
 from digits.jobs.page_requests import RequestContext, RequestFailed
-
-log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 300.0  # a served model unused this long is ended
 MAX_SERVED = 4  # children per worker process; the least recently used goes first
@@ -165,12 +162,6 @@ class ServedModels:
                 for key, child in list(self.children.items()):
                     if now - child.last_used > IDLE_SECONDS and not child.lock.locked():
                         self.children.pop(key).end()
-
-    def end_all(self) -> None:
-        with self.lock:
-            for child in self.children.values():
-                child.end()
-            self.children.clear()
 
 
 served = ServedModels()
