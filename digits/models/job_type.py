@@ -44,7 +44,7 @@ from digits.models.layout import (
 from digits.models.network_check import CHECK_NETWORK_REQUEST, check_network
 from digits.models.options import (
     TrainingOptions,
-    parse_inference_options,
+    inference_model,
     parse_training_options,
 )
 from digits.models.sandboxing import inference_confinement, training_confinement
@@ -364,10 +364,7 @@ MODEL_SEARCH = register(
 
 def model_of(job: Job) -> str | None:
     """The model a Classify Many or Top N run classifies with."""
-    try:
-        return parse_inference_options(job.parameters).model
-    except FormErrors:
-        return job.parameters.get("job_id") or None
+    return inference_model(job.parameters)
 
 
 # What the page of an inference run shows of its parameters, in this order.

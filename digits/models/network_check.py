@@ -132,13 +132,20 @@ def _death(code: int, memory_mb: int) -> str:
     return f"the network code ended the process that tried it (exit code {code})"
 
 
-def main() -> None:
-    """The child: limit memory first, then read the request, try it, print the answer."""
-    limit = int(sys.argv[1]) * 1024**2
+def limited_child(memory_mb: int):
+    """In a child that runs a user's code: cap its memory, and keep its standard output for
+    answers alone (what the code prints goes to standard error). The answers' stream."""
+    limit = memory_mb * 1024**2
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     answers = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)  # what the network code prints goes nowhere near the answer
+    os.dup2(2, 1)
     sys.stdout = sys.stderr
+    return answers
+
+
+def main() -> None:
+    """The child: limit memory first, then read the request, try it, print the answer."""
+    answers = limited_child(int(sys.argv[1]))
     request = json.loads(sys.stdin.read())
     try:
         answer = try_network(request)

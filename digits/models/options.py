@@ -440,6 +440,14 @@ class InferenceOptions:
     top_n: int
 
 
+def inference_model(parameters: dict[str, Any]) -> str | None:
+    """The model a Classify Many or Top N run classifies with."""
+    try:
+        return parse_inference_options(parameters).model
+    except FormErrors:
+        return parameters.get("job_id") or None
+
+
 def parse_inference_options(form: dict[str, Any]) -> InferenceOptions:
     """Check every field of a Classify Many job; raise FormErrors with all the problems."""
     errors: Errors = {}

@@ -10,7 +10,7 @@ from pathlib import Path
 from digits.forms import FormErrors
 from digits.jobs.store import JobNotFound, JobStore
 from digits.models.layout import imported_info
-from digits.models.options import TrainingOptions, parse_training_options
+from digits.models.options import TrainingOptions, inference_model, parse_training_options
 from digits.models.published import IMAGENET_FILES
 from digits.sandbox import Confinement
 
@@ -46,12 +46,7 @@ def model_confinement(store: JobStore, model_id: str, writable: tuple[Path, ...]
 def inference_confinement(ctx) -> tuple[Confinement, bool]:
     """Classify Many or Top N: its model read-only, its own folder written, the data roots
     (where its listed images are) read-only."""
-    from digits.models.options import parse_inference_options
-
-    try:
-        model_id = parse_inference_options(ctx.job.parameters).model
-    except FormErrors:
-        model_id = ctx.job.parameters.get("job_id", "")
+    model_id = inference_model(ctx.job.parameters) or ""
     confinement, user_code = model_confinement(ctx.events.store, model_id)
     read_only = confinement.read_only + tuple(ctx.settings.data_roots)
     # No GPU for a user's code at work: the choice of a free GPU reads the host's leases,

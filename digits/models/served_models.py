@@ -192,13 +192,9 @@ def answered_by_model(
 
 def main() -> None:
     """The child: limit memory, then answer requests with the model handlers."""
-    import resource
+    from digits.models.network_check import limited_child
 
-    limit = int(sys.argv[1]) * 1024**2
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    answers = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)  # what the model's code prints goes nowhere near an answer
-    sys.stdout = sys.stderr
+    answers = limited_child(int(sys.argv[1]))
     settings = load_settings()
     for line in sys.stdin:
         request = json.loads(line)

@@ -13,6 +13,13 @@ from werkzeug.exceptions import default_exceptions
 REQUEST_ONLY_FIELDS = frozenset({"username", "password", "csrf_token", "next"})
 
 
+def plain_refusal(start_response, status: str, body: bytes) -> list[bytes]:
+    """A refusal answered by WSGI middleware, before Flask: plain text."""
+    headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
+    start_response(status, headers)
+    return [body]
+
+
 def job_parameters(form: Mapping[str, Any]) -> dict[str, Any]:
     """A submitted form's fields as a job keeps them, without the request's own."""
     return {k: v for k, v in form.items() if k not in REQUEST_ONLY_FIELDS}

@@ -13,6 +13,7 @@ from digits.jobs.job import is_job_id
 from digits.jobs.messaging import create_socketio_manager
 from digits.jobs.store import JobNotFound
 from digits.webapp.auth import current_user
+from digits.webapp.http import plain_refusal
 from digits.webapp.security import origin_allowed
 from digits.webapp.services import services
 
@@ -55,20 +56,14 @@ class LivePageLimit:
         if environ.get("PATH_INFO", "").startswith("/socket.io/") and new_session:
             if _open_pages() >= self.limit:
                 body = b"503: too many pages are open on this server (DIGITS_WEB_THREADS)\n"
-                return _refuse(start_response, "503 SERVICE UNAVAILABLE", body)
+                return plain_refusal(start_response, "503 SERVICE UNAVAILABLE", body)
             if not self._has_a_user(environ):
-                return _refuse(start_response, "401 UNAUTHORIZED", b"401: log in first\n")
+                return plain_refusal(start_response, "401 UNAUTHORIZED", b"401: log in first\n")
         return self.app(environ, start_response)
 
     def _has_a_user(self, environ) -> bool:
         with self.flask_app.request_context(environ):
             return not services().accounts.enabled or current_user() is not None
-
-
-def _refuse(start_response, status: str, body: bytes) -> list[bytes]:
-    headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
-    start_response(status, headers)
-    return [body]
 
 
 def emit_to_room(event: str, data: dict, room: str) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 
-from digits.webapp.http import error_response
+from digits.webapp.http import error_response, plain_refusal
 
 UNSAFE_METHODS = ("POST", "PUT", "DELETE", "PATCH")
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain")
@@ -68,11 +68,7 @@ class HostCheck:
             b"403: this server answers only requests addressed to its own name "
             b"(DIGITS_ALLOWED_HOSTS adds names)\n"
         )
-        start_response(
-            "403 FORBIDDEN",
-            [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
-        )
-        return [body]
+        return plain_refusal(start_response, "403 FORBIDDEN", body)
 
 
 def own_origin(environ: dict) -> str:
