@@ -74,23 +74,26 @@ class ServedModel:
                 line = self._read_line(seconds)
             except BrokenPipeError:
                 line = None
+            except RequestFailed:
+                self.end()
+                raise
             self.last_used = time.monotonic()
         if line is None:
+            died = self.process.poll()  # before it is ended here: whether it ended itself
             self.end()
-            if self.process.returncode is None or self.process.returncode == -signal.SIGKILL:
+            if died is None:
                 raise RequestFailed(
                     f"the model's code took longer than {seconds:g} s to answer (the limit "
                     "for one request): it was stopped"
                 )
-            raise RequestFailed(
-                f"the model's code ended the process that ran it ({self.process.returncode})"
-            )
+            raise RequestFailed(f"the model's code ended the process that ran it ({died})")
         answer = json.loads(line)
         if "error" in answer:
             raise RequestFailed(answer["error"])
         return answer["result"]
 
     def _read_line(self, seconds: float) -> bytes | None:
+        """The child's answer; None if it did not come in time or the child died."""
         deadline = time.monotonic() + seconds
         out = self.process.stdout
         chunks = []
@@ -105,7 +108,7 @@ class ServedModel:
             if chunk.endswith(b"\n"):
                 return b"".join(chunks)
             if sum(map(len, chunks)) > MAX_ANSWER:
-                return None
+                raise RequestFailed(f"the model's answer is larger than {MAX_ANSWER >> 20} MB")
 
     def alive(self) -> bool:
         return self.process.poll() is None
