@@ -16,6 +16,7 @@ the broker, the requests of other users) and every other job are simply not ther
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -185,15 +186,30 @@ def _mount(path: str, how: str) -> list[str]:
 def python_folders() -> tuple[str, ...]:
     """The interpreter, the installed packages and our own package, as folders to bind."""
     import digits
+    from digits.config import load_settings
 
     folders = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(digits.__file__).parent)}
+    folders |= plugin_folders(load_settings().plugins)
     folders.add(str(Path(os.path.realpath(sys.executable)).parent.parent))
     for entry in sys.path:
         if entry and os.path.isdir(entry) and "site-packages" in entry:
             folders.add(entry)
-    real = sorted({os.path.realpath(f) for f in folders if os.path.isdir(f)})
+    real = sorted({os.path.realpath(f) for f in folders if os.path.exists(f)})
     # A folder inside another is bound with it.
     return tuple(f for f in real if not any(f != o and f.startswith(o + os.sep) for o in real))
+
+
+def plugin_folders(plugins: tuple[str, ...]) -> set[str]:
+    """The packages of the configured plugins (code the server's admin installed, as ours): a
+    task a plugin adds trains and answers in sandboxes too."""
+    folders = set()
+    for name in plugins:
+        spec = importlib.util.find_spec(name.split(".")[0])
+        if spec is not None and spec.submodule_search_locations:
+            folders.update(spec.submodule_search_locations)
+        elif spec is not None and spec.origin and spec.origin.endswith(".py"):
+            folders.add(spec.origin)  # a module of one file: that file, not its folder
+    return folders
 
 
 def _minimal_env() -> dict[str, str]:

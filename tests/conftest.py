@@ -97,3 +97,20 @@ def server(tmp_path_factory) -> Server:
     running.jobs_dir, running.data = jobs_dir, data_roots_of(jobs_dir)
     yield running
     running.discard()
+
+
+# What `pytest -m "not slow"` leaves out: real servers, workers, brokers, browsers and sandboxes
+# started per test. The fast loop keeps every unit and Flask-client test (a few minutes).
+SLOW_FOLDERS = {"browser", "integration", "faults", "gpu"}
+SLOW_FIXTURES = {"stack", "server", "redis_server", "broker_url"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        folder = Path(item.path).parent.name
+        if (
+            folder in SLOW_FOLDERS
+            or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or item.get_closest_marker("slow")
+        ):
+            item.add_marker(pytest.mark.slow)

@@ -67,6 +67,14 @@ class DatasetInfo:
     # A generic ("Other") dataset's outputs: each image has a vector of these values (see
     # digits.datasets.targets); None for classification.
     outputs: list[str] | None = None
+    # The kind of problem its records are for (a name in digits.tasks): what a record holds
+    # beyond its image and how models of it learn. Written by the dataset job; info.json files
+    # from before it was written are classification or, with outputs, regression.
+    task: str = ""
+
+    def __post_init__(self):
+        if not self.task:
+            self.task = "regression" if self.outputs is not None else "classification"
 
     @property
     def generic(self) -> bool:
@@ -82,6 +90,7 @@ class DatasetInfo:
             messages=list(data.get("messages", [])),
             appends_applied=data.get("appends_applied", 0),
             outputs=data.get("outputs"),
+            task=data.get("task", ""),
         )
 
     def to_dict(self) -> dict[str, Any]:

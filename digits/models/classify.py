@@ -1,5 +1,5 @@
-"""Classify One, as a worker answers it: the top classes of one image, and if asked what each
-layer made of it and where the network looked."""
+"""Classify One, as a worker answers it: the model's task answers for one image (its top
+classes, its values), and if asked what each layer made of it and where the network looked."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from digits import tasks
 from digits.datasets import images
 from digits.jobs.page_requests import RequestContext, RequestFailed
 from digits.jobs.store import JobStore
@@ -28,37 +29,15 @@ def classify_one(ctx: RequestContext) -> dict[str, Any]:
         pixels = model.prepare(source, ctx.settings.max_image_pixels)
     except images.BadImage as exc:
         raise RequestFailed(f"not an image this server can read: {exc}") from exc
-    probabilities = model.classify([pixels])[0]
-    if model.info.regression:
-        return _values_answer(model, pixels, probabilities, device, payload)
-    # Full precision, best first: what the exported model and scripts must reproduce.
-    scores = inference.top_scores(probabilities, model.info.labels)
-    answer: dict[str, Any] = {
-        "predictions": inference.as_percentages(scores),
-        "scores": scores,
+    scores = model.classify([pixels])[0]
+    answer = tasks.get(model.info.task).inference().answer_one(model, pixels, scores, payload)
+    return {
+        **answer,
+        "task": model.info.task,
         "epoch": model.info.epoch,
         "image": layer_views.png_data_uri(network_view(pixels, model.info)),
         **device.to_dict(),
     }
-    if payload.get("visualizations"):
-        answer |= inside_the_network(model, pixels, int(np.argmax(probabilities)))
-    return answer
-
-
-def _values_answer(model, pixels, values: np.ndarray, device, payload) -> dict[str, Any]:
-    """A generic model's answer: DIGITS' {"outputs": {"output": [[v1, v2, ...]]}}, and ours
-    (each value by its output's name)."""
-    names = model.info.labels
-    answer: dict[str, Any] = {
-        "outputs": {"output": [values.tolist()]},
-        "values": [[name, float(v)] for name, v in zip(names, values, strict=True)],
-        "epoch": model.info.epoch,
-        "image": layer_views.png_data_uri(network_view(pixels, model.info)),
-        **device.to_dict(),
-    }
-    if payload.get("visualizations"):  # where the network looked for its first output
-        answer |= inside_the_network(model, pixels, 0)
-    return answer
 
 
 def network_view(pixels: np.ndarray, info: inference.ModelInfo) -> np.ndarray:

@@ -11,18 +11,17 @@ Runs as `python -m digits.models.classify_many <job id>` in a child of the worke
 
 from __future__ import annotations
 
-import heapq
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from digits import tasks
 from digits.data_roots import PathNotAllowed, PathsInRoots
-from digits.datasets import images, targets
-from digits.datasets.parsing import ParseError, class_folders, label_for_folder, list_images
+from digits.datasets import images
+from digits.datasets.parsing import class_folders, label_for_folder, list_images
 from digits.datasets.unpacking import ArchiveLimits, UnsafeArchive, extract_archive, images_root
 from digits.files import write_json_atomically
 from digits.forms import is_whole_number
@@ -30,9 +29,7 @@ from digits.jobs.child import child_main
 from digits.jobs.context import JobContext, JobError
 from digits.jobs.heartbeats import node_of
 from digits.models import inference
-from digits.models.classify import network_view
 from digits.models.devices import inference_device
-from digits.models.layer_views import png_data_uri
 from digits.models.layout import (
     CLASSIFY_LIST_FILE,
     CLASSIFY_UPLOAD_ARCHIVE,
@@ -49,7 +46,7 @@ class Item:
     shown: str  # the path as the user gave it
     path: Path
     label: int | None
-    target: list[float] | None = None  # a generic model's known values for the image
+    target: list[float] | None = None  # a regression model's known values for the image
 
 
 def read_list(
@@ -58,7 +55,7 @@ def read_list(
     """The list's images that may be read (relative paths under `folder_text`), and an error
     for each line that cannot."""
     items, errors = [], []
-    paths = _paths_in_roots(ctx)
+    paths = paths_in_roots(ctx)
     lines = (ctx.folder / CLASSIFY_LIST_FILE).read_text(errors="replace").splitlines()
     for number, line in enumerate(lines, 1):
         text = line.strip()
@@ -68,13 +65,13 @@ def read_list(
         if problem:
             errors.append({"line": number, "path": path_text, "reason": problem})
             continue
-        item = _item(paths, path_text, folder_text, label, number, errors)
+        item = list_item(paths, path_text, folder_text, label, number, errors)
         if item:
             items.append(item)
     return items, errors
 
 
-def _paths_in_roots(ctx: JobContext) -> PathsInRoots:
+def paths_in_roots(ctx: JobContext) -> PathsInRoots:
     """The server's data roots, to check a list's paths against (none: the job cannot run)."""
     try:
         return PathsInRoots(ctx.settings.data_roots)
@@ -82,7 +79,7 @@ def _paths_in_roots(ctx: JobContext) -> PathsInRoots:
         raise JobError(str(exc)) from exc
 
 
-def _item(paths: PathsInRoots, text: str, folder_text: str, label, number: int, errors: list):
+def list_item(paths: PathsInRoots, text: str, folder_text: str, label, number: int, errors: list):
     """The listed image, if it may be read; else an error for its line."""
     if folder_text and not text.startswith("/"):
         text = f"{folder_text.rstrip('/')}/{text}"
@@ -95,26 +92,6 @@ def _item(paths: PathsInRoots, text: str, folder_text: str, label, number: int, 
         errors.append({"line": number, "path": text, "reason": "no such file"})
         return None
     return Item(text, real, label)
-
-
-def read_values_list(ctx: JobContext, outputs: list[str], folder_text: str):
-    """A generic model's list: a CSV of `path,v1,...` with the known values (as its dataset's,
-    header optional), or a path a line; the images that may be read, and the lines' errors."""
-    text = (ctx.folder / CLASSIFY_LIST_FILE).read_text(errors="replace")
-    try:
-        table = targets.parse_csv(text, "image_list")
-    except ParseError:
-        table = None
-    if table is None or table.values.shape[1] != len(outputs):
-        return read_list(ctx, [], folder_text)
-    paths = _paths_in_roots(ctx)
-    items, errors = [], []
-    for number, (path, values) in enumerate(zip(table.paths, table.values, strict=True), 1):
-        item = _item(paths, path, folder_text, None, number, errors)
-        if item:
-            item.target = values.tolist()
-            items.append(item)
-    return items, errors
 
 
 def _split_line(text: str, labels: list[str]) -> tuple[str, int | None, str | None]:
@@ -131,6 +108,11 @@ def _split_line(text: str, labels: list[str]) -> tuple[str, int | None, str | No
     if rest in labels:
         return path.strip(), labels.index(rest), None
     return text, None, None  # a path with a space in it, and no label
+
+
+def has_list(ctx: JobContext) -> bool:
+    """Whether the run was given a list of images (else an uploaded archive)."""
+    return (ctx.folder / CLASSIFY_LIST_FILE).exists()
 
 
 def read_upload(ctx: JobContext, labels: list[str]) -> list[Item]:
@@ -156,114 +138,6 @@ def read_upload(ctx: JobContext, labels: list[str]) -> list[Item]:
     return items
 
 
-class Tally:
-    """What the results page shows, gathered batch by batch."""
-
-    def __init__(self, labels: list[str], top_n: int, max_pixels: int):
-        self.labels = labels
-        self.top_n = top_n
-        self.max_pixels = max_pixels
-        self.confusion = np.zeros((len(labels), len(labels)), dtype=np.int64)
-        self.top1 = self.top5 = self.labelled = 0
-        self.rows: list[dict[str, Any]] = []
-        # Per class, the top_n images most confidently put in it: (probability, order, item).
-        self.best: list[list[tuple[float, int, Item]]] = [[] for _ in labels]
-
-    def add(self, item: Item, probabilities: np.ndarray) -> None:
-        order = len(self.rows)
-        predictions = inference.top_predictions(probabilities, self.labels)
-        self.rows.append({"path": item.shown, "label": item.label, "predictions": predictions})
-        for index, best in enumerate(self.best):
-            entry = (float(probabilities[index]), -order, item)
-            if len(best) < self.top_n:
-                heapq.heappush(best, entry)
-            elif entry[:2] > best[0][:2]:
-                heapq.heapreplace(best, entry)
-        if item.label is not None:
-            ranked = np.argsort(-probabilities, kind="stable")
-            self.confusion[item.label, ranked[0]] += 1
-            self.top1 += int(ranked[0] == item.label)
-            self.top5 += int(item.label in ranked[: inference.TOP_K])
-            self.labelled += 1
-
-    def summary(self, model: inference.LoadedModel) -> dict[str, Any]:
-        per_class = [
-            {
-                "label": label,
-                "count": int(self.confusion[i].sum()),
-                "top1": 100.0 * self.confusion[i, i] / max(1, self.confusion[i].sum()),
-            }
-            for i, label in enumerate(self.labels)
-        ]
-        return {
-            "labels": self.labels,
-            "epoch": model.info.epoch,
-            "classified": len(self.rows),
-            "rows": self.rows,
-            "accuracy": {
-                "labelled": self.labelled,
-                "top1": 100.0 * self.top1 / self.labelled,
-                "top5": 100.0 * self.top5 / self.labelled,
-            }
-            if self.labelled
-            else None,
-            "per_class": per_class if self.labelled else None,
-            "confusion": self.confusion.tolist() if self.labelled else None,
-            "top_n": self._top_n(model),
-        }
-
-    def _top_n(self, model: inference.LoadedModel) -> list[dict[str, Any]]:
-        """Each class's most confident images, best first, with the picture the network saw."""
-        grid = []
-        for label, best in zip(self.labels, self.best, strict=True):
-            images_of_class = []
-            for probability, _, item in sorted(best, key=lambda e: (-e[0], -e[1])):
-                view = network_view(model.prepare(item.path, self.max_pixels), model.info)
-                images_of_class.append(
-                    {
-                        "path": item.shown,
-                        "percent": round(100 * probability, 2),
-                        "image": png_data_uri(view),
-                    }
-                )
-            grid.append({"label": label, "images": images_of_class})
-        return grid
-
-
-class ValuesTally:
-    """A generic model's answers, image by image; with known values, its error per output."""
-
-    def __init__(self, outputs: list[str]):
-        self.outputs = outputs
-        self.rows: list[dict[str, Any]] = []
-        self.absolute = np.zeros(len(outputs))
-        self.squared = np.zeros(len(outputs))
-        self.known = 0
-
-    def add(self, item: Item, values: np.ndarray) -> None:
-        self.rows.append({"path": item.shown, "output": values.tolist(), "target": item.target})
-        if item.target is not None:
-            error = values.astype(np.float64) - np.asarray(item.target)
-            self.absolute += np.abs(error)
-            self.squared += error**2
-            self.known += 1
-
-    def summary(self, model: inference.LoadedModel) -> dict[str, Any]:
-        return {
-            "outputs": self.outputs,
-            "epoch": model.info.epoch,
-            "classified": len(self.rows),
-            "rows": self.rows,
-            "target_errors": {
-                "count": self.known,
-                "mae": dict(zip(self.outputs, (self.absolute / self.known).tolist(), strict=True)),
-                "mse": dict(zip(self.outputs, (self.squared / self.known).tolist(), strict=True)),
-            }
-            if self.known
-            else None,
-        }
-
-
 def _prepare(model: inference.LoadedModel, item: Item, max_pixels: int) -> np.ndarray | None:
     try:
         return model.prepare(item.path, max_pixels)
@@ -279,14 +153,9 @@ def classify_many(ctx: JobContext) -> None:
         model = inference.load_model(ctx.events.store, options.model, options.epoch, device.name)
     except inference.ModelNotUsable as exc:
         raise JobError(str(exc)) from exc
-    labels = model.info.labels
-    regression = model.info.regression
-    if (ctx.folder / CLASSIFY_LIST_FILE).exists() and regression:
-        items, errors = read_values_list(ctx, labels, options.image_folder)
-    elif (ctx.folder / CLASSIFY_LIST_FILE).exists():
-        items, errors = read_list(ctx, labels, options.image_folder)
-    else:
-        items, errors = read_upload(ctx, [] if regression else labels), []
+    task = tasks.get(model.info.task)
+    answers = task.inference()
+    items, errors = answers.read_items(ctx, model.info.labels, options.image_folder)
     if options.limit:
         items = items[: options.limit]
     if not items:
@@ -295,7 +164,7 @@ def classify_many(ctx: JobContext) -> None:
             + "; ".join(f"line {e['line']}: {e['reason']}" for e in errors[:5])
         )
     max_pixels = ctx.settings.max_image_pixels
-    tally = ValuesTally(labels) if regression else Tally(labels, options.top_n, max_pixels)
+    tally = answers.Tally(model, options, max_pixels)
     ctx.log(f"classifying {len(items)} images with the snapshot of epoch {model.info.epoch:g}")
     # Decoding and resizing release the GIL: threads prepare the next batch, its images in
     # parallel, while torch classifies this one. One batch ahead, so memory stays bounded.
@@ -322,7 +191,7 @@ def classify_many(ctx: JobContext) -> None:
                     tally.add(item, probabilities)
             done += len(batch)
             ctx.progress(done / len(items), done=done, total=len(items))
-    results = tally.summary(model) | {"errors": errors} | device.to_dict()
+    results = {"task": task.name} | tally.summary() | {"errors": errors} | device.to_dict()
     write_json_atomically(ctx.folder / RESULTS_FILE, results, readable=False)
     for error in errors[:20]:
         ctx.log(f"skipped {error['path']}: {error['reason']}")

@@ -11,11 +11,14 @@ from pathlib import Path
 
 from digits.files import open_regular
 
-EXPORTS = "exports"  # in the model's folder: exports/epoch_<N>/, made once per snapshot
+EXPORTS = "exports"  # in the model's folder: exports/v<FORMAT>/epoch_<N>/, made once per snapshot
+# The exported files' format: raised whenever what an export holds changes, so that exports
+# made by an earlier version are made again rather than served as they were.
+EXPORT_FORMAT = 2
 
 
 def export_folder(model_folder: Path, epoch: float) -> Path:
-    return model_folder / EXPORTS / f"epoch_{epoch:g}"
+    return model_folder / EXPORTS / f"v{EXPORT_FORMAT}" / f"epoch_{epoch:g}"
 
 
 def archive_path(folder: Path, model_id: str, epoch: float, fmt: str) -> Path:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from digits import __version__
+from digits import __version__, tasks
 from digits.models import inference
 from digits.models.download import export_folder
 from digits.models.factory import model_source
@@ -89,6 +89,7 @@ def export_model(store, model_id: str, epoch: float | None) -> Path:
 
 def _write_files(store, model_id: str, model: inference.LoadedModel, folder: Path) -> None:
     info = model.info
+    task = tasks.get(info.task)
     job = store.get(model_id)
     classifier = model.classifier
     torch.save(classifier.network.state_dict(), folder / "weights.pt")
@@ -107,7 +108,7 @@ def _write_files(store, model_id: str, model: inference.LoadedModel, folder: Pat
         warnings.simplefilter("ignore")
         with torch.no_grad():
             torch.jit.trace(classifier, example).save(str(folder / "model.torchscript.pt"))
-        _export_onnx(classifier, example, folder / "model.onnx", output_name(info))
+        _export_onnx(classifier, example, folder / "model.onnx", task.output_name)
     details = info.to_dict() | {
         "model_id": model_id,
         "model_name": job.name,
@@ -119,7 +120,7 @@ def _write_files(store, model_id: str, model: inference.LoadedModel, folder: Pat
             "layout": "NCHW",
             "shape": [None, info.channels, info.height, info.width],
         },
-        "output": {"name": output_name(info), "shape": [None, len(info.labels)]},
+        "output": {"name": task.output_name, "shape": [None, len(info.labels)]},
         "image_mode": "L" if info.channels == 1 else "RGB",
     }
     (folder / "info.json").write_text(json.dumps(details, indent=2) + "\n")
@@ -127,16 +128,12 @@ def _write_files(store, model_id: str, model: inference.LoadedModel, folder: Pat
     (folder / "README.md").write_text(
         README.format(
             name=job.name,
-            kind="a regression model" if info.regression else "an image classifier",
-            output=output_name(info),
-            label_kind="output names" if info.regression else "class names",
-            answers=f"their {len(info.labels)} output values (N x {len(info.labels)})"
-            if info.regression
-            else f"class probabilities (N x {len(info.labels)})",
+            kind=task.model_kind,
+            output=task.output_name,
+            label_kind=task.label_kind,
+            answers=task.answers_described(len(info.labels)),
             epoch=info.epoch,
-            classes=f"{len(info.labels)} outputs"
-            if info.regression
-            else f"{len(info.labels)} classes",
+            classes=task.counted(len(info.labels)),
             network=info.network,
             channels=info.channels,
             width=info.width,
@@ -148,11 +145,6 @@ def _write_files(store, model_id: str, model: inference.LoadedModel, folder: Pat
             mode="grayscale (L)" if info.channels == 1 else "RGB",
         )
     )
-
-
-def output_name(info: inference.ModelInfo) -> str:
-    """What the exported models answer: a classifier's probabilities, a generic model's values."""
-    return "outputs" if info.regression else "probabilities"
 
 
 def _export_onnx(classifier, example: torch.Tensor, path: Path, output: str) -> None:

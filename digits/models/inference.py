@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from digits import tasks
 from digits.datasets import images, layout
 from digits.models import snapshots
 from digits.models.factory import architecture, custom_factory, imported_source
@@ -61,13 +62,8 @@ class ModelInfo:
     # A pretrained network's own input, where the stored images differ (see InputTransform).
     network_channels: int | None = None
     network_size: list[int] | None = None  # [height, width]
-    # "classification" (labels are classes, answers probabilities) or "regression" (a generic
-    # model: labels name its outputs, answers are its values).
+    # The kind of problem (digits.tasks): what the labels name and what the answers are.
     task: str = "classification"
-
-    @property
-    def regression(self) -> bool:
-        return self.task == "regression"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -212,7 +208,7 @@ def _load(store, folder: Path, epoch: float) -> LoadedModel:
         normalize_std=list(options.normalize_std) if options.normalize_std else None,
         network_channels=options.network_channels,
         network_size=list(options.network_size) if options.network_size else None,
-        task="regression" if dataset.generic else "classification",
+        task=dataset.task,
     )
     network = architecture(options, store, len(info.labels), *info.network_input)
     return _loaded(info, network, snapshot, mean)
@@ -242,5 +238,6 @@ def _loaded(info: ModelInfo, network: nn.Module, snapshot: dict, mean) -> Loaded
         info.network_channels,
         tuple(info.network_size) if info.network_size else None,
     )
-    classifier = Classifier(transform, network, probabilities=not info.regression)
+    probabilities = tasks.get(info.task).output_name == "probabilities"
+    classifier = Classifier(transform, network, probabilities=probabilities)
     return LoadedModel(info, classifier.eval(), mean)

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from digits import tasks
 from digits.config import CPU_QUEUE, GPU_QUEUE
 from digits.datasets.database import records_at
 from digits.datasets.layout import database, read_info
@@ -50,6 +51,8 @@ from digits.models.options import (
 from digits.models.sandboxing import inference_confinement, training_confinement
 from digits.paging import page_number, page_of
 
+# The batch finder's record of how many GPUs the form that started it chose (it runs on one).
+BATCH_FOR_GPUS = "batch_for_gpus"
 CLASSIFY_RESULTS = "results.json"  # written by digits.models.classify_many
 STOP_GRACE = 60.0  # seconds to finish the step and write a snapshot before being signalled
 
@@ -146,7 +149,7 @@ def probe_history(job: Job, folder: Path) -> dict[str, Any] | None:
         return None
     dataset_folder = folder.parent / options.dataset
     info = read_info(dataset_folder)
-    if info is None or info.generic or "val" not in info.splits:
+    if info is None or not tasks.of_dataset(info).follows_probes or "val" not in info.splits:
         return None
     records = records_at(dataset_folder / database("val"), indexes)
     history = read_json_lines(folder / PROBES_FILE)
@@ -165,20 +168,22 @@ def model_details(job: Job, folder: Path) -> dict[str, Any]:
     dataset_id = options.dataset
     dataset_folder = folder.parent / dataset_id
     info = read_info(dataset_folder) if dataset_id and dataset_folder.is_dir() else None
+    task = tasks.of_model(job.type, info)
     validations = [row for row in read_metrics(folder) if "val_loss" in row]
-    best = min(validations, key=lambda row: row["val_loss"], default=None)
+    best = task.metric.best_row(validations)
     labels = info.labels if info else []
     gang = read_gang(folder)
     # Across hosts, `gpus` are the leader's alone: every host's ranks are the request's.
     ranks = (not gang and len(job.gpus)) or _gpu_request(options).size
-    generic = bool(info and info.generic)
-    return {
-        "generic": generic,
-        # A generic model predicts these values (DIGITS' generic models had no labels).
-        **({"outputs": info.outputs, "loss": options.loss} if generic else {}),
+    details = {
+        "task": task.name,
+        "generic": task.generic,
+        "metric": task.metric.to_dict(),
+        **(task.model_details(info, options) if info else {}),
         "ranks": ranks,
         # Trained across hosts: each host and its GPUs, the rendezvous's host first.
         "hosts": gang["hosts"] if gang else None,
+        "batch_size": options.batch_size,  # a blank field's: the network's own default
         "batch_per_rank": options.batch_size // max(1, ranks),
         "snapshots": list_snapshots(folder),
         "dataset_id": dataset_id,
@@ -190,10 +195,15 @@ def model_details(job: Job, folder: Path) -> dict[str, Any]:
         "framework": "pytorch",
         "network": options.network if options.method == "standard" else options.method,
         "latest": validations[-1] if validations else None,
+        # The best validation by the task's metric: the epoch pruning keeps, early stopping
+        # waits on, Compare and search rank by.
         "best": best,
+        "best_summary": task.describe_best(best) if best else None,
+        "list_help": task.list_help,
         **_digits_files(folder),
         "validation_confusion": _validation_confusion(folder, labels),
     }
+    return details | {"outputs_summary": task.describe_outputs(details)}
 
 
 def _digits_files(folder: Path) -> dict[str, Any]:
@@ -248,7 +258,7 @@ def snapshot_to_resume(job: Job, folder: Path) -> str | None:
 
 IMAGE_CLASSIFICATION_MODEL = register(
     JobType(
-        name="image-classification-model",
+        name=tasks.CLASSIFICATION_MODEL_TYPE,
         kind="model",
         queue=GPU_QUEUE,
         run=run_in_child(
@@ -274,7 +284,7 @@ IMAGE_CLASSIFICATION_MODEL = register(
 IMAGE_GENERIC_MODEL = register(
     replace(
         IMAGE_CLASSIFICATION_MODEL,
-        name="image-generic-model",
+        name=tasks.GENERIC_MODEL_TYPE,
         title="Images → Other",
         form_endpoint="models.new_generic",
     )
@@ -287,7 +297,7 @@ def range_test_details(job: Job, folder: Path) -> dict[str, Any]:
     info = read_info(folder.parent / options.dataset) if options and options.dataset else None
     return {
         "dataset_id": options.dataset if options else None,
-        "generic": bool(info and info.generic),
+        "generic": bool(info and tasks.of_dataset(info).generic),
         "range_test": lr_finder.read_result(folder),
     }
 
@@ -308,8 +318,17 @@ LR_RANGE_TEST = register(
 
 
 def batch_finder_details(job: Job, folder: Path) -> dict[str, Any]:
-    """The sizes a largest-batch search tried, and the one it proposes."""
-    return range_test_details(job, folder) | {"batch_finder": batch_finder.read_result(folder)}
+    """The sizes a largest-batch search tried on one GPU, the one it proposes per GPU, and the
+    `batch_size` to give the form (the global batch: per GPU times the GPUs the form chose)."""
+    found = batch_finder.read_result(folder)
+    gpus = job.parameters.get(BATCH_FOR_GPUS)
+    gpus = int(gpus) if isinstance(gpus, str) and gpus.isdigit() and int(gpus) > 0 else 1
+    suggested = found.get("suggested") if found else None
+    return range_test_details(job, folder) | {
+        "batch_finder": found,
+        "batch_for_gpus": gpus,
+        "suggested_batch_size": suggested * gpus if suggested else None,
+    }
 
 
 BATCH_FINDER = register(
@@ -336,7 +355,7 @@ def run_search(ctx: JobContext) -> None:
     """The search's loop, on a CPU worker (Optuna is imported there, never in the web process)."""
     from digits.models.search import run_search as run
 
-    run(ctx, generic=ctx.parameters.get("search_model_type") == IMAGE_GENERIC_MODEL.name)
+    run(ctx)
 
 
 def search_resume_point(job: Job, folder: Path) -> str:
@@ -386,12 +405,22 @@ def classifications_details(job: Job, folder: Path) -> dict[str, Any]:
     try:
         results = json.loads(read_regular(folder / CLASSIFY_RESULTS))
     except (FileNotFoundError, ValueError):
-        return {"model_id": model_id, "results": None}
-    if "outputs" in results:  # a generic model's: DIGITS' {path: {"output": [v1, ...]}}
-        answers = {"outputs": {row["path"]: {"output": row["output"]} for row in results["rows"]}}
-    else:
-        answers = {"classifications": {row["path"]: row["predictions"] for row in results["rows"]}}
-    return {"model_id": model_id, **answers, "results": results}
+        return {"model_id": model_id, "task": _task_of_model(folder.parent, model_id).name}
+    # Results written before they named their task: a regression's hold its outputs' names.
+    task = results.get("task") or ("regression" if "outputs" in results else "classification")
+    answers = tasks.get(task).many_answers(results)
+    return {"model_id": model_id, "task": task, **answers, "results": results}
+
+
+def _task_of_model(jobs_dir: Path, model_id: str | None) -> tasks.Task:
+    """The task of a model job in that jobs folder (a classifier's where it cannot be read)."""
+    try:
+        job = Job.from_dict(json.loads(read_regular(jobs_dir / model_id / "job.json")))
+    except (TypeError, FileNotFoundError, ValueError, KeyError):
+        return tasks.get(tasks.DEFAULT_TASK)
+    options = options_of(job)
+    info = read_info(jobs_dir / options.dataset) if options and options.dataset else None
+    return tasks.of_model(job.type, info)
 
 
 IMAGES_PER_PAGE = 50  # rows of Classify Many's per-image table a page shows

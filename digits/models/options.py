@@ -241,6 +241,10 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
             "Customize a standard network to start from its PyTorch code",
         )
     options.normalize_mean, options.normalize_std = parse_normalization(form, errors)
+    if options.normalize_mean is not None:
+        # A per-channel mean and std replace the dataset's mean, as torchvision's recipe has
+        # it ((x/255 - mean) / std): subtracting both would shift every input twice.
+        options.mean_mode = "none"
     options.gpus, options.host_gpus = _gpu_list(form, errors)
     options.probe_records = _probe_records(form, errors)
     options.probe_pick = choice_field(form, "probe_pick", PROBE_PICKS, "first", errors)

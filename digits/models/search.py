@@ -23,9 +23,11 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
+from digits import tasks
+from digits.datasets.layout import read_info
 from digits.files import read_json_lines, write_json_atomically
 from digits.jobs import types
-from digits.jobs.context import JobAborted, JobContext
+from digits.jobs.context import JobAborted, JobContext, JobError
 from digits.jobs.control import JobControl, JobFinished
 from digits.jobs.job import Job
 from digits.jobs.recovery import CannotResume
@@ -46,24 +48,25 @@ STATES = {
 }
 
 
-def run_search(ctx: JobContext, generic: bool) -> None:
-    """Run the search to its end; `generic`: its trials are generic models (scored by loss)."""
+def run_search(ctx: JobContext) -> None:
+    """Run the search to its end; its trials are scored by their task's metric."""
     plan = parse_search_plan(ctx.parameters, ctx.parameters["search_model_type"])
+    info = read_info(ctx.events.store.folder(ctx.parameters["dataset"]))
+    if info is None:
+        raise JobError("the search's dataset has no databases (is it Done?)")
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the job's log says what matters
-    Search(ctx, plan, generic).run()
+    Search(ctx, plan, tasks.of_dataset(info).metric).run()
 
 
 class Search:
-    def __init__(self, ctx: JobContext, plan: SearchPlan, generic: bool):
+    def __init__(self, ctx: JobContext, plan: SearchPlan, metric: tasks.Metric):
         self.ctx = ctx
         self.plan = plan
         self.control = JobControl(ctx.events, ctx.celery)
         self.store = ctx.events.store
-        self.generic = generic
-        # A classifier's score is its best validation top-1; a generic model's, its lowest
-        # validation loss.
-        self.metric = "val_loss" if self.generic else "val_top1"
-        self.study = open_study(ctx.folder, plan, "minimize" if self.generic else "maximize")
+        # A trial's score: its best validation by the task's metric (as its own page's best).
+        self.metric = metric
+        self.study = open_study(ctx.folder, plan, metric.optuna_direction)
         self._saved: dict[str, Any] | None = None
         # The jobs of running trials, kept here too: a deleted search has no study to ask.
         self._running_jobs: dict[int, str] = {}
@@ -142,7 +145,7 @@ class Search:
             trial = optuna.trial.Trial(self.study, frozen._trial_id)
             rows = read_json_lines(self.store.folder(job.id) / METRICS_FILE)
             self._epochs[frozen.number] = rows[-1].get("epoch") if rows else 0
-            scores = [float(row[self.metric]) for row in rows if self.metric in row]
+            scores = [float(row[self.metric.key]) for row in rows if self.metric.key in row]
             # Step n: the nth validation. (The frozen trial is the storage's own: it gains
             # each report, so what is new is read first.)
             new = [
@@ -161,7 +164,7 @@ class Search:
         if not scores:
             self._end(frozen, TrialState.FAIL, "it ended without a validation")
             return
-        best = min(scores) if self.generic else max(scores)
+        best = self.metric.best_value(scores)
         self.study.tell(frozen.number, best)
         self._running_jobs.pop(frozen.number, None)
         self.ctx.log(f"trial {frozen.number + 1} done: {self._figure(best)}")
@@ -207,7 +210,7 @@ class Search:
                 self._end(frozen, TrialState.FAIL, f"could not be resumed: {exc}")
 
     def _figure(self, score: float) -> str:
-        return f"validation loss {score:.4g}" if self.generic else f"top-1 {score:.1f}%"
+        return self.metric.describe(score)
 
     def _log_best(self) -> None:
         best = _best(self.study)
@@ -231,8 +234,8 @@ class Search:
         trials = self._trials()
         best = _best(self.study)
         return {
-            "metric": self.metric,
-            "direction": "minimize" if self.generic else "maximize",
+            "metric": self.metric.key,
+            "direction": self.metric.optuna_direction,
             "budget": self.plan.trials,
             "parallel": self.plan.parallel,
             "sampler": self.plan.sampler,

@@ -23,25 +23,26 @@ FORMAT = 1
 @dataclass
 class TrainingState:
     step: int = 0  # optimizer steps taken
-    best_val_loss: float | None = None
+    # The best validation so far by the task's metric (its one judge of "best"), and the epoch
+    # it came at: what early stopping waits on, snapshot pruning keeps and the page shows.
+    best_score: float | None = None
     best_epoch: float | None = None
 
-    # Early stopping's: the best validation score so far (top-1; a generic model's: -loss), and
-    # the epoch it came at.
-    best_score: float | None = None
-    best_score_epoch: float | None = None
+    def note_validation(self, row: dict, metric) -> bool:
+        """Remember the validation if it is the best so far by `metric`; whether it is."""
+        value = row.get(metric.key)
+        if value is None or not metric.better(value, self.best_score):
+            return False
+        self.best_score, self.best_epoch = value, row["epoch"]
+        return True
 
-    def note_score(self, score: float, epoch: float) -> None:
-        if self.best_score is None or score > self.best_score:
-            self.best_score, self.best_score_epoch = score, epoch
-
-    def note_validation(self, row: dict) -> bool:
-        """Remember the validation if it is the best so far; whether it is."""
-        if self.best_val_loss is None or row["val_loss"] < self.best_val_loss:
-            self.best_val_loss = row["val_loss"]
-            self.best_epoch = row["epoch"]
-            return True
-        return False
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainingState:
+        """A snapshot's state. One written before the task's metric judged "best" (it kept the
+        lowest loss and a separate score) resumes with no best: the next validation is."""
+        if "best_val_loss" in data:
+            return cls(step=data["step"])
+        return cls(**data)
 
 
 @dataclass

@@ -25,7 +25,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
-from digits.datasets import layout, targets
+from digits import tasks
+from digits.datasets import layout
 from digits.datasets.database import records_at
 from digits.datasets.reader import (
     InMemoryImages,
@@ -37,6 +38,7 @@ from digits.files import write_json_atomically
 from digits.jobs.child import child_main
 from digits.jobs.context import JobAborted, JobContext, JobError
 from digits.models import batch_finder, lr_finder, snapshots
+from digits.models.distributed import Distributed, all_sum, setup_distributed
 from digits.models.factory import build_network, network_source
 from digits.models.layout import (
     METRICS_FILE,
@@ -45,7 +47,6 @@ from digits.models.layout import (
     MODEL_NETWORK,
     PROBE_PICKS_FILE,
     PROBES_FILE,
-    VAL_CONFUSION_FILE,
     list_snapshots,
     picked_probes,
 )
@@ -54,44 +55,10 @@ from digits.models.preprocessing import Preprocessing, normalization_of
 from digits.models.published import WeightsUnavailable
 from digits.models.solvers import create_optimizer
 from digits.models.weights import load_into
+from digits.tasks.training import TrainingContract
 
 REPORTS_PER_EPOCH = 20
 STOP_CHECK_STEPS = 5
-
-
-@dataclass
-class Distributed:
-    rank: int
-    world_size: int
-    local_rank: int
-    device: torch.device
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def local_world_size(self) -> int:
-        """The ranks of this job on this host (they share its cores and memory)."""
-        return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
-
-
-def setup_distributed() -> Distributed:
-    """Read what the launcher gave; a lone process (no launcher) is rank 0 of 1."""
-    rank = int(os.environ.get("RANK", 0))
-    world_size = int(os.environ.get("WORLD_SIZE", 1))
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    if torch.cuda.is_available():
-        torch.cuda.set_device(local_rank)
-        device = torch.device("cuda", local_rank)
-    else:
-        device = torch.device("cpu")
-        torch.set_num_threads(
-            max(1, (os.cpu_count() or 1) // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", 1))))
-        )
-    if world_size > 1:
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return Distributed(rank, world_size, local_rank, device)
 
 
 def seed_everything(seed: int) -> None:
@@ -204,99 +171,8 @@ def _in_memory(train_path: Path, val_path: Path, options, env: Distributed, per_
     return train, val, sampler
 
 
-def all_sum(values: list[float], env: Distributed) -> list[float]:
-    tensor = torch.tensor(values, dtype=torch.float64, device=env.device)
-    if env.world_size > 1:
-        dist.all_reduce(tensor)
-    return tensor.tolist()
-
-
-@torch.no_grad()
-def evaluate(
-    model, loader, preprocess: Preprocessing, env: Distributed, autocast, num_classes: int
-) -> tuple[dict, list[list[int]]]:
-    """Loss and top-1/top-5 accuracy over the whole validation set, summed across ranks, and
-    its confusion matrix (rows: true class, columns: predicted)."""
-    model.eval()
-    loss_sum = top1 = top5 = count = 0.0
-    criterion = nn.CrossEntropyLoss(reduction="sum")
-    confusion = torch.zeros(num_classes * num_classes, dtype=torch.float64, device=env.device)
-    for images, labels in loader:
-        images = preprocess(images.to(env.device, non_blocking=True))
-        labels = labels.to(env.device, non_blocking=True)
-        with autocast():
-            logits = model(images)
-        loss_sum += float(criterion(logits.float(), labels))
-        best = logits.topk(min(5, logits.shape[1]), dim=1).indices
-        top1 += float((best[:, 0] == labels).sum())
-        top5 += float((best == labels[:, None]).any(dim=1).sum())
-        count += len(labels)
-        cells = labels * num_classes + best[:, 0]
-        confusion += torch.bincount(cells, minlength=num_classes * num_classes).double()
-    loss_sum, top1, top5, count = all_sum([loss_sum, top1, top5, count], env)
-    if env.world_size > 1:
-        dist.all_reduce(confusion)
-    model.train()
-    row = {
-        "val_loss": loss_sum / count,
-        "val_top1": 100 * top1 / count,
-        "val_top5": 100 * top5 / count,
-    }
-    matrix = confusion.view(num_classes, num_classes).long().tolist()
-    return row, matrix
-
-
 class StopEarly(Exception):
     """The training has gone `patience` epochs without getting better: it ends Done."""
-
-
-REGRESSION_LOSSES = {"l2": nn.MSELoss, "l1": nn.L1Loss, "huber": nn.HuberLoss}
-
-
-@torch.no_grad()
-def evaluate_regression(
-    model, loader, preprocess: Preprocessing, env: Distributed, autocast, targets, loss, names
-) -> dict:
-    """A generic model's loss, mean squared and absolute error over the whole validation set
-    (summed across ranks), and each output's absolute error."""
-    model.eval()
-    criterion = REGRESSION_LOSSES[loss](reduction="sum")
-    width = len(names)
-    squared = torch.zeros(width, dtype=torch.float64, device=env.device)
-    absolute = torch.zeros(width, dtype=torch.float64, device=env.device)
-    loss_sum = count = 0.0
-    for images, rows in loader:
-        images = preprocess(images.to(env.device, non_blocking=True))
-        wanted = targets[rows.to(env.device, non_blocking=True)]
-        with autocast():
-            outputs = model(images).float()
-        loss_sum += float(criterion(outputs, wanted))
-        error = (outputs - wanted).double()
-        squared += (error**2).sum(dim=0)
-        absolute += error.abs().sum(dim=0)
-        count += len(rows)
-    loss_sum, count = all_sum([loss_sum, count], env)
-    if env.world_size > 1:
-        dist.all_reduce(squared)
-        dist.all_reduce(absolute)
-    model.train()
-    per_output = (absolute / count).tolist()
-    return {
-        "val_loss": loss_sum / (count * width),  # the mean over outputs, as the training's
-        "val_mse": float(squared.sum()) / (count * width),
-        "val_mae": float(absolute.sum()) / (count * width),
-        **{f"val_mae:{name}": value for name, value in zip(names, per_output, strict=True)},
-    }
-
-
-def regression_targets(dataset_folder: Path, env: Distributed) -> dict[str, torch.Tensor]:
-    """A generic dataset's target tables on the device: a record's label is its row."""
-    tables = {}
-    for split in ("train", "val"):
-        values = targets.load_targets(dataset_folder, split)
-        if values is not None:
-            tables[split] = torch.from_numpy(values).float().to(env.device)
-    return tables
 
 
 class Reporter:
@@ -337,13 +213,6 @@ class Reporter:
         if self.ctx is not None:
             epochs = list_snapshots(self.ctx.folder)
             self.ctx.events.publish(self.ctx.job.id, "snapshots", epochs=epochs)
-
-    def best_confusion(self, epoch: float, matrix: list[list[int]]) -> None:
-        """The validation set's confusion matrix at the best epoch so far, for the model page."""
-        if self.ctx is not None:
-            write_json_atomically(
-                self.ctx.folder / VAL_CONFUSION_FILE, {"epoch": epoch, "matrix": matrix}
-            )
 
     def progress(self, step: int, images: int) -> None:
         self.images += images
@@ -392,13 +261,10 @@ class Trainer:
     stop: StopSignal
     snapshot_context: snapshots.SnapshotContext
     seed: int
-    num_classes: int
+    task: TrainingContract  # the loss, targets and evaluation of the kind of problem
+    metric: tasks.Metric  # the task's judge of "best"
     state: snapshots.TrainingState = field(default_factory=snapshots.TrainingState)
     compiled: bool = False  # with use_compile: whether the first step (compiling) is done
-    # A generic model's: each split's target table (a record's label is its row); None for a
-    # classifier.
-    targets: dict[str, torch.Tensor] | None = None
-    outputs: list[str] = field(default_factory=list)
     # A classifier's probe images (N x C x H x W uint8), followed at each validation.
     probe_images: torch.Tensor | None = None
     # Whether to pick them at the first validation: the ones the network gets most wrong.
@@ -410,10 +276,7 @@ class Trainer:
             1, math.ceil(len(self.train_loader) / self.options.batch_accumulation)
         )
         self.total_steps = self.epoch_steps * self.options.epochs
-        if self.targets is None:
-            self.criterion = nn.CrossEntropyLoss()
-        else:
-            self.criterion = REGRESSION_LOSSES[self.options.loss]()
+        self.criterion = self.task.criterion()
         self.generator = torch.Generator().manual_seed(self.seed + self.env.rank)
         self.report_every = max(1, self.epoch_steps // REPORTS_PER_EPOCH)
         self.snapshot_every = max(1, round(self.options.snapshot_interval * self.epoch_steps))
@@ -496,9 +359,8 @@ class Trainer:
         self.reporter.finished_early()
 
     def _step_at(self, batch: int, stored: tuple[int, int, int]):
-        rows = len(self.targets["train"]) if self.targets is not None else self.num_classes
         images = torch.randint(0, 256, (batch, *stored), dtype=torch.uint8)
-        labels = torch.randint(0, rows, (batch,))
+        labels = self.task.random_labels(batch)
 
         def step() -> None:
             self.forward_backward(images, labels)
@@ -552,7 +414,7 @@ class Trainer:
         """Continue a snapshot's training: weights, optimizer, position and random states."""
         load_into(self.model, snapshot["model"])
         self.optimizer.load_state_dict(snapshot["optimizer"])
-        self.state = snapshots.TrainingState(**snapshot["state"])
+        self.state = snapshots.TrainingState.from_dict(snapshot["state"])
         rng = snapshot.get("rng")
         if isinstance(rng, list) and len(rng) == self.env.world_size:
             snapshots.restore_rng_state(rng[self.env.rank], self.generator)
@@ -592,16 +454,13 @@ class Trainer:
             self.after_step()
 
     def forward_backward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        images = self.preprocess(
-            images.to(self.env.device, non_blocking=True), True, self.generator
-        )
-        labels = labels.to(self.env.device, non_blocking=True)
-        if self.targets is not None:
-            labels = self.targets["train"][labels]
+        images = images.to(self.env.device, non_blocking=True)
+        wanted = self.task.batch_targets(images, labels, "train")
+        images = self.preprocess(images, True, self.generator)
         if self.env.device.type == "cuda":
             images = images.contiguous(memory_format=torch.channels_last)
         with self.autocast():
-            loss = self.criterion(self.wrapped(images).float(), labels)
+            loss = self.criterion(self.wrapped(images).float(), wanted)
         (loss / self.options.batch_accumulation).backward()
         return loss.detach()
 
@@ -627,37 +486,21 @@ class Trainer:
             raise JobAborted()
 
     def validate(self, step: int) -> None:
-        confusion = None
-        if self.targets is None:
-            figures, confusion = evaluate(
-                self.wrapped,
-                self.val_loader,
-                self.preprocess,
-                self.env,
-                self.autocast,
-                self.num_classes,
+        self.wrapped.eval()
+        try:
+            evaluation = self.task.evaluate(
+                self.wrapped, self.val_loader, self.preprocess, self.autocast
             )
-        else:
-            figures = evaluate_regression(
-                self.wrapped,
-                self.val_loader,
-                self.preprocess,
-                self.env,
-                self.autocast,
-                self.targets["val"],
-                self.options.loss,
-                self.outputs,
-            )
-        row = {"epoch": round(step / self.epoch_steps, 4), **figures}
+        finally:
+            self.wrapped.train()
+        row = {"epoch": round(step / self.epoch_steps, 4), **evaluation.figures}
         self.reporter.metrics(row)
         if self.probe_images is None and self.pick_hardest and self.env.is_main:
             self.probe_images = self.pick_hardest_probes()
         if self.probe_images is not None and self.env.is_main:
             self.reporter.probes({"epoch": row["epoch"], "probes": self.classify_probes()})
-        score = -row["val_loss"] if self.targets is not None else row["val_top1"]
-        self.state.note_score(score, row["epoch"])
-        if self.state.note_validation(row) and confusion is not None:
-            self.reporter.best_confusion(row["epoch"], confusion)
+        if self.state.note_validation(row, self.metric) and self.env.is_main:
+            self.task.keep_best(self.snapshot_context.folder, row["epoch"], evaluation)
 
     @torch.no_grad()
     def pick_hardest_probes(self) -> torch.Tensor | None:
@@ -703,15 +546,14 @@ class Trainer:
     def no_better_for_long(self, step: int) -> bool:
         """Early stopping: `patience` epochs without a better validation; said in the log.
         Every rank sees the same (summed) validation, so all decide alike."""
-        patience, best_epoch = self.options.patience, self.state.best_score_epoch
+        patience, best_epoch = self.options.patience, self.state.best_epoch
         if not patience or best_epoch is None:
             return False
         waited = step / self.epoch_steps - best_epoch
         if waited < patience:
             return False
-        what = "loss" if self.targets is not None else "top-1"
         self.reporter.log(
-            f"stopping early: no better validation {what} for {waited:g} epochs "
+            f"stopping early: no better {self.metric.title} for {waited:g} epochs "
             f"(patience {patience:g}; the best came at epoch {best_epoch:g})"
         )
         return True
@@ -737,8 +579,9 @@ def train(ctx: JobContext) -> None:
     info = layout.read_info(dataset_folder)
     if info is None:
         raise JobError(f"dataset {options.dataset} has no databases (is it Done?)")
-    # A generic model's "labels" are its outputs' names: a snapshot names what it predicts.
-    labels = info.outputs if info.generic else info.labels
+    task = tasks.of_dataset(info)
+    # What a snapshot names: each of the network's outputs (classes, values' names).
+    labels = task.labels_of(info)
     preprocess = Preprocessing(
         options.mean_mode,
         np.load(dataset_folder / layout.MEAN_NPY),
@@ -781,11 +624,12 @@ def train(ctx: JobContext) -> None:
             ctx.folder, ctx.parameters, labels, options, env.is_main
         ),
         seed=seed,
-        num_classes=len(labels),
-        targets=regression_targets(dataset_folder, env) if info.generic else None,
-        outputs=labels if info.generic else [],
-        probe_images=None if info.generic else probe_images(dataset_folder, options, ctx.folder),
-        pick_hardest=not info.generic
+        task=task.training().TaskTraining(dataset_folder, info, options, env),
+        metric=task.metric,
+        probe_images=probe_images(dataset_folder, options, ctx.folder)
+        if task.follows_probes
+        else None,
+        pick_hardest=task.follows_probes
         and options.probe_pick == "hardest"
         and options.probe_images > 0,
         val_database=dataset_folder / layout.database("val"),

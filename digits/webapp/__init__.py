@@ -7,8 +7,9 @@ import threading
 from typing import Any
 
 from flask import Flask
+from jinja2 import ChoiceLoader, FileSystemLoader
 
-from digits import __version__
+from digits import __version__, tasks
 from digits.accounts import Accounts
 from digits.config import Settings, ensure_secret_key, load_settings
 from digits.jobs.celery_app import create_celery
@@ -81,10 +82,17 @@ def create_app(
         if hasattr(plugin, "init_app"):
             plugin.init_app(app)
 
+    _find_task_views(app)
     store.list()  # read every job now, so a bad job.json is reported at start-up
     if app.config["HOUSEKEEPING"]:
         _start_housekeeping(control)
     return app
+
+
+def _find_task_views(app: Flask) -> None:
+    """Each task's page views (digits.tasks), as "<task name>/<view>.html", after ours."""
+    folders = [str(task.templates) for task in tasks.all_tasks() if task.templates]
+    app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(folders)])
 
 
 def _start_housekeeping(control: JobControl) -> None:

@@ -21,6 +21,7 @@ from flask import (
     url_for,
 )
 
+from digits import tasks
 from digits.data_roots import PathNotAllowed, resolve_in_roots
 from digits.forms import FormErrors
 from digits.jobs.status import Status
@@ -139,7 +140,12 @@ def _infer_one(generic: bool):
         if part in layer
     }
     return render_template(
-        "models/classify_one.html", job=job, answer=answer, histograms=histograms
+        "models/classify_one.html",
+        job=job,
+        answer=answer,
+        task=answer["task"],
+        generic=generic,
+        histograms=histograms,
     )
 
 
@@ -213,25 +219,7 @@ def _submit_many(top_n: bool, generic: bool = False):
     results = detail["results"]
     answer = {"job_id": job.id, "errors": results["errors"]}
     answer |= {key: results.get(key) for key in ("device", "device_note")}
-    if generic:
-        answer |= {
-            "outputs": detail["outputs"],
-            "output_names": results["outputs"],
-            "target_errors": results["target_errors"],
-        }
-    elif top_n:
-        answer["top_n"] = {
-            group["label"]: [[i["path"], i["percent"]] for i in group["images"]]
-            for group in results["top_n"]
-        }
-    else:
-        answer |= {
-            "classifications": detail["classifications"],
-            "accuracy": results["accuracy"],
-            "per_class": results["per_class"],
-            "confusion": results["confusion"],
-            "labels": results["labels"],
-        }
+    answer |= tasks.get(detail["task"]).many_json(detail, top_n)
     return jsonify(answer)
 
 

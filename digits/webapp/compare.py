@@ -75,7 +75,7 @@ def comparison(jobs: list[Job]) -> dict[str, Any]:
     for model in models:
         model["settings"] = {key: model["parameters"].get(key, "") for key in differing}
     generic = any(model["generic"] for model in models)
-    _mark_best(models, generic)
+    _mark_best(models)
     return {"models": models, "differing": differing, "generic": generic}
 
 
@@ -98,6 +98,8 @@ def _model(job: Job) -> dict[str, Any]:
         "best_val_top1": best.get("val_top1"),
         "best_val_loss": best.get("val_loss"),
         "best_val_mae": best.get("val_mae"),
+        "metric": detail.get("metric"),
+        "best_score": best.get(detail["metric"]["key"]) if detail.get("metric") else None,
         "time_taken": _time_taken(job),
         "images_per_sec": _speed(folder),
         "metrics": read_metrics(folder),
@@ -126,10 +128,11 @@ def _speed(folder) -> float | None:
     return rates[-1] if rates else None
 
 
-def _mark_best(models: list[dict[str, Any]], generic: bool) -> None:
-    """The best of them: highest validation top-1 (a generic model's: lowest validation loss)."""
-    key = "best_val_loss" if generic else "best_val_top1"
-    scored = [m for m in models if m[key] is not None]
-    best = (min if generic else max)(scored, key=lambda m: m[key], default=None)
+def _mark_best(models: list[dict[str, Any]]) -> None:
+    """The best of them by their task's metric (models of one task are compared)."""
+    scored = [m for m in models if m["best_score"] is not None]
+    metric = scored[0]["metric"] if scored else None
+    pick = max if metric and metric["direction"] == "max" else min
+    best = pick(scored, key=lambda m: m["best_score"], default=None)
     for model in models:
         model["best"] = model is best

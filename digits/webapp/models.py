@@ -7,7 +7,7 @@ import itertools
 
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
-from digits.datasets.job_type import IMAGE_CLASSIFICATION_DATASET, IMAGE_GENERIC_DATASET
+from digits import tasks
 from digits.datasets.layout import DatasetInfo, read_info
 from digits.files import read_regular
 from digits.forms import (
@@ -16,6 +16,7 @@ from digits.forms import (
     add_error,
     group_field,
     int_field,
+    is_whole_number,
     optional_int_field,
     text_field,
 )
@@ -26,6 +27,7 @@ from digits.models import catalog
 from digits.models.importing import network_input
 from digits.models.job_type import (
     BATCH_FINDER,
+    BATCH_FOR_GPUS,
     IMAGE_CLASSIFICATION_MODEL,
     IMAGE_GENERIC_MODEL,
     IMPORTED_MODEL_TYPE,
@@ -100,7 +102,7 @@ def _form_page(values: dict, errors: dict, generic: bool) -> str:
 def _form_choices(generic: bool = False) -> dict:
     store = services().store
     jobs = store.list()
-    dataset_type = IMAGE_GENERIC_DATASET if generic else IMAGE_CLASSIFICATION_DATASET
+    model_type = tasks.GENERIC_MODEL_TYPE if generic else tasks.CLASSIFICATION_MODEL_TYPE
     gpus = _gpu_choices(services().live_workers())
     usable = [
         j
@@ -124,7 +126,7 @@ def _form_choices(generic: bool = False) -> dict:
             "search_pruners": PRUNERS,
         },
         "generic": generic,
-        "datasets": [j for j in jobs if j.type == dataset_type.name],
+        "datasets": [j for j in jobs if _dataset_for(j.type, model_type)],
         "previous": usable,
         # Imported models first: they are what the Pretrained tab is for.
         "pretrained": sorted(usable, key=lambda j: j.type != IMPORTED_MODEL_TYPE),
@@ -205,12 +207,14 @@ def batch_finder():
 
 def _settings_finder(job_type, marks: dict, title: str):
     """A short job that finds a setting for the New Model form, from the form's fields."""
-    form = {k: v for k, v in job_parameters(request.form).items() if k not in marks} | marks
+    asked = job_parameters(request.form)
+    form = {k: v for k, v in asked.items() if k not in marks} | marks
     if "find_batch" in marks:  # one GPU, any free one: the proposal is per GPU
         form.pop("select_gpus", None)
+        form[BATCH_FOR_GPUS] = str(_gpus_asked(asked))  # the form's batch is theirs all
     for field in SWEEP_FIELDS:  # a sweep's lists: the test takes the first (it sets the rates)
         form[field] = (split_list(str(form.get(field, ""))) or [form.get(field, "")])[0]
-    generic = _dataset_type(text_field(form, "dataset")) == IMAGE_GENERIC_DATASET.name
+    generic = _generic_dataset(text_field(form, "dataset"))
     errors = _check(form, generic, check_fit=True)
     if errors:
         return _refused(form, errors, generic)
@@ -230,7 +234,7 @@ def search():
     `search_parallel`, `search_sampler` (tpe, random), `search_pruner` (median, halving,
     none), `search_seed`. Each trial is a model job, filed with the search under its group."""
     form = _submitted_form()
-    generic = _dataset_type(text_field(form, "dataset")) == IMAGE_GENERIC_DATASET.name
+    generic = _generic_dataset(text_field(form, "dataset"))
     model_type = IMAGE_GENERIC_MODEL if generic else IMAGE_CLASSIFICATION_MODEL
     plan, errors = check_search_plan(form, model_type.name)
     for field, messages in _check_trials(plan, generic, check_fit=not errors).items():
@@ -274,11 +278,20 @@ def _refused(form: dict, errors: dict, generic: bool):
     return _form_page(form, errors, generic), 400
 
 
-def _dataset_type(dataset_id: str) -> str | None:
+def _gpus_asked(form: dict) -> int:
+    """How many GPUs (or CPU ranks) the form's model would train on: the batch is theirs."""
+    chosen = split_list(str(form.get("select_gpus", "") or ""))
+    count = str(form.get("select_gpu_count", "") or "")
+    return len(chosen) or (int(count) if is_whole_number(count) and int(count) > 0 else 1)
+
+
+def _generic_dataset(dataset_id: str) -> bool:
+    """Whether the dataset's models use DIGITS' generic routes (its task's)."""
     try:
-        return services().store.get(dataset_id).type
+        task = tasks.of_dataset_type(services().store.get(dataset_id).type)
     except JobNotFound:
-        return None
+        return False
+    return bool(task and task.generic)
 
 
 def _create(job_type):
@@ -455,7 +468,8 @@ def _check_dataset(dataset_id: str, errors: dict, generic: bool) -> DatasetInfo 
     if dataset.kind != "dataset":
         add_error(errors, "dataset", f"job {dataset_id} is not a dataset")
         return None
-    if (dataset.type == IMAGE_GENERIC_DATASET.name) != generic:
+    model_type = tasks.GENERIC_MODEL_TYPE if generic else tasks.CLASSIFICATION_MODEL_TYPE
+    if not _dataset_for(dataset.type, model_type):
         wanted = "a generic (Other)" if generic else "an image classification"
         add_error(errors, "dataset", f"{dataset.name} is not {wanted} dataset")
         return None
@@ -463,6 +477,12 @@ def _check_dataset(dataset_id: str, errors: dict, generic: bool) -> DatasetInfo 
         add_error(errors, "dataset", f"dataset {dataset.name} ended {dataset.status.label}")
         return None
     return read_info(services().store.folder(dataset.id))
+
+
+def _dataset_for(dataset_type: str, model_type: str) -> bool:
+    """Whether datasets of that job type are for models of that type (their task's)."""
+    task = tasks.of_dataset_type(dataset_type)
+    return task is not None and task.model_type == model_type
 
 
 BY_COUNT = "GPUs by index are one host's: name them host:index to train across hosts"
@@ -518,7 +538,7 @@ def _check_fit(options, info: DatasetInfo, errors: dict) -> None:
         options.network,
         options.custom_network,
         field,
-        (len(info.outputs or info.labels), info.image.channels, height, width),
+        (len(tasks.of_dataset(info).labels_of(info)), info.image.channels, height, width),
         summary=False,
     )
     if "error" in answer:

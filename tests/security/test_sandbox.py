@@ -194,8 +194,8 @@ import os, sys
 jobs = os.environ["DIGITS_JOBS_DIR"]
 if os.path.isdir(jobs):
     own = os.path.join(jobs, sys.argv[-1])
-    os.makedirs(os.path.join(own, "exports", "epoch_1"))
-    os.symlink("/proc/self/environ", os.path.join(own, "exports", "epoch_1", "environ.txt"))
+    os.makedirs(os.path.join(own, "exports", "v2", "epoch_1"))
+    os.symlink("/proc/self/environ", os.path.join(own, "exports", "v2", "epoch_1", "environ.txt"))
     os.symlink(OUTSIDE, os.path.join(own, "outside.txt"))
     # The worker appends its figures to this file every second while the training runs.
     usage = os.path.join(own, "usage.jsonl")

@@ -1,5 +1,7 @@
 """The New Model form and API: what is refused before any job exists, and the form's helpers."""
 
+import json
+
 import pytest
 
 from tests.support.model_forms import MODELS, done_dataset, errors_of, model_fields
@@ -219,3 +221,22 @@ def test_a_search_waits_as_one_job_filed_with_its_trials_to_come(fred, dataset):
     assert 'data-role="trials"' in page and "/models/compare?group=colors" in page
     form = fred.get("/models/images/classification/new").get_data(as_text=True)
     assert 'name="search_space"' in form and 'data-role="start-search"' in form
+
+
+def test_the_model_page_names_the_networks_own_batch_when_the_field_was_left_blank(fred, dataset):
+    fields = model_fields(dataset, standard_networks="googlenet", batch_size="")
+    job_id = fred.post(MODELS, data=fields).get_json()["id"]
+    assert fred.get(f"/models/{job_id}.json").get_json()["batch_size"] == 32
+    assert b'data-role="batch-size">32<' in fred.get(f"/models/{job_id}").data
+
+
+def test_the_batch_finder_proposes_the_forms_global_batch_for_the_gpus_it_chose(fred, dataset, app):
+    fields = model_fields(dataset, select_gpu_count="2", model_name="two")
+    job_id = fred.post("/models/batch-finder.json", data=fields).get_json()["id"]
+    store = app.extensions["digits"].store
+    result = {"device": "cpu", "note": "n", "tries": [], "largest": 40, "suggested": 32}
+    (store.folder(job_id) / "batch_finder.json").write_text(json.dumps(result))
+    job = fred.get(f"/models/{job_id}.json").get_json()
+    assert job["batch_finder"]["suggested"] == 32  # per GPU, as it was tried
+    assert (job["batch_for_gpus"], job["suggested_batch_size"]) == (2, 64)  # the form's
+    assert b"batch_size=64" in fred.get(f"/models/{job_id}").data
