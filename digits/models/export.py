@@ -74,7 +74,7 @@ def export_model(store, model_id: str, epoch: float | None) -> Path:
     folder = export_folder(store.folder(model_id), model.info.epoch)
     if folder.exists():
         return folder
-    folder.parent.mkdir(exist_ok=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".epoch_", dir=folder.parent))
     try:
         _write_files(store, model_id, model, staging)

@@ -151,3 +151,18 @@ def test_epoch_0_starts_from_the_architecture_with_new_weights(tmp_path):
     assert torch.equal(start("1")[first], trained.state_dict()[first])  # its weights
     assert not torch.equal(start("0")[first], trained.state_dict()[first])  # only its layers
     assert start("0").keys() == trained.state_dict().keys()
+
+
+def test_a_normalization_of_ones_own_replaces_the_dataset_mean():
+    """(x/255 - mean) / std as the person gave it, not shifted by the dataset's mean too."""
+    import numpy as np
+
+    from digits.models.preprocessing import mean_tensor, normalization_of
+
+    chosen = options(use_mean="image", normalize_mean="0.5", normalize_std="0.5")
+    dataset_mean = np.full((4, 4, 1), 100.0, dtype=np.float32)
+    transform = InputTransform(
+        mean_tensor(chosen.mean_mode, dataset_mean), None, normalization_of(chosen), None, None
+    )
+    white = torch.full((1, 1, 4, 4), 255, dtype=torch.uint8)
+    assert torch.allclose(transform(white), torch.ones(1, 1, 4, 4))
