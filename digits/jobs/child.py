@@ -47,8 +47,9 @@ Confine = Callable[[JobContext], tuple[sandbox.Confinement, bool]]
 
 
 def python_module(module: str) -> Launch:
-    """Launch `python -m module <job id>`."""
-    return lambda ctx: ([sys.executable, "-I", "-m", module, ctx.job.id], {})
+    """Launch `python -m module <job id>`: neither the folder it starts in nor a user's
+    site-packages is looked at; the server's PYTHONPATH is (a plugin's task may be there)."""
+    return lambda ctx: ([sys.executable, "-P", "-s", "-m", module, ctx.job.id], {})
 
 
 class ChildRun:

@@ -124,6 +124,8 @@ def _write_files(store, model_id: str, model: inference.LoadedModel, folder: Pat
         "image_mode": "L" if info.channels == 1 else "RGB",
     }
     (folder / "info.json").write_text(json.dumps(details, indent=2) + "\n")
+    if task.example_script:
+        shutil.copyfile(task.example_script, folder / "example.py")
     crop = f", centre-cropped to {info.crop_size}x{info.crop_size}" if info.crop_size else ""
     (folder / "README.md").write_text(
         README.format(

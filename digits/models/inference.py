@@ -238,6 +238,6 @@ def _loaded(info: ModelInfo, network: nn.Module, snapshot: dict, mean) -> Loaded
         info.network_channels,
         tuple(info.network_size) if info.network_size else None,
     )
-    probabilities = tasks.get(info.task).output_name == "probabilities"
+    probabilities = tasks.get(info.task).final_activation == "softmax"
     classifier = Classifier(transform, network, probabilities=probabilities)
     return LoadedModel(info, classifier.eval(), mean)

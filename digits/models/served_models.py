@@ -41,7 +41,10 @@ class ServedModel:
 
     def __init__(self, settings: Settings, confinement: sandbox.Confinement):
         env = settings.child_environment() | {"CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
-        command = [sys.executable, "-I", "-m", __name__, str(settings.network_check_memory_mb)]
+        # -P -s, not -I: the task of the model may be a plugin's, found on the server's
+        # PYTHONPATH (neither the folder it starts in nor a user's site-packages is looked at).
+        python = [sys.executable, "-P", "-s", "-m", __name__]
+        command = [*python, str(settings.network_check_memory_mb)]
         try:
             command, env = sandbox.confine(command, env, confinement, settings)
         except sandbox.NoSandbox as exc:

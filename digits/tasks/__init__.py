@@ -109,6 +109,9 @@ class Task:
     # answer.html (Classify One's answer, `answer` in it) and many.html (a Classify Many run's
     # results, `job` holding the run's JSON).
     templates: Path | None = None
+    # A script of its own that the download carries as `example.py` (run from the unpacked
+    # archive: `python example.py IMAGE...`); None: the checkout's examples/classification.
+    example_script: Path | None = None
     # The label of Classify Many's list field on the model page.
     list_help: str = "A list of images (a path a line)"
 

@@ -61,7 +61,7 @@ def digits_env(
     env = dict(os.environ) | {k: v for k, v in (extra or {}).items() if v is not None}
     env["DIGITS_DATA_ROOTS"] = str(data_roots_of(jobs_dir))
     env["DIGITS_JOBS_DIR"] = str(jobs_dir)
-    env["DIGITS_PLUGINS"] = PLUGIN
+    env["DIGITS_PLUGINS"] = (extra or {}).get("DIGITS_PLUGINS") or PLUGIN
     env["DIGITS_SECRET_KEY"] = "tests"
     # Each worker importing torch in the background at start costs seconds of the two cores per
     # server the tests start; forked jobs still run forked (their first one imports first).

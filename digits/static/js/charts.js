@@ -54,6 +54,14 @@ function push(trace, x, y) {
   trace.y.push(y);
 }
 
+const SERIES_NAMES = { val_mae: "val mean abs. error", val_mse: "val mean squared error" };
+
+function seriesName(key) {
+  if (key in SERIES_NAMES) return SERIES_NAMES[key];
+  if (key.startsWith("val_mae:")) return `val abs. error ${key.slice(8)}`;
+  return key.replace(/^val_/, "val ").replaceAll("_", " ");
+}
+
 export function modelCharts() {
   const data = embedded("data-metrics");
   if (!data) return;
@@ -67,11 +75,11 @@ export function modelCharts() {
   const chart = role("metrics-chart");
   const lrChart = role("lr-chart");
   const add = (row) => {
-    // A generic model's errors: overall, and each output's (`val_mae:<name>`).
+    // Whatever else the task measures at validation (a regression's errors, overall and each
+    // output's `val_mae:<name>`; another task's own figures), on the loss axis.
     for (const key of Object.keys(row)) {
-      if ((key === "val_mae" || key.startsWith("val_mae:")) && !(key in series)) {
-        const name = key === "val_mae" ? "val mean abs. error" : `val abs. error ${key.slice(8)}`;
-        series[key] = { name, x: [], y: [], mode: "lines+markers" };
+      if (key.startsWith("val_") && !(key in series)) {
+        series[key] = { name: seriesName(key), x: [], y: [], mode: "lines+markers" };
       }
     }
     for (const [key, trace] of Object.entries(series)) {
