@@ -35,10 +35,6 @@ class JobInUse(Exception):
         self.users = users
 
 
-class UnknownJobType(ValueError):
-    """A job whose type no installed plugin or package provides."""
-
-
 class JobNotDone(Exception):
     """Asking a job that has not finished well to do what only a Done job can."""
 
@@ -128,8 +124,6 @@ class JobControl:
     def clone(self, job_id: str, owner: str) -> Job:
         original = self.store.get(job_id)
         job_type = types.get(original.type)
-        if job_type is None:
-            raise UnknownJobType(f"this server does not know job type {original.type!r}")
         name, parameters = f"{original.name} (clone)", dict(original.parameters)
         return self.submit(job_type, name, owner, parameters, group=original.group)
 
@@ -175,5 +169,5 @@ class JobControl:
 
 
 def _uses(job: Job) -> list[str]:
-    job_type = types.get(job.type)
-    return job_type.depends_on(job) if job_type and job_type.depends_on else []
+    job_type = types.of(job)
+    return job_type.depends_on(job) if job_type.depends_on else []

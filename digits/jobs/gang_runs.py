@@ -111,8 +111,8 @@ def run_member(task, job_id: str, host: str, gpus: list[int], endpoint: str, nod
         job = events.store.get(job_id)
     except JobNotFound:
         return
-    job_type = types.get(job.type)
-    if job.status is not Status.RUN or job_type is None:
+    job_type = types.of(job)
+    if job.status is not Status.RUN:
         return  # ended (aborted, failed) before this host's part started
     if (read_gang(events.store.folder(job_id)) or {}).get("endpoint") != endpoint:
         return  # a gang of an earlier run (this host was down meanwhile): not this run's

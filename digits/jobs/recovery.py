@@ -28,8 +28,8 @@ class CannotResume(Exception):
 
 
 def resume_point(job: Job, events: JobEvents) -> str | None:
-    job_type = types.get(job.type)
-    if job_type is None or job_type.resume_point is None:
+    job_type = types.of(job)
+    if job_type.resume_point is None:
         return None
     return job_type.resume_point(job, events.store.folder(job.id))
 

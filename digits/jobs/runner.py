@@ -57,9 +57,12 @@ def _run(
 ) -> None:
     try:
         job = events.store.get(job_id)
-        job_type = types.get(job.type)
-        if job_type is None:
-            raise RuntimeError(f"this worker ({hostname}) does not know job type {job.type!r}")
+        try:
+            job_type = types.get(job.type)
+        except types.UnknownJobType:
+            raise RuntimeError(
+                f"this worker ({hostname}) does not know job type {job.type!r}"
+            ) from None
         ctx = JobContext(job, settings, events, lease, celery=task.app)
         if isinstance(lease, GangLease):  # its other hosts start their ranks now
             ctx.gang = start_gang(task.app, settings, job, lease, hostname)
@@ -92,8 +95,8 @@ HAND_ON = 0.2  # seconds before a job this host cannot serve goes back to the qu
 
 def _still_waiting(task, events: JobEvents, job: Job) -> bool:
     """A job whose prerequisite (a model's dataset) is not Done waits, or fails with it."""
-    job_type = types.get(job.type)
-    if job_type is None or job_type.waiting_on is None:
+    job_type = types.of(job)
+    if job_type.waiting_on is None:
         return False
     verdict = job_type.waiting_on(job, events.store)
     if verdict is None:
@@ -120,9 +123,9 @@ def _lease_gpus(task, events: JobEvents, job: Job, hostname: str) -> Lease | Wai
 
     None: the job wants no GPU, or this host has none (its ranks then run on the CPU).
     """
-    job_type = types.get(job.type)
+    job_type = types.of(job)
     pool: GpuPool = task.app.digits_gpu_pool
-    if job_type is None or job_type.gpu_request is None:
+    if job_type.gpu_request is None:
         return None
     request = job_type.gpu_request(job)
     if not pool.offered and not request.indexes and not _gpus_offered_elsewhere(task):
@@ -169,8 +172,8 @@ def _gpu_requests_ahead(job: Job, store: JobStore) -> list[tuple[str, GpuRequest
     for other in sorted(store.list(), key=lambda j: j.created):
         if other.created >= job.created or other.status is not Status.WAIT:
             continue
-        other_type = types.get(other.type)
-        if other_type is None or other_type.gpu_request is None:
+        other_type = types.of(other)
+        if other_type.gpu_request is None:
             continue
         if other_type.waiting_on and other_type.waiting_on(other, store) is not None:
             continue  # still waiting for its dataset, not for GPUs

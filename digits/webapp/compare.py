@@ -65,8 +65,7 @@ def _models(ids: list[str], group: str) -> list[Job] | str:
 def _trained_model(job: Job) -> bool:
     """A model that trains (not a Classify Many run, a range test or a search, which are
     model jobs too)."""
-    job_type = types.get(job.type)
-    return bool(job_type and job_type.trains)
+    return types.of(job).trains
 
 
 def comparison(jobs: list[Job]) -> dict[str, Any]:

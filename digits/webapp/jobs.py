@@ -21,9 +21,10 @@ from flask import (
 from digits.files import open_regular
 from digits.forms import GROUP_FIELD, group_field, name_field, notes_field
 from digits.jobs import types
-from digits.jobs.control import JobFinished, JobInUse, UnknownJobType
+from digits.jobs.control import JobFinished, JobInUse
 from digits.jobs.recovery import CannotResume
 from digits.jobs.store import JobNotFound
+from digits.jobs.types import UnknownJobType
 from digits.webapp.auth import current_user, login_required, may_change
 from digits.webapp.http import error_response, job_parameters, json_errors, wants_json
 from digits.webapp.services import services
@@ -75,7 +76,7 @@ def show(job_id: str):
     if request.path.startswith("/jobs/"):
         return redirect(url_for(f"jobs.show_{job.kind}s", job_id=job_id))
     log_lines = [e for e in events if e.get("update") == "log"][-LOG_TAIL:]
-    job_type = types.get(job.type)
+    job_type = types.of(job)
     return render_template(
         "job.html",
         job=detail,
@@ -83,10 +84,10 @@ def show(job_id: str):
         parameters=parameter_rows(job_type, detail["parameters"]),
         log_lines=log_lines,
         last_seq=events[-1]["seq"] if events else -1,
-        clone_form=bool(job_type and job_type.form_endpoint),
-        type_template=job_type.page_template if job_type else None,
+        clone_form=bool(job_type.form_endpoint),
+        type_template=job_type.page_template,
         page_data=job_type.page_data(job, svc.store.folder(job_id), request.args)
-        if job_type and job_type.page_data
+        if job_type.page_data
         else {},
     )
 
@@ -98,9 +99,9 @@ def _job_or_none(job_id: str | None):
         return None
 
 
-def parameter_rows(job_type: types.JobType | None, parameters: dict) -> list[tuple[str, Any]]:
+def parameter_rows(job_type: types.JobType, parameters: dict) -> list[tuple[str, Any]]:
     """The Parameters table: the type's titles for its fields, or else each field by name."""
-    if job_type is None or job_type.parameter_titles is None:
+    if job_type.parameter_titles is None:
         return [(key, value) for key, value in sorted(parameters.items())]
     return [(title, parameters.get(key)) for key, title in job_type.parameter_titles]
 
@@ -266,8 +267,8 @@ def clone_values(name_field: str) -> dict:
 def clone_form(job_id: str):
     """DIGITS' Clone: the job's creation form, prefilled with its parameters."""
     job = services().store.get(job_id)
-    job_type = types.get(job.type)
-    if job_type is None or job_type.form_endpoint is None:
+    job_type = types.of(job)
+    if job_type.form_endpoint is None:
         return error_response(f"jobs of type {job.type!r} have no form to clone into", 404)
     return redirect(url_for(job_type.form_endpoint, clone=job_id))
 

@@ -44,15 +44,15 @@ class Services:
         """A job's summary, with the honest reason a waiting job is not running."""
         summary = job.summary()
         summary["status_reason"] = waiting_reason(job, workers) or summary["status_reason"]
-        job_type = types.get(job.type)
-        summary["run_of"] = job_type.run_of(job) if job_type and job_type.run_of else None
+        job_type = types.of(job)
+        summary["run_of"] = job_type.run_of(job) if job_type.run_of else None
         return summary
 
     def detail(self, job: Job) -> dict[str, Any]:
         """Everything about one job, for its page and its JSON (its type adds its own keys)."""
-        job_type = types.get(job.type)
+        job_type = types.of(job)
         folder = self.store.folder(job.id)
-        extra = job_type.details(job, folder) if job_type and job_type.details else {}
+        extra = job_type.details(job, folder) if job_type.details else {}
         summary = self.summary(job, self.live_workers())
         if job.kind == "model" and not summary["run_of"]:
             extra["inference_runs"] = self.runs_of(job.id)
@@ -84,8 +84,8 @@ class Services:
         """The inference runs (Classify Many, Top N) made with a model, newest first."""
         runs = []
         for job in self.store.list():
-            job_type = types.get(job.type)
-            if job_type and job_type.run_of and job_type.run_of(job) == model_id:
+            job_type = types.of(job)
+            if job_type.run_of and job_type.run_of(job) == model_id:
                 runs.append(job.summary())
         return runs
 
