@@ -14,9 +14,17 @@ Errors = dict[str, list[str]]
 
 
 class FormErrors(ValueError):
+    """The one way a field's refusal travels: {field: [messages]}, every problem at once. The
+    web answers it as a 400 naming the fields (digits.webapp.errors)."""
+
     def __init__(self, errors: Errors):
         super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
         self.errors = errors
+
+
+def field_error(name: str, message: str) -> FormErrors:
+    """One field's refusal: raised where the input is read, answered as a 400 naming it."""
+    return FormErrors({name: [message]})
 
 
 def add_error(errors: Errors, name: str, message: str) -> None:

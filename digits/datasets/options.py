@@ -47,11 +47,8 @@ ENCODING_CHOICES = {
     "jpg": "JPEG (lossy, 90%)",
     "none": "None (raw pixels)",
 }
-IMAGE_TYPES = {"3": "Color", "1": "Grayscale"}
+CHANNEL_CHOICES = {"3": "Color", "1": "Grayscale"}
 MAX_SIDE = 4096
-
-
-OptionErrors = FormErrors  # the name the dataset code and views use
 
 
 @dataclass
@@ -104,7 +101,7 @@ def parse_image_settings(form: dict[str, Any]) -> ImageSettings:
     errors: dict[str, list[str]] = {}
     settings = _image_settings(form, errors)
     if errors:
-        raise OptionErrors(errors)
+        raise FormErrors(errors)
     return settings
 
 
@@ -120,7 +117,7 @@ def _image_settings(form: dict[str, Any], errors: dict) -> ImageSettings:
 
 
 def parse_options(form: dict[str, Any]) -> DatasetOptions:
-    """Check every field; raise OptionErrors with all the problems at once."""
+    """Check every field; raise FormErrors with all the problems at once."""
     errors: dict[str, list[str]] = {}
     name = name_field(form, "dataset_name", errors, "dataset")
     if str(form.get("backend", "lmdb") or "lmdb") != "lmdb":
@@ -178,5 +175,5 @@ def parse_options(form: dict[str, Any]) -> DatasetOptions:
             for split in ("train", "val", "test")
         }
     if errors:
-        raise OptionErrors(errors)
+        raise FormErrors(errors)
     return options

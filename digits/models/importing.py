@@ -42,7 +42,9 @@ WEIGHTS_FILE, NETWORK_FILE, LABELS_FILE, MEAN_FILE = (
     "mean_file",
 )
 WEIGHT_NAMES = ("weights.safetensors", "model.safetensors", "weights.pt", "weights.pth")
-IMAGE_TYPES = {"color": 3, "3": 3, "grayscale": 1, "1": 1}
+# The import form's `image_type` (DIGITS' 3 and 1 too): the channels it means, and its choices.
+CHANNELS_OF_IMAGE_TYPE = {"color": 3, "3": 3, "grayscale": 1, "1": 1}
+IMAGE_TYPE_CHOICES = {"color": "Colour (3 channels)", "grayscale": "Grayscale (1 channel)"}
 
 
 def import_model(ctx: RequestContext) -> dict[str, Any]:
@@ -181,9 +183,9 @@ def _checked(form: dict, labels: list[str]) -> dict[str, Any]:
     """What the fields declare, as ModelInfo's keys; a RequestFailed naming what is wrong."""
     errors: dict[str, list[str]] = {}
     image_type = text_field(form, "image_type", "color").lower()
-    if image_type not in IMAGE_TYPES:
+    if image_type not in CHANNELS_OF_IMAGE_TYPE:
         add_error(errors, "image_type", "color or grayscale (DIGITS' 3 or 1)")
-    channels = IMAGE_TYPES.get(image_type, 3)
+    channels = CHANNELS_OF_IMAGE_TYPE.get(image_type, 3)
     mean, std = parse_normalization(form, errors, channels)
     info = {
         "labels": labels,

@@ -28,12 +28,12 @@ from digits.webapp import (
     errors,
     hardware,
     home,
-    imports,
-    infer,
     jobs,
+    model_imports,
     models,
     realtime,
     security,
+    worker_requests,
 )
 from digits.webapp.services import Services
 
@@ -74,10 +74,10 @@ def create_app(
     app.register_blueprint(hardware.bp)
     app.register_blueprint(classify.bp)
     app.register_blueprint(downloads.bp)
-    app.register_blueprint(imports.bp)
+    app.register_blueprint(model_imports.bp)
     app.register_blueprint(compare.bp)
     errors.init_app(app)
-    infer.init_app(app)
+    worker_requests.init_app(app)
     for plugin in plugins:
         if hasattr(plugin, "init_app"):
             plugin.init_app(app)

@@ -23,7 +23,7 @@ from flask import (
 
 from digits import tasks
 from digits.data_roots import PathNotAllowed, resolve_in_roots
-from digits.forms import FormErrors
+from digits.forms import FormErrors, field_error
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
 from digits.models.job_type import IMAGE_CLASSIFICATION_INFERENCE, IMAGE_GENERIC_MODEL
@@ -37,9 +37,9 @@ from digits.models.layout import (
 from digits.models.options import parse_inference_options
 from digits.webapp.auth import current_user
 from digits.webapp.http import json_errors, wants_json
-from digits.webapp.infer import BadRequest, ask_worker, field_error
 from digits.webapp.services import services
 from digits.webapp.uploads import move_staged, stage_archive
+from digits.webapp.worker_requests import ask_worker
 
 bp = Blueprint("classify", __name__)
 
@@ -125,7 +125,7 @@ def _infer_one(generic: bool):
         visualizations = fields.get("show_visualizations", "") not in ("", "0")
         payload |= {"job_id": job.id, "epoch": epoch, "visualizations": visualizations}
         answer = ask_worker("classify_one", payload, files, field)
-    except BadRequest as exc:
+    except FormErrors as exc:
         if wants_json():
             raise
         for name, messages in exc.errors.items():
@@ -195,7 +195,7 @@ def _submit_many(top_n: bool, generic: bool = False):
     try:
         parse_inference_options(parameters)  # the job reads them so: all fields checked now
     except FormErrors as exc:
-        raise BadRequest(exc.errors) from None
+        raise FormErrors(exc.errors) from None
     inputs = _many_inputs(form, request.files)
     for field in ("image_list", "image_archive"):
         if request.files.get(field) and request.files[field].filename:

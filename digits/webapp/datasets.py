@@ -24,12 +24,12 @@ from digits.datasets.database import browse, read_record
 from digits.datasets.job_type import IMAGE_CLASSIFICATION_DATASET, IMAGE_GENERIC_DATASET
 from digits.datasets.layout import read_info
 from digits.datasets.options import (
+    CHANNEL_CHOICES,
     ENCODING_CHOICES,
     GENERIC_METHODS,
-    IMAGE_TYPES,
     METHODS,
     PREBUILT_FIELDS,
-    OptionErrors,
+    FormErrors,
     parse_image_settings,
     parse_options,
 )
@@ -45,7 +45,6 @@ from digits.forms import add_error, is_whole_number
 from digits.jobs.control import JobNotDone
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.http import error_response, job_parameters, json_errors, wants_json
-from digits.webapp.infer import BadRequest
 from digits.webapp.jobs import clone_values, owner_only
 from digits.webapp.services import services
 from digits.webapp.uploads import discard_staged, move_staged, stage_archive
@@ -56,7 +55,7 @@ EXPLORE_PAGE_SIZE = 24
 FORM_CHOICES = {
     "methods": METHODS,
     "generic_methods": GENERIC_METHODS,
-    "image_types": IMAGE_TYPES,
+    "image_types": CHANNEL_CHOICES,
     "resize_modes": images.RESIZE_MODES,
     "encodings": ENCODING_CHOICES,
 }
@@ -82,7 +81,7 @@ def create_classification():
     staged: dict[str, object] = {}
     try:
         options = parse_options(form)
-    except OptionErrors as exc:
+    except FormErrors as exc:
         errors, options = exc.errors, None
     if options is not None:
         images = _check_sources(options.method, form, errors, staged)
@@ -142,7 +141,7 @@ def create_generic():
     staged: dict[str, object] = {}
     try:
         options = parse_options(form)
-    except OptionErrors as exc:
+    except FormErrors as exc:
         errors, options = exc.errors, None
     if form["method"] not in GENERIC_METHODS:
         add_error(errors, "method", f"a generic dataset is made by {', '.join(GENERIC_METHODS)}")
@@ -351,7 +350,7 @@ def _check_upload(upload: FileStorage | None, errors: dict, staged: dict) -> int
     """The uploaded archive, staged and checked from its headers; its number of files."""
     try:
         staged[layout.UPLOAD_ARCHIVE], files = stage_archive(upload, "upload_archive")
-    except BadRequest as exc:
+    except FormErrors as exc:
         for field, messages in exc.errors.items():
             errors.setdefault(field, []).extend(messages)
         return 0
@@ -395,7 +394,7 @@ def append(job_id: str):
     staged: dict[str, object] = {}
     try:
         options = parse_options(form)
-    except OptionErrors as exc:
+    except FormErrors as exc:
         errors = exc.errors
     if method not in ("folder", "upload"):
         errors = {"method": ["add images from a folder or an uploaded archive"]}
@@ -518,7 +517,7 @@ def resize_example():
     errors: dict[str, list[str]] = {}
     try:
         options = parse_image_settings(request.form.to_dict())
-    except OptionErrors as exc:
+    except FormErrors as exc:
         return json_errors(exc.errors)
     upload = request.files.get("image_file")
     settings = services().settings

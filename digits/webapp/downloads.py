@@ -10,8 +10,8 @@ from digits.models.download import build_archive, export_folder
 from digits.models.layout import list_snapshots
 from digits.webapp.classify import model_and_epoch
 from digits.webapp.http import error_response
-from digits.webapp.infer import ask_worker
 from digits.webapp.services import services
+from digits.webapp.worker_requests import ask_worker
 
 bp = Blueprint("downloads", __name__)
 

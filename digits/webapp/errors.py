@@ -5,11 +5,20 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from digits.forms import FormErrors
 from digits.jobs.store import JobNotFound
-from digits.webapp.http import error_response
+from digits.webapp.http import error_response, json_errors, wants_json
 
 
 def init_app(app: Flask) -> None:
+    @app.errorhandler(FormErrors)
+    def refused(exc: FormErrors):
+        """Input refused where the user gave it: a 400 naming the fields."""
+        if wants_json():
+            return json_errors(exc.errors)
+        message = "; ".join(f"{field}: {m}" for field, ms in exc.errors.items() for m in ms)
+        return error_response(message, 400)
+
     @app.errorhandler(JobNotFound)
     def job_not_found(exc: JobNotFound):
         return error_response(f"job {exc.args[0]} not found", 404, field="job_id")

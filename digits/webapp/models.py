@@ -14,6 +14,7 @@ from digits.forms import (
     GROUP_FIELD,
     FormErrors,
     add_error,
+    field_error,
     group_field,
     int_field,
     is_whole_number,
@@ -66,9 +67,9 @@ from digits.models.search_space import (
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.hardware import hosts_report
 from digits.webapp.http import job_parameters, json_errors, wants_json
-from digits.webapp.infer import BadRequest, ask_worker, field_error, infer_worker_running
 from digits.webapp.jobs import clone_values
 from digits.webapp.services import services
+from digits.webapp.worker_requests import ask_worker, infer_worker_running
 
 bp = Blueprint("models", __name__)
 SWEEP_FIELDS = ("learning_rate", "batch_size")
@@ -629,7 +630,7 @@ def _shape_from(form) -> tuple[int, int, int, int]:
     if max(shape[2:]) > VISUALIZE_MAX_SIDE:
         add_error(errors, "crop_size", f"Visualize draws images up to {VISUALIZE_MAX_SIDE}px")
     if errors:
-        raise BadRequest(errors)
+        raise FormErrors(errors)
     return shape
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 from werkzeug.datastructures import FileStorage
 
 from digits.datasets import unpacking
-from digits.webapp.infer import field_error
+from digits.forms import field_error
 from digits.webapp.services import services
 
 
 def stage_archive(upload: FileStorage | None, field: str) -> tuple[Path, int]:
-    """The checked archive's staged path and its number of files (BadRequest on `field`)."""
+    """The checked archive's staged path and its number of files (FormErrors on `field`)."""
     if upload is None or not upload.filename:
         raise field_error(field, "choose a .zip or .tar.gz of class folders")
     if not unpacking.is_archive_name(upload.filename):

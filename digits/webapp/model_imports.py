@@ -11,8 +11,10 @@ from pathlib import Path
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from digits.datasets import images
+from digits.forms import FormErrors
 from digits.models.importing import (
     ARCHIVE,
+    IMAGE_TYPE_CHOICES,
     IMPORT_REQUEST,
     LABELS_FILE,
     MEAN_FILE,
@@ -23,13 +25,12 @@ from digits.models.job_type import IMPORTED_MODEL
 from digits.models.layout import IMPORTED_FOLDER, SNAPSHOT_PATTERN
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.http import job_parameters, wants_json
-from digits.webapp.infer import BadRequest, ask_worker
 from digits.webapp.services import services
 from digits.webapp.uploads import discard_staged, stage_archive
+from digits.webapp.worker_requests import ask_worker
 
 bp = Blueprint("imports", __name__)
 FILE_FIELDS = (WEIGHTS_FILE, NETWORK_FILE, LABELS_FILE, MEAN_FILE)
-IMAGE_TYPES = {"color": "Colour (3 channels)", "grayscale": "Grayscale (1 channel)"}
 
 
 @bp.route("/pretrained_models/new", methods=["GET"])
@@ -43,7 +44,7 @@ def _form_page(values: dict, errors: dict, status: int = 200):
         "models/import.html",
         values=values,
         errors=errors,
-        image_types=IMAGE_TYPES,
+        image_types=IMAGE_TYPE_CHOICES,
         resize_modes=images.RESIZE_MODES,
     )
     return page, status
@@ -59,7 +60,7 @@ def upload_archive():
     form = job_parameters(request.form)
     try:
         staged, _ = stage_archive(request.files.get(ARCHIVE), ARCHIVE)
-    except BadRequest as exc:
+    except FormErrors as exc:
         return _refused(form, exc)
     form[ARCHIVE] = request.files[ARCHIVE].filename
     default_name = Path(form[ARCHIVE]).name.split(".")[0]
@@ -93,7 +94,7 @@ def _import(staging: Path, form: dict, field: str, default_name: str):
         job = services().control.submit(
             IMPORTED_MODEL, name, current_user(), form, prepare=lambda f: _move(staging, f)
         )
-    except BadRequest as exc:
+    except FormErrors as exc:
         return _refused(form, exc)
     finally:
         discard_staged(staging / ARCHIVE)  # (removes the folder the name is in)
@@ -110,7 +111,7 @@ def _move(staging: Path, folder: Path) -> None:
             path.rename(folder / path.name)
 
 
-def _refused(form: dict, exc: BadRequest):
+def _refused(form: dict, exc: FormErrors):
     if wants_json():
         raise exc
     return _form_page(form, exc.errors, 400)

@@ -6,23 +6,12 @@ from __future__ import annotations
 from flask import Flask
 
 from digits.config import INFER_QUEUE
+from digits.forms import field_error
 from digits.jobs.page_requests import RequestFailed, RequestTimedOut, ask
-from digits.webapp.http import error_response, json_errors, wants_json
+from digits.webapp.http import error_response
 from digits.webapp.services import services
 
 ASK_TIMEOUT = 120.0  # seconds: a first request loads the model (a big one takes a while)
-
-
-class BadRequest(Exception):
-    """Input refused where the user gave it: a 400 naming the fields."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__(errors)
-        self.errors = errors
-
-
-def field_error(field: str, message: str) -> BadRequest:
-    return BadRequest({field: [message]})
 
 
 class ServiceUnavailable(Exception):
@@ -50,13 +39,6 @@ def ask_worker(kind: str, payload: dict, files: dict[str, bytes], field: str) ->
 
 
 def init_app(app: Flask) -> None:
-    @app.errorhandler(BadRequest)
-    def bad_request(exc: BadRequest):
-        if wants_json():
-            return json_errors(exc.errors)
-        message = "; ".join(f"{field}: {m}" for field, ms in exc.errors.items() for m in ms)
-        return error_response(message, 400)
-
     @app.errorhandler(ServiceUnavailable)
     def unavailable(exc: ServiceUnavailable):
         return error_response(str(exc), 503)
