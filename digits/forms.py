@@ -7,7 +7,8 @@ form is checked whole and the user sees every problem at once.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 Errors = dict[str, list[str]]
@@ -149,3 +150,43 @@ def group_field(form, errors: Errors) -> str:
         add_error(errors, GROUP_FIELD, f"at most {MAX_GROUP_LENGTH} characters")
         return ""
     return group
+
+
+@dataclass(frozen=True)
+class Field:
+    """One form field's facts, declared once: the parser reads the form by it, the pages draw
+    the field from it (title, default value, placeholder, choices), a search ranges over it."""
+
+    name: str  # the form's (DIGITS') name, from the HTML form to the job's parameters
+    kind: str  # "int", "float", "choice" or "flag"
+    default: Any = None  # None: it may be left blank (a setting that is off)
+    title: str = ""
+    low: float = 0
+    high: float = 1e6
+    low_inclusive: bool = True
+    choices: Mapping[str, str] | None = None
+    placeholder: str = ""
+    log_scale: bool = False  # a search's range of it is on a log scale unless told
+    sweeps: bool = False  # a comma list of values makes one job each (a text box, then)
+
+    def parse(self, form, errors: Errors) -> Any:
+        if self.kind == "int":
+            if self.default is None:
+                return optional_int_field(form, self.name, errors, int(self.low), int(self.high))
+            return int_field(form, self.name, self.default, errors, int(self.low), int(self.high))
+        if self.kind == "float":
+            if self.default is None and not text_field(form, self.name):
+                return None
+            return float_field(
+                form, self.name, self.default, errors, self.low, self.high, self.low_inclusive
+            )
+        if self.kind == "choice":
+            return choice_field(form, self.name, self.choices or {}, self.default, errors)
+        return flag_field(form, self.name, bool(self.default))
+
+    @property
+    def shown_default(self) -> str:
+        """The value the form shows before anyone types."""
+        if self.default is None or self.kind == "flag":
+            return ""
+        return f"{self.default:g}" if isinstance(self.default, float) else str(self.default)

@@ -22,6 +22,7 @@ from digits.datasets import images
 from digits.datasets.unpacking import ArchiveLimits, UnsafeArchive, extract_archive
 from digits.forms import FormErrors, add_error, choice_field, int_field, text_field
 from digits.jobs.page_requests import RequestContext, RequestFailed
+from digits.models.fields import MEAN_MODES
 from digits.models.layout import (
     IMPORTED_FOLDER,
     IMPORTED_INFO,
@@ -29,7 +30,7 @@ from digits.models.layout import (
     IMPORTED_NETWORK,
     snapshot_name,
 )
-from digits.models.options import MEAN_MODES, parse_normalization
+from digits.models.options import parse_normalization
 
 IMPORT_REQUEST = "import_model"
 STAGED_PREFIX = ".upload-"  # what digits.webapp.uploads names its staging folders

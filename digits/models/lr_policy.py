@@ -45,16 +45,6 @@ _FORMULAS: dict[str, Callable[[LRPolicy, float], float]] = {
     "sigmoid": lambda p, x: 1 / (1 + math.exp(min(700.0, p.gamma * (x - p.step)))),
 }
 
-# Each policy's defaults in DIGITS' form, by field name.
-DEFAULTS = {
-    "step": {"lr_step_size": 33, "lr_step_gamma": 0.1},
-    "multistep": {"lr_multistep_values": "50,85", "lr_multistep_gamma": 0.5},
-    "exp": {"lr_exp_gamma": 0.95},
-    "inv": {"lr_inv_gamma": 0.1, "lr_inv_power": 0.5},
-    "poly": {"lr_poly_power": 3},
-    "sigmoid": {"lr_sigmoid_step": 50, "lr_sigmoid_gamma": 0.1},
-}
-
 
 def curve(policy: LRPolicy, base_lr: float, points: int = 101) -> tuple[list[float], list[float]]:
     """The rate over training, for the form's preview chart: (percent, rate) pairs."""

@@ -24,58 +24,19 @@ from digits.forms import (
     text_field,
 )
 from digits.models import catalog
-from digits.models.lr_policy import POLICIES, LRPolicy
+from digits.models.fields import (
+    DEFAULT_BATCH,
+    DIGITS_FRAMEWORKS,
+    FIELDS,
+    FINE_TUNING,
+    FRAMEWORK,
+    LR_STEPS,
+    MAX_PROBES,
+    NETWORK_BATCHES,
+    default,
+)
+from digits.models.lr_policy import LRPolicy
 from digits.models.published import IMAGENET, IMAGENET_FILES
-
-# The choices the form offers (kept here, free of torch, so the web server need not load it).
-METHODS = {
-    "standard": "Standard networks",
-    "previous": "Previous networks",
-    "pretrained": "Pretrained networks",
-    "custom": "Custom network",
-}
-DATA_CACHES = {
-    "auto": "In memory when the images fit, else read as they are needed",
-    "ram": "In memory (decoded once)",
-    "none": "Read as they are needed (loader processes decode them)",
-}
-# Methods that start from another model's weights (DIGITS' previous and pretrained networks).
-FINE_TUNING = ("previous", "pretrained")
-# Each choice and its title on the form (the form's lists come from here).
-SOLVERS = {
-    "SGD": "SGD",
-    "NESTEROV": "Nesterov",
-    "ADAGRAD": "AdaGrad",
-    "RMSPROP": "RMSprop",
-    "ADADELTA": "AdaDelta",
-    "ADAM": "Adam",
-    "ADAMW": "AdamW",
-}
-MEAN_MODES = {"image": "Image", "pixel": "Pixel", "none": "None"}
-# A generic model's loss: what it minimizes between its outputs and the dataset's values.
-LOSSES = {"l2": "L2 (mean squared error)", "l1": "L1 (mean absolute error)", "huber": "Huber"}
-FLIPS = {"none": "None", "fliplr": "Horizontal", "flipud": "Vertical", "fliplrud": "Both"}
-QUAD_ROTATIONS = {
-    "none": "None",
-    "rot90": "0 or 90°",
-    "rot180": "0 or 180°",
-    "rotall": "0, 90, 180 or 270°",
-}
-FRAMEWORK = "pytorch"
-# What DIGITS' scripts send: a standard network trains here, with PyTorch, whichever they name.
-DIGITS_FRAMEWORKS = ("pytorch", "torch", "caffe", "tensorflow")
-DEFAULT_BATCH = 64
-MAX_PROBES = 16  # probe images a model may follow
-PROBE_PICKS = {
-    "first": "The first validation images",
-    "hardest": "The ones it gets most wrong at its first validation",
-}
-# A blank batch size is the standard network's own, as DIGITS' standard networks defined their
-# training batch (LeNet 64, AlexNet 128, GoogLeNet 32); the large ones beyond DIGITS: 32.
-NETWORK_BATCHES = {"alexnet": 128, "googlenet": 32, "resnet50": 32, "convnext_tiny": 32}
-
-
-MIN_SNAPSHOT_INTERVAL = 0.01  # epochs
 
 
 @dataclass
@@ -88,26 +49,26 @@ class TrainingOptions:
     custom_network: str = ""
     previous_networks: str = ""
     previous_epoch: float | None = None
-    epochs: int = 30
-    snapshot_interval: float = 1.0
-    val_interval: float = 1.0
+    epochs: int = default("train_epochs")
+    snapshot_interval: float = default("snapshot_interval")
+    val_interval: float = default("val_interval")
     seed: int | None = None
     batch_size: int = DEFAULT_BATCH
-    batch_accumulation: int = 1
-    solver: str = "SGD"
-    learning_rate: float = 0.01
+    batch_accumulation: int = default("batch_accumulation")
+    solver: str = default("solver_type")
+    learning_rate: float = default("learning_rate")
     lr_policy: LRPolicy = field(default_factory=LRPolicy)
-    mean_mode: str = "image"
+    mean_mode: str = default("use_mean")
     crop_size: int | None = None
-    shuffle: bool = True
-    flip: str = "none"
-    quad_rotation: str = "none"
-    rotation: float = 0.0
-    scale: float = 0.0
-    noise: float = 0.0
+    shuffle: bool = default("shuffle")
+    flip: str = default("aug_flip")
+    quad_rotation: str = default("aug_quad_rot")
+    rotation: float = default("aug_rot")
+    scale: float = default("aug_scale")
+    noise: float = default("aug_noise")
     hsv: tuple[float, float, float] | None = None
     gpus: list[int] = field(default_factory=list)
-    gpu_count: int = 1
+    gpu_count: int = default("select_gpu_count")
     # GPUs chosen by host (`select_gpus=node1:0,node2:1`): on several, a training across them.
     host_gpus: tuple[tuple[str, int], ...] = ()
     # Per-channel (x/255 - mean) / std after DIGITS' mean subtraction: how pretrained networks
@@ -115,12 +76,12 @@ class TrainingOptions:
     normalize_mean: tuple[float, ...] | None = None
     normalize_std: tuple[float, ...] | None = None
     # Fine-tuning: the pretrained layers learn at lr x this, and not at all for freeze_epochs.
-    pretrained_lr_mult: float = 1.0
-    freeze_epochs: float = 0.0
+    pretrained_lr_mult: float = default("pretrained_lr_mult")
+    freeze_epochs: float = default("freeze_epochs")
 
     # Data loading: decode the images once into memory ("auto": when they fit), and how many
     # loader processes decode them otherwise (None: picked for the host's cores).
-    data_cache: str = "auto"
+    data_cache: str = default("data_cache")
     loader_workers: int | None = None
     # Batches each loader process prepares ahead (None: 4 on GPUs, which wait on nothing else,
     # 2 on the CPU, torch's default).
@@ -151,8 +112,8 @@ class TrainingOptions:
         """Whether training starts from learned weights (another model's, or published ones)."""
         return bool(self.starts_from or self.pretrained_weights)
 
-    bf16: bool = True
-    loss: str = "l2"  # a generic model's (LOSSES); a classifier's is cross-entropy
+    bf16: bool = default("use_bf16")
+    loss: str = default("loss")  # a generic model's (LOSSES); a classifier's is cross-entropy
     # Stop when this many epochs pass without a better validation top-1 (a generic model's: a
     # lower validation loss); None: train every epoch.
     patience: float | None = None
@@ -163,11 +124,11 @@ class TrainingOptions:
     find_batch: bool = False
     # Probe images: the first N validation images, classified at every validation so the
     # model page shows how their top predictions move epoch by epoch (0: none).
-    probe_images: int = 4
+    probe_images: int = default("probe_images")
     # Or the validation images the person picked, by their numbers on the dataset's Explore page.
     probe_records: tuple[int, ...] = ()
     # Or "hardest": the N the network gets most wrong at its first validation (PROBE_PICKS).
-    probe_pick: str = "first"
+    probe_pick: str = default("probe_pick")
     keep_snapshots: int | None = None
 
     @property
@@ -190,46 +151,40 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
     framework = text_field(form, "framework", FRAMEWORK).lower()
     if framework not in DIGITS_FRAMEWORKS:
         add_error(errors, "framework", f"one of {', '.join(DIGITS_FRAMEWORKS)}")
+    field = FIELDS.__getitem__
     options = TrainingOptions(
         name=name_field(form, "model_name", errors, "model"),
         group=group_field(form, errors),
         dataset=text_field(form, "dataset"),
-        method=choice_field(form, "method", METHODS, "standard", errors),
-        epochs=int_field(form, "train_epochs", 30, errors, 1, 100_000),
-        # A snapshot every step would fill the disk: at most a hundred an epoch.
-        snapshot_interval=float_field(
-            form, "snapshot_interval", 1.0, errors, MIN_SNAPSHOT_INTERVAL, 1e6
-        ),
-        val_interval=float_field(form, "val_interval", 1.0, errors, 0, 1e6, False),
-        seed=optional_int_field(form, "random_seed", errors, 0, 2**31 - 1),
-        batch_size=int_field(form, "batch_size", DEFAULT_BATCH, errors, 1, 1_000_000),
-        batch_accumulation=int_field(form, "batch_accumulation", 1, errors, 1, 1024),
-        solver=choice_field(form, "solver_type", SOLVERS, "SGD", errors),
-        learning_rate=float_field(form, "learning_rate", 0.01, errors, 0, 1e3, False),
+        method=field("method").parse(form, errors),
+        epochs=field("train_epochs").parse(form, errors),
+        snapshot_interval=field("snapshot_interval").parse(form, errors),
+        val_interval=field("val_interval").parse(form, errors),
+        seed=field("random_seed").parse(form, errors),
+        batch_size=field("batch_size").parse(form, errors) or DEFAULT_BATCH,
+        batch_accumulation=field("batch_accumulation").parse(form, errors),
+        solver=field("solver_type").parse(form, errors),
+        learning_rate=field("learning_rate").parse(form, errors),
         lr_policy=parse_lr_policy(form, errors),
-        mean_mode=choice_field(form, "use_mean", MEAN_MODES, "image", errors),
-        crop_size=optional_int_field(form, "crop_size", errors, 1, 4096),
-        shuffle=flag_field(form, "shuffle", True),
-        flip=choice_field(form, "aug_flip", FLIPS, "none", errors),
-        quad_rotation=choice_field(form, "aug_quad_rot", QUAD_ROTATIONS, "none", errors),
-        rotation=float_field(form, "aug_rot", 0.0, errors, 0, 180),
-        scale=float_field(form, "aug_scale", 0.0, errors, 0, 0.9),
-        noise=float_field(form, "aug_noise", 0.0, errors, 0, 1),
-        gpu_count=int_field(form, "select_gpu_count", 1, errors, 1, 64),
-        bf16=flag_field(form, "use_bf16", True),
-        loss=choice_field(form, "loss", LOSSES, "l2", errors),
-        patience=float_field(form, "patience", 0.0, errors, 0, 100_000) or None,
+        mean_mode=field("use_mean").parse(form, errors),
+        crop_size=field("crop_size").parse(form, errors),
+        shuffle=field("shuffle").parse(form, errors),
+        flip=field("aug_flip").parse(form, errors),
+        quad_rotation=field("aug_quad_rot").parse(form, errors),
+        rotation=field("aug_rot").parse(form, errors),
+        scale=field("aug_scale").parse(form, errors),
+        noise=field("aug_noise").parse(form, errors),
+        gpu_count=field("select_gpu_count").parse(form, errors),
+        bf16=field("use_bf16").parse(form, errors),
+        loss=field("loss").parse(form, errors),
+        patience=field("patience").parse(form, errors) or None,
         find_lr=_range_test(form, errors),
         find_batch=flag_field(form, "find_batch"),
-        probe_images=int_field(form, "probe_images", 4, errors, 0, MAX_PROBES),
-        keep_snapshots=optional_int_field(form, "snapshot_keep", errors, 1, 10_000),
+        probe_images=field("probe_images").parse(form, errors),
+        keep_snapshots=field("snapshot_keep").parse(form, errors),
     )
     if flag_field(form, "aug_hsv_use"):
-        options.hsv = (
-            float_field(form, "aug_hsv_h", 0.02, errors, 0, 0.5),
-            float_field(form, "aug_hsv_s", 0.04, errors, 0, 0.5),
-            float_field(form, "aug_hsv_v", 0.06, errors, 0, 0.5),
-        )
+        options.hsv = tuple(field(f"aug_hsv_{c}").parse(form, errors) for c in "hsv")
     if not options.dataset:
         add_error(errors, "dataset", "choose the dataset to train on")
     _network_fields(form, options, errors)
@@ -247,7 +202,7 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
         options.mean_mode = "none"
     options.gpus, options.host_gpus = _gpu_list(form, errors)
     options.probe_records = _probe_records(form, errors)
-    options.probe_pick = choice_field(form, "probe_pick", PROBE_PICKS, "first", errors)
+    options.probe_pick = field("probe_pick").parse(form, errors)
     if errors:
         raise FormErrors(errors)
     return options
@@ -314,7 +269,7 @@ def _network_fields(form, options: TrainingOptions, errors: Errors) -> None:
             epoch_field = f"{options.previous_networks}-snapshot"
         if text_field(form, epoch_field):  # blank: the latest snapshot
             options.previous_epoch = float_field(form, epoch_field, None, errors, 0, 1e6)
-    options.data_cache = choice_field(form, "data_cache", DATA_CACHES, "auto", errors)
+    options.data_cache = FIELDS["data_cache"].parse(form, errors)
     options.loader_workers = optional_int_field(form, "loader_workers", errors, 0, 64)
     options.loader_prefetch = optional_int_field(form, "loader_prefetch", errors, 1, 64)
     options.use_compile = flag_field(form, "use_compile", False)
@@ -323,8 +278,8 @@ def _network_fields(form, options: TrainingOptions, errors: Errors) -> None:
     options.network_width = optional_int_field(form, "network_width", errors, 1, 4096)
     if bool(options.network_height) != bool(options.network_width):
         add_error(errors, "network_height", "give network_height and network_width, or neither")
-    options.pretrained_lr_mult = float_field(form, "pretrained_lr_mult", 1.0, errors, 0, 100)
-    options.freeze_epochs = float_field(form, "freeze_epochs", 0.0, errors, 0, 100_000)
+    options.pretrained_lr_mult = FIELDS["pretrained_lr_mult"].parse(form, errors)
+    options.freeze_epochs = FIELDS["freeze_epochs"].parse(form, errors)
 
 
 def parse_normalization(form, errors: Errors, channels: int | None = None):
@@ -395,37 +350,32 @@ def _host_gpus(values: list[str], errors: Errors) -> tuple[tuple[str, int], ...]
 
 
 def parse_lr_policy(form, errors: Errors) -> LRPolicy:
-    name = choice_field(form, "lr_policy", POLICIES, "step", errors)
+    name = FIELDS["lr_policy"].parse(form, errors)
 
-    def number(field_name: str, default: float, low: float = 0, high: float = 1e6) -> float:
-        value = float_field(form, field_name, default, errors, low, high)
-        return default if value is None else value
+    def number(field_name: str) -> float:
+        field = FIELDS[field_name]
+        value = field.parse(form, errors)
+        return field.default if value is None else value
 
     if name == "step":
-        return LRPolicy(
-            name, step=number("lr_step_size", 33, 0.0001, 100), gamma=number("lr_step_gamma", 0.1)
-        )
+        return LRPolicy(name, step=number("lr_step_size"), gamma=number("lr_step_gamma"))
     if name == "multistep":
         try:
             steps = tuple(
-                float(v) for v in split_list(text_field(form, "lr_multistep_values", "50,85"))
+                float(v) for v in split_list(text_field(form, "lr_multistep_values", LR_STEPS))
             )
         except ValueError:
             add_error(errors, "lr_multistep_values", "percentages separated by commas, like 50,85")
-            steps = (50.0, 85.0)
-        return LRPolicy(name, steps=steps, gamma=number("lr_multistep_gamma", 0.5))
+            steps = LRPolicy().steps
+        return LRPolicy(name, steps=steps, gamma=number("lr_multistep_gamma"))
     if name == "exp":
-        return LRPolicy(name, gamma=number("lr_exp_gamma", 0.95))
+        return LRPolicy(name, gamma=number("lr_exp_gamma"))
     if name == "inv":
-        return LRPolicy(name, gamma=number("lr_inv_gamma", 0.1), power=number("lr_inv_power", 0.5))
+        return LRPolicy(name, gamma=number("lr_inv_gamma"), power=number("lr_inv_power"))
     if name == "poly":
-        return LRPolicy(name, power=number("lr_poly_power", 3))
+        return LRPolicy(name, power=number("lr_poly_power"))
     if name == "sigmoid":
-        return LRPolicy(
-            name,
-            step=number("lr_sigmoid_step", 50, 0, 100),
-            gamma=number("lr_sigmoid_gamma", 0.1, -1e6),
-        )
+        return LRPolicy(name, step=number("lr_sigmoid_step"), gamma=number("lr_sigmoid_gamma"))
     return LRPolicy("fixed")
 
 

@@ -26,9 +26,11 @@ from digits.forms import (
     int_field,
     optional_int_field,
 )
+from digits.models.fields import FIELDS
 from digits.models.options import parse_training_options, split_list
 
 SPACE_FIELD = "search_space"
+NOT_RANGES = ("select_gpu_count", "probe_images", "snapshot_keep")
 MAX_TRIALS = 200
 MAX_PARALLEL = 32
 MAX_DIMENSIONS = 12
@@ -44,27 +46,12 @@ PRUNERS = {
 }
 
 # The fields a range may cover: whether they are whole numbers, and whether a range of them is
-# searched on a log scale unless the line says otherwise (rates and batch sizes span decades).
+# searched on a log scale unless the line says otherwise (rates and batch sizes span decades):
+# the declared numbers of the form, bar those that name a choice by number.
 RANGES: dict[str, tuple[bool, bool]] = {
-    "learning_rate": (False, True),
-    "batch_size": (True, True),
-    "batch_accumulation": (True, False),
-    "train_epochs": (True, False),
-    "crop_size": (True, False),
-    "patience": (False, False),
-    "random_seed": (True, False),
-    "aug_rot": (False, False),
-    "aug_scale": (False, False),
-    "aug_noise": (False, False),
-    "aug_hsv_h": (False, False),
-    "aug_hsv_s": (False, False),
-    "aug_hsv_v": (False, False),
-    "lr_step_size": (False, False),
-    "lr_step_gamma": (False, True),
-    "lr_exp_gamma": (False, False),
-    "lr_poly_power": (False, False),
-    "pretrained_lr_mult": (False, True),
-    "freeze_epochs": (False, False),
+    name: (field.kind == "int", field.log_scale)
+    for name, field in FIELDS.items()
+    if field.kind in ("int", "float") and name not in NOT_RANGES
 }
 # The fields a list may cover besides those: the form's choices, and its switches.
 CHOICES = (

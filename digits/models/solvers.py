@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import torch
 
-from digits.models.options import SOLVERS
+from digits.models.fields import SOLVERS
 
 MOMENTUM = 0.9  # DIGITS' (Caffe's) momentum for SGD and Nesterov
 WEIGHT_DECAY = 1e-4

@@ -25,6 +25,7 @@ from digits.jobs.heartbeats import gpu_hosts
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
 from digits.models import catalog
+from digits.models.fields import FIELDS, LR_STEPS, METHODS
 from digits.models.importing import network_input
 from digits.models.job_type import (
     BATCH_FINDER,
@@ -42,20 +43,9 @@ from digits.models.layout import (
     imported_info,
     list_snapshots,
 )
-from digits.models.lr_policy import POLICIES, curve
+from digits.models.lr_policy import curve
 from digits.models.network_check import CHECK_NETWORK_REQUEST
-from digits.models.options import (
-    DATA_CACHES,
-    FLIPS,
-    LOSSES,
-    MEAN_MODES,
-    METHODS,
-    PROBE_PICKS,
-    QUAD_ROTATIONS,
-    SOLVERS,
-    parse_training_options,
-    split_list,
-)
+from digits.models.options import parse_training_options, split_list
 from digits.models.published import IMAGENET, IMAGENET_FILES, IMAGENET_NORMALIZATION
 from digits.models.search_space import (
     PRUNERS,
@@ -113,16 +103,10 @@ def _form_choices(generic: bool = False) -> dict:
         and list_snapshots(store.folder(j.id))
     ]
     return {
+        "declared_fields": FIELDS,  # each field's title, default and choices
+        "lr_steps": LR_STEPS,
         "choices": {
             "methods": METHODS,
-            "mean_modes": MEAN_MODES,
-            "flips": FLIPS,
-            "quad_rotations": QUAD_ROTATIONS,
-            "solvers": SOLVERS,
-            "lr_policies": POLICIES,
-            "data_caches": DATA_CACHES,
-            "losses": LOSSES,
-            "probe_picks": PROBE_PICKS,
             "search_samplers": SAMPLERS,
             "search_pruners": PRUNERS,
         },

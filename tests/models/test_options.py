@@ -59,3 +59,32 @@ def test_probe_images_are_the_first_n_or_those_picked_by_number():
         with pytest.raises(FormErrors) as refused:
             parse_training_options(base | {"probe_records": bad})
         assert "probe_records" in refused.value.errors
+
+
+def test_each_declared_default_is_what_a_blank_field_gives_and_what_the_form_shows(client):
+    """One declaration per field: the parser, the dataclass and the New Model page agree."""
+    import re
+
+    from digits.models.fields import FIELDS
+    from digits.models.options import TrainingOptions
+
+    blank = parse_training_options(FORM | {"standard_networks": "lenet"})
+    assert (blank.epochs, blank.learning_rate, blank.rotation) == (
+        FIELDS["train_epochs"].default,
+        FIELDS["learning_rate"].default,
+        FIELDS["aug_rot"].default,
+    )
+    assert TrainingOptions("m", "d", "standard").snapshot_interval == blank.snapshot_interval
+    client.post("/login", data={"username": "fred"})
+    page = client.get("/models/images/classification/new").get_data(as_text=True)
+    for field in FIELDS.values():
+        if field.kind in ("int", "float"):
+            shown = re.search(rf'name="{field.name}" type="\w+" value="([^"]*)"', page)
+            assert shown and shown.group(1) == field.shown_default, field.name
+        elif field.kind == "choice" and field.name not in ("loss", "method"):  # (elsewhere)
+            chosen = re.search(
+                rf'<select id="{field.name}" name="{field.name}">.*?value="([^"]*)" selected',
+                page,
+                re.S,
+            )
+            assert chosen and chosen.group(1) == field.default, field.name
