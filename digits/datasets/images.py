@@ -19,6 +19,8 @@ RESIZE_MODES = {
     "fill": "Fill",
     "half_crop": "Half crop, half fill",
 }
+# DIGITS' default, for a dataset's images and an imported model's (and so for every page).
+DEFAULT_RESIZE_MODE = "squash"
 FORMATS = ("PNG", "JPEG", "BMP", "PPM/PGM", "WebP", "TIFF")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".webp", ".tif", ".tiff")
 WHITE = (255, 255, 255)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from digits.datasets.images import RESIZE_MODES
+from digits.datasets.images import DEFAULT_RESIZE_MODE, RESIZE_MODES
 from digits.forms import (
     FormErrors,
     add_error,
@@ -130,7 +130,7 @@ def parse_options(form: dict[str, Any]) -> DatasetOptions:
         channels=image.channels,
         width=image.width,
         height=image.height,
-        resize_mode=choice_field(form, "resize_mode", RESIZE_MODES, "squash", errors),
+        resize_mode=choice_field(form, "resize_mode", RESIZE_MODES, DEFAULT_RESIZE_MODE, errors),
         encoding=choice_field(form, "encoding", ENCODING_CHOICES, "png", errors),
         seed=int_field(form, "random_seed", 0, errors, 0, 2**31 - 1),
     )

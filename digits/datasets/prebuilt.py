@@ -30,6 +30,7 @@ from digits.datasets.database import (
     database_size,
     encode_record,
 )
+from digits.datasets.images import DEFAULT_RESIZE_MODE
 from digits.datasets.layout import DatasetInfo, ImageFormat, SplitFigures, write_info
 from digits.datasets.options import DatasetOptions, parse_options
 from digits.datasets.parsing import parse_labels_file
@@ -128,7 +129,7 @@ def _build(ctx: JobContext, options: DatasetOptions, sources: Sources, staging: 
             targets.save_targets(staging, split, table)
     else:
         (staging / layout.LABELS).write_text("\n".join(sources.labels) + "\n")
-    image = ImageFormat(width, height, channels, "squash", options.encoding)
+    image = ImageFormat(width, height, channels, DEFAULT_RESIZE_MODE, options.encoding)
     info = DatasetInfo(labels=sources.labels or [], image=image, splits=splits, outputs=outputs)
     write_info(staging, info)
     ctx.progress(1.0, done=total, total=total)

@@ -142,7 +142,7 @@ def _info_from_archive(declared: Any, files: dict, fields: dict) -> dict[str, An
         "image_type": str(declared.get("channels", "")),
         "width": declared.get("width"),
         "height": declared.get("height"),
-        "resize_mode": declared.get("resize_mode", "squash"),
+        "resize_mode": declared.get("resize_mode", images.DEFAULT_RESIZE_MODE),
         "crop_size": declared.get("crop_size") or "",
         "use_mean": declared.get("mean_mode", "none") if files.get("mean") else "none",
         "normalize_mean": _joined(declared.get("normalize_mean")),
@@ -193,7 +193,9 @@ def _checked(form: dict, labels: list[str]) -> dict[str, Any]:
         "channels": channels,
         "width": int_field(form, "width", None, errors, 1, 4096),
         "height": int_field(form, "height", None, errors, 1, 4096),
-        "resize_mode": choice_field(form, "resize_mode", images.RESIZE_MODES, "squash", errors),
+        "resize_mode": choice_field(
+            form, "resize_mode", images.RESIZE_MODES, images.DEFAULT_RESIZE_MODE, errors
+        ),
         "crop_size": int_field(form, "crop_size", 0, errors, 0, 4096) or None,
         "mean_mode": choice_field(form, "use_mean", MEAN_MODES, "none", errors),
         "normalize_mean": list(mean) if mean else None,

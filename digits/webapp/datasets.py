@@ -57,6 +57,7 @@ FORM_CHOICES = {
     "generic_methods": GENERIC_METHODS,
     "image_types": CHANNEL_CHOICES,
     "resize_modes": images.RESIZE_MODES,
+    "default_resize_mode": images.DEFAULT_RESIZE_MODE,
     "encodings": ENCODING_CHOICES,
 }
 

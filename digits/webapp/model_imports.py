@@ -46,6 +46,7 @@ def _form_page(values: dict, errors: dict, status: int = 200):
         errors=errors,
         image_types=IMAGE_TYPE_CHOICES,
         resize_modes=images.RESIZE_MODES,
+        default_resize_mode=images.DEFAULT_RESIZE_MODE,
     )
     return page, status
 
