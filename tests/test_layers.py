@@ -98,7 +98,7 @@ def test_the_graph_is_read_from_the_source():
     assert "digits.files" in graph["digits.jobs.store"]
     assert "digits.jobs.context" in graph["digits.models.train"]
     # By name: the trainer that the model job type starts, a task's training module.
-    assert "digits.models.train" in graph["digits.models.job_type"]
+    assert "digits.models.train" in graph["digits.models.launch"]
     assert "digits.tasks.classification.training" in graph["digits.tasks.classification"]
     # Not the registries' lists of their built-ins.
     assert "digits.models.job_type" not in graph["digits.jobs.types"]

@@ -119,22 +119,26 @@ class JobContext:
 
 
 # One store and one emitter per worker process, made after the pool forks.
-_process_events: tuple[int, JobEvents] | None = None
+# One JobEvents per process and jobs folder (a worker's; a test process may hold several).
+_process_events: dict[tuple[int, str, str], JobEvents] = {}
 
 
 def worker_events(settings: Settings) -> JobEvents:
-    global _process_events
-    if _process_events is None or _process_events[0] != os.getpid():
-        if in_sandbox():  # the broker is out of reach: the parent relays the events file
-            _process_events = (os.getpid(), JobEvents(JobStore(settings.jobs_dir), _unsent))
-            return _process_events[1]
-        manager = create_socketio_manager(settings, write_only=True)
+    key = (os.getpid(), str(settings.jobs_dir), settings.broker_url or "")
+    if key not in _process_events:
+        _process_events[key] = _new_worker_events(settings)
+    return _process_events[key]
 
-        def emit(event: str, data: dict, room: str) -> None:
-            manager.emit(event, data, namespace="/jobs", room=room)
 
-        _process_events = (os.getpid(), JobEvents(JobStore(settings.jobs_dir), emit))
-    return _process_events[1]
+def _new_worker_events(settings: Settings) -> JobEvents:
+    if in_sandbox():  # the broker is out of reach: the parent relays the events file
+        return JobEvents(JobStore(settings.jobs_dir), _unsent)
+    manager = create_socketio_manager(settings, write_only=True)
+
+    def emit(event: str, data: dict, room: str) -> None:
+        manager.emit(event, data, namespace="/jobs", room=room)
+
+    return JobEvents(JobStore(settings.jobs_dir), emit)
 
 
 def _unsent(event: str, data: dict, room: str) -> None:

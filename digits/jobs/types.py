@@ -17,7 +17,14 @@ if TYPE_CHECKING:
     from digits.jobs.job import Job
 
 # The job types this package ships, imported by the server and every worker.
-BUILTIN_MODULES = ("digits.datasets.job_type", "digits.models.job_type")
+BUILTIN_MODULES = (
+    "digits.datasets.job_type",
+    "digits.models.job_type",
+    "digits.models.search_job",
+    "digits.models.inference_job",
+    "digits.models.imported_job",
+    "digits.models.infer_requests",
+)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from digits.data_roots import PathNotAllowed, resolve_in_roots
 from digits.forms import FormErrors, field_error
 from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
-from digits.models.job_type import IMAGE_CLASSIFICATION_INFERENCE, IMAGE_GENERIC_MODEL
+from digits.models.inference_job import IMAGE_CLASSIFICATION_INFERENCE
+from digits.models.job_type import IMAGE_GENERIC_MODEL
 from digits.models.layout import (
     CLASSIFY_LIST_FILE,
     CLASSIFY_UPLOAD_ARCHIVE,

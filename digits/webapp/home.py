@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 from digits import __version__
 from digits.jobs import types
 from digits.jobs.status import Status
-from digits.models.job_type import IMPORTED_MODEL_TYPE
+from digits.models.imported_job import IMPORTED_MODEL_TYPE
 from digits.paging import page_number, page_of
 from digits.webapp.http import wants_json
 from digits.webapp.job_list import (

@@ -12,6 +12,7 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 
 from digits.datasets import images
 from digits.forms import FormErrors
+from digits.models.imported_job import IMPORTED_MODEL
 from digits.models.importing import (
     ARCHIVE,
     IMAGE_TYPE_CHOICES,
@@ -21,7 +22,6 @@ from digits.models.importing import (
     NETWORK_FILE,
     WEIGHTS_FILE,
 )
-from digits.models.job_type import IMPORTED_MODEL
 from digits.models.layout import IMPORTED_FOLDER, SNAPSHOT_PATTERN
 from digits.webapp.auth import current_user, login_required
 from digits.webapp.http import job_parameters, wants_json

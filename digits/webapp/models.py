@@ -26,16 +26,15 @@ from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
 from digits.models import catalog
 from digits.models.fields import FIELDS, LR_STEPS, METHODS
+from digits.models.imported_job import IMPORTED_MODEL_TYPE
 from digits.models.importing import network_input
+from digits.models.job_parameters import options_of
 from digits.models.job_type import (
     BATCH_FINDER,
     BATCH_FOR_GPUS,
     IMAGE_CLASSIFICATION_MODEL,
     IMAGE_GENERIC_MODEL,
-    IMPORTED_MODEL_TYPE,
     LR_RANGE_TEST,
-    MODEL_SEARCH,
-    options_of,
 )
 from digits.models.layout import (
     IMPORTED_FOLDER,
@@ -47,6 +46,7 @@ from digits.models.lr_policy import curve
 from digits.models.network_check import CHECK_NETWORK_REQUEST
 from digits.models.options import parse_training_options, split_list
 from digits.models.published import IMAGENET, IMAGENET_FILES, IMAGENET_NORMALIZATION
+from digits.models.search_job import MODEL_SEARCH
 from digits.models.search_space import (
     PRUNERS,
     SAMPLERS,

@@ -3,7 +3,7 @@
 import pytest
 
 from digits.jobs.control import JobInUse
-from digits.models.job_type import gpu_request, options_of, uses
+from digits.models.job_parameters import gpu_request, options_of, uses
 from tests.support.model_forms import done_dataset, model_fields, new_job, stored_job
 
 
