@@ -8,7 +8,6 @@ among the ranks; validation covers the whole validation set exactly once across 
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import os
@@ -23,21 +22,13 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler, Sampler
+from torch.utils.data import DataLoader
 
 from digits import tasks
 from digits.datasets import layout
-from digits.datasets.database import records_at
-from digits.datasets.reader import (
-    InMemoryImages,
-    LmdbImageDataset,
-    MemoryLoader,
-    database_pixels,
-)
-from digits.files import write_json_atomically
 from digits.jobs.child import child_main
 from digits.jobs.context import JobAborted, JobContext, JobError
-from digits.models import batch_finder, lr_finder, snapshots
+from digits.models import probes, settings_finders, snapshots
 from digits.models.distributed import Distributed, all_sum, setup_distributed
 from digits.models.factory import build_network, network_source
 from digits.models.layout import (
@@ -45,15 +36,14 @@ from digits.models.layout import (
     MODEL_LABELS,
     MODEL_MEAN,
     MODEL_NETWORK,
-    PROBE_PICKS_FILE,
     PROBES_FILE,
     list_snapshots,
-    picked_probes,
 )
 from digits.models.options import TrainingOptions, parse_training_options
 from digits.models.preprocessing import Preprocessing, normalization_of
 from digits.models.published import WeightsUnavailable
 from digits.models.solvers import create_optimizer
+from digits.models.training_data import ResumableSampler, load_data
 from digits.models.weights import load_into
 from digits.tasks.training import TrainingContract
 
@@ -65,110 +55,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-class ResumableSampler(DistributedSampler):
-    """DistributedSampler that can start its next epoch `skip` indices in: a resumed training
-    goes on where its snapshot was taken, through the same order of images."""
-
-    skip = 0
-
-    def __iter__(self):
-        indices = list(super().__iter__())
-        skip, self.skip = self.skip, 0
-        return iter(indices[skip:])
-
-
-class ShardSampler(Sampler[int]):
-    """Every index exactly once across ranks (rank, rank + world, ...): no padded duplicates."""
-
-    def __init__(self, length: int, rank: int, world_size: int):
-        self.indices = range(rank, length, world_size)
-
-    def __iter__(self):
-        return iter(self.indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-
-# Of the host's memory, what the decoded images of a job's ranks may take when data_cache is
-# "auto" (each rank holds its own copy).
-CACHE_SHARE = 0.25
-PROBE_TOP = 3  # classes shown per probe image and validation
-HARDEST_FROM = 2000  # validation images among which the hardest probe images are picked
-HARDEST_BATCH = 64
-CPU_TIMED_BATCH = 64  # the batch the CPU's speed is timed at (a large one would take minutes)
-GPU_PREFETCH = 4  # batches each loader process prepares ahead when it feeds a GPU
-
-
-def cache_fits(paths: list[Path], options: TrainingOptions, env: Distributed) -> bool:
-    """Whether the images are decoded into memory: as asked, or ("auto") when every rank's copy
-    fits in its share of the host's memory."""
-    if options.data_cache != "auto":
-        return options.data_cache == "ram"
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    needed = sum(database_pixels(p) for p in paths if p.exists())
-    return needed * env.local_world_size <= CACHE_SHARE * memory
-
-
-def load_data(dataset_folder: Path, options: TrainingOptions, env: Distributed):
-    if options.batch_size % env.world_size:
-        raise JobError(
-            f"batch size {options.batch_size} does not divide among {env.world_size} "
-            "GPUs: choose a multiple of the GPU count"
-        )
-    per_rank = options.batch_size // env.world_size
-    train_path, val_path = (dataset_folder / layout.database(n) for n in ("train", "val"))
-    if cache_fits([train_path, val_path], options, env):
-        return _in_memory(train_path, val_path, options, env, per_rank)
-    train_set = LmdbImageDataset(train_path)
-    workers = options.loader_workers
-    if workers is None:
-        workers = min(8, max(1, (os.cpu_count() or 2) // (2 * env.world_size)))
-    # Their own generator: loaders must not draw from the global RNG (dropout's), or a resumed
-    # training would draw differently from an uninterrupted one.
-    on_gpu = env.device.type == "cuda"
-    prefetch = options.loader_prefetch or (GPU_PREFETCH if on_gpu else None)
-    common = {
-        "num_workers": workers,
-        "pin_memory": on_gpu,
-        "persistent_workers": workers > 0,
-        "prefetch_factor": prefetch if workers > 0 else None,
-        "generator": torch.Generator().manual_seed(options.seed or 0),
-    }
-    sampler = ResumableSampler(
-        train_set, env.world_size, env.rank, shuffle=options.shuffle, seed=options.seed or 0
-    )
-    # A last batch of one image cannot train BatchNorm layers: leave that image for the next
-    # epoch's shuffle rather than fail (a dataset of 225 images in batches of 32, say).
-    lone_last = len(sampler) % per_rank == 1 and len(sampler) > 1
-    train = DataLoader(
-        train_set, batch_size=per_rank, sampler=sampler, drop_last=lone_last, **common
-    )
-    val = None
-    if val_path.exists():
-        val_set = LmdbImageDataset(val_path)
-        shard = ShardSampler(len(val_set), env.rank, env.world_size)
-        val = DataLoader(val_set, batch_size=per_rank, sampler=shard, **common)
-    return train, val, sampler
-
-
-def _in_memory(train_path: Path, val_path: Path, options, env: Distributed, per_rank: int):
-    """The images decoded once (the host's cores decode them in parallel), then batches are
-    gathers from memory: no loader processes."""
-    threads = max(1, (os.cpu_count() or 1) // env.local_world_size)
-    train_set = InMemoryImages(train_path, threads)
-    sampler = ResumableSampler(
-        train_set, env.world_size, env.rank, shuffle=options.shuffle, seed=options.seed or 0
-    )
-    lone_last = len(sampler) % per_rank == 1 and len(sampler) > 1
-    train = MemoryLoader(train_set, sampler, per_rank, drop_last=lone_last)
-    val = None
-    if val_path.exists():
-        val_set = InMemoryImages(val_path, threads)
-        val = MemoryLoader(val_set, ShardSampler(len(val_set), env.rank, env.world_size), per_rank)
-    return train, val, sampler
 
 
 class StopEarly(Exception):
@@ -300,116 +186,6 @@ class Trainer:
         except StopEarly:
             self.reporter.finished_early()
 
-    def find_learning_rate(self, folder: Path) -> None:
-        """The learning-rate range test: `steps` steps at exponentially growing rates, the
-        smoothed loss of each (summed over ranks, so every rank stops at the same step)."""
-        low, high, steps = self.options.find_lr
-        test = lr_finder.RangeTest()
-        self.reporter.total_steps = steps
-        self.wrapped.train()
-        batches = self._endless_batches()
-        for step in range(steps):
-            rate = lr_finder.rate_at(step, steps, low, high)
-            for group in self.optimizer.param_groups:
-                group["lr"] = rate
-            images, labels = next(batches)
-            loss = self.forward_backward(images, labels)
-            self.optimizer.step()
-            self.optimizer.zero_grad(set_to_none=True)
-            [mean_loss] = all_sum([float(loss) / self.env.world_size], self.env)
-            self.reporter.progress(step + 1, len(images) * self.env.world_size)
-            if not test.add(rate, mean_loss):
-                break
-        if self.env.is_main:
-            test.save(folder)
-            suggested = test.suggestion()
-            self.reporter.log(
-                f"range test: {len(test.rows)} steps from {low:g} to {test.rows[-1]['lr']:.3g}; "
-                + (f"suggested rate {suggested:.3g}" if suggested else "no rate to suggest")
-            )
-        self.reporter.finished_early()
-
-    def find_largest_batch(self, folder: Path, stored: tuple[int, int, int]) -> None:
-        """Real forward and backward steps on images of the dataset's stored size: on a GPU at
-        growing sizes until one runs out of memory; on the CPU at the size this network's
-        memory per image allows in a share of the host's memory."""
-        on_gpu = self.env.device.type == "cuda"
-        tries = batch_finder.Tries("cuda" if on_gpu else "cpu")
-        if on_gpu:
-            batch_finder.search(self._try_on_gpu(stored), tries, batch_finder.MAX_BATCH)
-            name = torch.cuda.get_device_name(self.env.device)
-            note = f"{name}: the largest batch that ran without running out of memory"
-        else:
-            per_image, fixed = self._memory_per_image(stored)
-            budget = batch_finder.host_memory_budget() // max(1, self.env.local_world_size)
-            largest = max(1, min(batch_finder.MAX_BATCH, (budget - fixed) // per_image))
-            timed_at = min(largest, CPU_TIMED_BATCH)
-            seconds = batch_finder.timed(self._step_at(timed_at, stored), lambda: None)
-            tries.record(largest, True, seconds * largest / timed_at, fixed + per_image * largest)
-            note = (
-                "no GPU on this host: the largest batch whose memory (this network's activations "
-                f"and gradients per image, measured, and its weights) fits in half the host's "
-                f"memory; speed timed at a batch of {timed_at}"
-            )
-        if self.env.is_main:
-            tries.save(folder, note)
-            self.reporter.log(
-                f"largest batch: {tries.largest} ({note}); proposed {tries.proposal()}"
-            )
-        self.reporter.finished_early()
-
-    def _step_at(self, batch: int, stored: tuple[int, int, int]):
-        images = torch.randint(0, 256, (batch, *stored), dtype=torch.uint8)
-        labels = self.task.random_labels(batch)
-
-        def step() -> None:
-            self.forward_backward(images, labels)
-            self.optimizer.zero_grad(set_to_none=True)
-
-        return step
-
-    def _try_on_gpu(self, stored):
-        def try_batch(batch: int) -> tuple[float, int]:
-            try:
-                torch.cuda.reset_peak_memory_stats(self.env.device)
-                seconds = batch_finder.timed(self._step_at(batch, stored), torch.cuda.synchronize)
-                return seconds, torch.cuda.max_memory_allocated(self.env.device)
-            except torch.cuda.OutOfMemoryError as exc:
-                raise batch_finder.DoesNotFit() from exc
-            finally:
-                self.optimizer.zero_grad(set_to_none=True)
-                gc.collect()
-                torch.cuda.empty_cache()
-
-        return try_batch
-
-    def _memory_per_image(self, stored) -> tuple[int, int]:
-        """Bytes an image of a batch takes (each layer's output, kept for the backward pass,
-        and its gradient), and bytes the network takes whatever the batch (weights, their
-        gradients and two optimizer states)."""
-        outputs = []
-
-        def keep(_module, _inputs, output):
-            if isinstance(output, torch.Tensor):
-                outputs.append(output.numel() * output.element_size())
-
-        hooks = [m.register_forward_hook(keep) for m in self.model.modules() if m is not self.model]
-        try:
-            self._step_at(2, stored)()
-        finally:
-            for hook in hooks:
-                hook.remove()
-        per_image = max(1, sum(outputs))  # a batch of 2's outputs: per image, and gradients
-        fixed = 4 * sum(p.numel() * p.element_size() for p in self.model.parameters())
-        return per_image, fixed
-
-    def _endless_batches(self):
-        epoch = 0
-        while True:
-            self.sampler.set_epoch(epoch)
-            yield from self.train_loader
-            epoch += 1
-
     def resume_from(self, snapshot: dict) -> None:
         """Continue a snapshot's training: weights, optimizer, position and random states."""
         load_into(self.model, snapshot["model"])
@@ -496,52 +272,11 @@ class Trainer:
         row = {"epoch": round(step / self.epoch_steps, 4), **evaluation.figures}
         self.reporter.metrics(row)
         if self.probe_images is None and self.pick_hardest and self.env.is_main:
-            self.probe_images = self.pick_hardest_probes()
+            self.probe_images = probes.pick_hardest_probes(self)
         if self.probe_images is not None and self.env.is_main:
-            self.reporter.probes({"epoch": row["epoch"], "probes": self.classify_probes()})
+            self.reporter.probes({"epoch": row["epoch"], "probes": probes.classify_probes(self)})
         if self.state.note_validation(row, self.metric) and self.env.is_main:
             self.task.keep_best(self.snapshot_context.folder, row["epoch"], evaluation)
-
-    @torch.no_grad()
-    def pick_hardest_probes(self) -> torch.Tensor | None:
-        """The `probe_images` validation images (of the first HARDEST_FROM) with the highest
-        loss now, recorded in the job's folder by number (a resumed run follows the same)."""
-        records = records_at(self.val_database, range(HARDEST_FROM))
-        if not records:
-            return None
-        losses = []
-        self.model.eval()
-        try:
-            for start in range(0, len(records), HARDEST_BATCH):
-                batch = records[start : start + HARDEST_BATCH]
-                images = self.preprocess(as_batch(batch).to(self.env.device))
-                labels = torch.tensor([r.label for r in batch], device=self.env.device)
-                with self.autocast():
-                    logits = self.model(images).float()
-                losses += nn.functional.cross_entropy(logits, labels, reduction="none").tolist()
-        finally:
-            self.model.train()
-        hardest = sorted(range(len(records)), key=lambda i: -losses[i])[: self.options.probe_images]
-        folder = self.snapshot_context.folder
-        write_json_atomically(folder / PROBE_PICKS_FILE, {"records": hardest})
-        self.reporter.log(f"probe images: the {len(hardest)} hardest, numbers {hardest}")
-        return as_batch([records[i] for i in hardest])
-
-    @torch.no_grad()
-    def classify_probes(self) -> list[list[list[float]]]:
-        """Each probe image's top 3 classes now: [[class, probability], ...]."""
-        self.model.eval()
-        try:
-            images = self.preprocess(self.probe_images.to(self.env.device))
-            with self.autocast():
-                scores = torch.softmax(self.model(images).float(), dim=1)
-        finally:
-            self.model.train()
-        top = scores.topk(min(PROBE_TOP, scores.shape[1]), dim=1)
-        return [
-            [[int(c), round(float(p), 4)] for c, p in zip(classes, chances, strict=True)]
-            for classes, chances in zip(top.indices.tolist(), top.values.tolist(), strict=True)
-        ]
 
     def no_better_for_long(self, step: int) -> bool:
         """Early stopping: `patience` epochs without a better validation; said in the log.
@@ -626,7 +361,7 @@ def train(ctx: JobContext) -> None:
         seed=seed,
         task=task.training().TaskTraining(dataset_folder, info, options, env),
         metric=task.metric,
-        probe_images=probe_images(dataset_folder, options, ctx.folder)
+        probe_images=probes.probe_images(dataset_folder, options, ctx.folder)
         if task.follows_probes
         else None,
         pick_hardest=task.follows_probes
@@ -642,10 +377,10 @@ def train(ctx: JobContext) -> None:
         if env.is_main:
             ctx.log(f"resuming from the snapshot of epoch {latest[-1]:g}")
     if options.find_lr:
-        trainer.find_learning_rate(ctx.folder)
+        settings_finders.find_learning_rate(trainer, ctx.folder)
     elif options.find_batch:
-        trainer.find_largest_batch(
-            ctx.folder, (info.image.channels, info.image.height, info.image.width)
+        settings_finders.find_largest_batch(
+            trainer, ctx.folder, (info.image.channels, info.image.height, info.image.width)
         )
     else:
         trainer.run()
@@ -654,22 +389,6 @@ def train(ctx: JobContext) -> None:
         # while a peer (another host's, say) still talks to it can abort that peer.
         dist.barrier()
         dist.destroy_process_group()
-
-
-def probe_images(dataset_folder: Path, options, folder: Path) -> torch.Tensor | None:
-    """The probe images (those the person picked, those a first run found hardest, else the
-    first `probe_images` of the validation set), as the loaders give them."""
-    path = dataset_folder / layout.database("val")
-    indexes = picked_probes(folder) or options.probe_indexes
-    if not indexes or not path.exists():
-        return None
-    records = records_at(path, indexes)
-    return as_batch(records) if records else None
-
-
-def as_batch(records: list) -> torch.Tensor:
-    """Database records as one uint8 batch, N x C x H x W, as the loaders give images."""
-    return torch.from_numpy(np.stack([r.pixels().transpose(2, 0, 1) for r in records]))
 
 
 def write_model_files(ctx: JobContext, options, labels: list[str], dataset_folder: Path) -> None:

@@ -8,8 +8,9 @@ import torch
 from digits.datasets import layout
 from digits.datasets.database import DatabaseWriter, encode_record
 from digits.forms import FormErrors
+from digits.models.distributed import Distributed
 from digits.models.options import parse_training_options
-from digits.models.train import Distributed, load_data
+from digits.models.training_data import load_data
 
 
 @pytest.fixture
