@@ -3,31 +3,25 @@ LR preview."""
 
 from __future__ import annotations
 
-import itertools
-
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from digits import tasks
 from digits.datasets.layout import DatasetInfo, read_info
 from digits.files import read_regular
 from digits.forms import (
-    GROUP_FIELD,
     FormErrors,
     add_error,
     field_error,
     group_field,
     int_field,
-    is_whole_number,
     optional_int_field,
     text_field,
 )
 from digits.jobs.heartbeats import gpu_hosts
-from digits.jobs.status import Status
 from digits.jobs.store import JobNotFound
-from digits.models import catalog
+from digits.models import catalog, submission
 from digits.models.fields import FIELDS, LR_STEPS, METHODS
 from digits.models.imported_job import IMPORTED_MODEL_TYPE
-from digits.models.importing import network_input
 from digits.models.job_parameters import options_of
 from digits.models.job_type import (
     BATCH_FINDER,
@@ -44,8 +38,8 @@ from digits.models.layout import (
 )
 from digits.models.lr_policy import curve
 from digits.models.network_check import CHECK_NETWORK_REQUEST
-from digits.models.options import parse_training_options, split_list
-from digits.models.published import IMAGENET, IMAGENET_FILES, IMAGENET_NORMALIZATION
+from digits.models.options import split_list
+from digits.models.published import IMAGENET_FILES
 from digits.models.search_job import MODEL_SEARCH
 from digits.models.search_space import (
     PRUNERS,
@@ -62,8 +56,6 @@ from digits.webapp.services import services
 from digits.webapp.worker_requests import ask_worker, infer_worker_running
 
 bp = Blueprint("models", __name__)
-SWEEP_FIELDS = ("learning_rate", "batch_size")
-MAX_SWEEP = 20
 
 
 # What a link may set on the New Model forms besides a Clone's values.
@@ -111,7 +103,7 @@ def _form_choices(generic: bool = False) -> dict:
             "search_pruners": PRUNERS,
         },
         "generic": generic,
-        "datasets": [j for j in jobs if _dataset_for(j.type, model_type)],
+        "datasets": [j for j in jobs if submission.dataset_for(j.type, model_type)],
         "previous": usable,
         # Imported models first: they are what the Pretrained tab is for.
         "pretrained": sorted(usable, key=lambda j: j.type != IMPORTED_MODEL_TYPE),
@@ -196,10 +188,12 @@ def _settings_finder(job_type, marks: dict, title: str):
     form = {k: v for k, v in asked.items() if k not in marks} | marks
     if "find_batch" in marks:  # one GPU, any free one: the proposal is per GPU
         form.pop("select_gpus", None)
-        form[BATCH_FOR_GPUS] = str(_gpus_asked(asked))  # the form's batch is theirs all
-    for field in SWEEP_FIELDS:  # a sweep's lists: the test takes the first (it sets the rates)
+        form[BATCH_FOR_GPUS] = str(submission.gpus_asked(asked))  # the form's batch is theirs all
+    for (
+        field
+    ) in submission.SWEEP_FIELDS:  # a sweep's lists: the test takes the first (it sets the rates)
         form[field] = (split_list(str(form.get(field, ""))) or [form.get(field, "")])[0]
-    generic = _generic_dataset(text_field(form, "dataset"))
+    generic = submission.generic_dataset(text_field(form, "dataset"), services().store)
     errors = _check(form, generic, check_fit=True)
     if errors:
         return _refused(form, errors, generic)
@@ -219,7 +213,7 @@ def search():
     `search_parallel`, `search_sampler` (tpe, random), `search_pruner` (median, halving,
     none), `search_seed`. Each trial is a model job, filed with the search under its group."""
     form = _submitted_form()
-    generic = _generic_dataset(text_field(form, "dataset"))
+    generic = submission.generic_dataset(text_field(form, "dataset"), services().store)
     model_type = IMAGE_GENERIC_MODEL if generic else IMAGE_CLASSIFICATION_MODEL
     plan, errors = check_search_plan(form, model_type.name)
     for field, messages in _check_trials(plan, generic, check_fit=not errors).items():
@@ -263,26 +257,10 @@ def _refused(form: dict, errors: dict, generic: bool):
     return _form_page(form, errors, generic), 400
 
 
-def _gpus_asked(form: dict) -> int:
-    """How many GPUs (or CPU ranks) the form's model would train on: the batch is theirs."""
-    chosen = split_list(str(form.get("select_gpus", "") or ""))
-    count = str(form.get("select_gpu_count", "") or "")
-    return len(chosen) or (int(count) if is_whole_number(count) and int(count) > 0 else 1)
-
-
-def _generic_dataset(dataset_id: str) -> bool:
-    """Whether the dataset's models use DIGITS' generic routes (its task's)."""
-    try:
-        task = tasks.of_dataset_type(services().store.get(dataset_id).type)
-    except JobNotFound:
-        return False
-    return bool(task and task.generic)
-
-
 def _create(job_type):
     generic = job_type is IMAGE_GENERIC_MODEL
     form = _submitted_form()
-    combinations, errors = _sweep(form)
+    combinations, errors = submission.sweep(form)
     for index, combination in enumerate(combinations):
         # A sweep varies only the learning rate and batch size: one fit check is enough.
         errors.update(_check(combination, generic, check_fit=index == 0))
@@ -305,172 +283,25 @@ def _create(job_type):
 
 def _submitted_form() -> dict:
     """The New Model form as submitted: its GPUs (a multiple choice) as one list, and what a
-    pretrained network needs (_fit_to_pretrained)."""
+    pretrained network needs (submission.fit_to_pretrained)."""
     form = job_parameters(request.form)
     if request.form.getlist("select_gpus"):
         form["select_gpus"] = ",".join(request.form.getlist("select_gpus"))
-    _fit_to_pretrained(form)
+    submission.fit_to_pretrained(form, services().store)
     return form
 
 
-def _fit_to_pretrained(form: dict) -> None:
-    """Starting from ImageNet weights or an imported network: its input normalization, unless
-    the form gives one, and its input where the dataset's images differ (grayscale repeated to
-    colour, resized to a network of fixed size). Written into the job's parameters, so that
-    training and classifying read the same."""
-    declared = _pretrained_input(form)
-    if declared is None:
-        return
-    if not form.get("normalize_mean") and declared.get("normalize_mean"):
-        form["normalize_mean"] = ",".join(map(str, declared["normalize_mean"]))
-        form["normalize_std"] = ",".join(map(str, declared["normalize_std"]))
-        form["use_mean"] = "none"
-    try:
-        dataset = read_info(services().store.folder(str(form.get("dataset", ""))))
-    except JobNotFound:
-        dataset = None  # the check says so
-    if dataset is None:
-        return
-    if dataset.image.channels == 1 and declared["channels"] == 3:
-        form["network_channels"] = "3"
-    size = declared.get("size")
-    crop = optional_int_field(form, "crop_size", {}, 1, 4096)
-    stored = (crop, crop) if crop else (dataset.image.height, dataset.image.width)
-    if size and tuple(size) != stored:
-        form["network_height"], form["network_width"] = map(str, size)
-
-
-def _pretrained_input(form: dict) -> dict | None:
-    """What the pretrained network starts from expects: channels, size (None: any) and
-    normalization; None when training starts from scratch or from a model trained here."""
-    if form.get("method", "standard") == "standard" and form.get("pretrained_weights") == IMAGENET:
-        mean, std = IMAGENET_NORMALIZATION
-        return {"channels": 3, "size": None, "normalize_mean": mean, "normalize_std": std}
-    if form.get("method") != "pretrained":
-        return None
-    try:
-        declared = imported_info(services().store.folder(str(form.get("pretrained_networks"))))
-    except JobNotFound:
-        return None
-    if declared is None:
-        return None
-    channels, height, width = network_input(declared)
-    return declared | {"channels": channels, "size": (height, width)}
-
-
-def _sweep(form: dict) -> tuple[list[dict], dict]:
-    """One set of parameters per combination of the comma-separated sweep fields."""
-    errors: dict = {}
-    lists = {f: split_list(str(form.get(f, ""))) or [str(form.get(f, ""))] for f in SWEEP_FIELDS}
-    combos = list(itertools.product(*(lists[f] for f in SWEEP_FIELDS)))
-    if len(combos) > MAX_SWEEP:
-        add_error(errors, "learning_rate", f"a sweep makes at most {MAX_SWEEP} jobs")
-        return [], errors
-    result = []
-    for values in combos:
-        combination = {**form, **dict(zip(SWEEP_FIELDS, values, strict=True))}
-        if len(combos) > 1:
-            tags = ", ".join(
-                f"{f.replace('_', ' ')} {v}"
-                for f, v in zip(SWEEP_FIELDS, values, strict=True)
-                if len(lists[f]) > 1
-            )
-            combination["model_name"] = f"{form.get('model_name', '')} ({tags})"
-            # A sweep's jobs are filed together, under its name unless the person named a group.
-            combination[GROUP_FIELD] = form.get(GROUP_FIELD) or form.get("model_name", "")
-        result.append(combination)
-    return result, errors
-
-
 def _check(form: dict, generic: bool, check_fit: bool = True) -> dict:
-    """Everything that can be known before training, all reported at once: fields, dataset,
-    crop against the dataset's images, network, GPUs."""
-    try:
-        options, errors = parse_training_options(form), {}
-    except FormErrors as exc:
-        options, errors = None, dict(exc.errors)
-    info = _check_dataset(text_field(form, "dataset"), errors, generic)
-    crop = optional_int_field(form, "crop_size", {}, 1, 4096)  # its own error comes from above
-    if info is not None and crop and crop > min(info.image.height, info.image.width):
-        size = f"{info.image.width}x{info.image.height}"
-        add_error(errors, "crop_size", f"larger than the dataset's {size} images")
-    if options is None:
+    """What the domain refuses of the form (digits.models.submission), then, when all else is
+    well, the network's fit, which a worker tries."""
+    svc = services()
+    hosts = gpu_hosts(svc.live_workers())
+    options, info, errors = submission.check(form, generic, svc.store, hosts)
+    if options is None or info is None or errors or not check_fit:
         return errors
-    if options.probe_records and info is not None:
-        _check_probes(options.probe_records, info, errors)
-    if options.starts_from:
-        _check_start(options, info, errors)
-    _check_gpus(options, errors)
-    if info is not None and options.method in ("custom", "standard") and check_fit and not errors:
+    if options.method in ("custom", "standard"):
         _check_fit(options, info, errors)
     return errors
-
-
-def _check_probes(records: tuple[int, ...], info: DatasetInfo, errors: dict) -> None:
-    """Probe images picked by number: the dataset's validation set has each of them."""
-    count = info.splits["val"].entries if "val" in info.splits else 0
-    if not count:
-        add_error(errors, "probe_records", "the dataset has no validation images to follow")
-    elif max(records) >= count:
-        add_error(errors, "probe_records", f"the validation images are numbered 0 to {count - 1}")
-
-
-def _check_start(options, info: DatasetInfo | None, errors: dict) -> None:
-    """The model to fine-tune from: one with a snapshot, reading images like the dataset's."""
-    field = f"{options.method}_networks"
-    try:
-        folder = services().store.folder(options.starts_from)
-    except JobNotFound:
-        add_error(errors, field, f"no model {options.starts_from}")
-        return
-    epochs = list_snapshots(folder)
-    if not epochs:
-        add_error(errors, field, "that model has no snapshot to start from")
-        return
-    if options.previous_epoch and options.previous_epoch not in epochs:
-        have = ", ".join(f"{e:g}" for e in epochs)
-        add_error(errors, "previous_epoch", f"that model has snapshots of epochs {have}")
-    declared = imported_info(folder)
-    channels = network_input(declared)[0] if declared else None
-    if channels and info is not None and channels < info.image.channels:
-        add_error(
-            errors,
-            field,
-            f"that network reads {channels}-channel images; the dataset's have "
-            f"{info.image.channels}: build the dataset with {channels}",
-        )
-
-
-def _check_dataset(dataset_id: str, errors: dict, generic: bool) -> DatasetInfo | None:
-    """The chosen dataset's info (None before it is Done); what is wrong with it, in `errors`."""
-    if not dataset_id:
-        return None  # the options parser asks for one
-    try:
-        dataset = services().store.get(dataset_id)
-    except JobNotFound:
-        add_error(errors, "dataset", f"no dataset {dataset_id}")
-        return None
-    if dataset.kind != "dataset":
-        add_error(errors, "dataset", f"job {dataset_id} is not a dataset")
-        return None
-    model_type = tasks.GENERIC_MODEL_TYPE if generic else tasks.CLASSIFICATION_MODEL_TYPE
-    if not _dataset_for(dataset.type, model_type):
-        wanted = "a generic (Other)" if generic else "an image classification"
-        add_error(errors, "dataset", f"{dataset.name} is not {wanted} dataset")
-        return None
-    if dataset.status in (Status.ABORT, Status.ERROR):
-        add_error(errors, "dataset", f"dataset {dataset.name} ended {dataset.status.label}")
-        return None
-    return read_info(services().store.folder(dataset.id))
-
-
-def _dataset_for(dataset_type: str, model_type: str) -> bool:
-    """Whether datasets of that job type are for models of that type (their task's)."""
-    task = tasks.of_dataset_type(dataset_type)
-    return task is not None and task.model_type == model_type
-
-
-BY_COUNT = "GPUs by index are one host's: name them host:index to train across hosts"
 
 
 def _gpu_label(gpu: dict) -> str:
@@ -482,29 +313,6 @@ def _gpu_label(gpu: dict) -> str:
 def _gpu_state(gpu: dict) -> str:
     holder = gpu.get("held_by")
     return f"held by {holder.get('name', 'a job')}" if holder else "free"
-
-
-def _check_gpus(options, errors: dict) -> None:
-    """GPUs that the live hosts can give: by index on one host, or a count no larger than
-    they have together (more than one host has: the job trains across hosts)."""
-    hosts = gpu_hosts(services().live_workers())
-    if options.host_gpus:
-        missing = [f"{h}:{i}" for h, i in options.host_gpus if i not in hosts.get(h, set())]
-        if missing:
-            add_error(errors, "select_gpus", f"no worker offers GPU {', '.join(missing)}")
-    elif options.gpus:
-        offered = set().union(*hosts.values())
-        missing = [g for g in options.gpus if g not in offered]
-        if missing:
-            add_error(errors, "select_gpus", f"no worker offers GPU {', '.join(map(str, missing))}")
-        elif not any(set(options.gpus) <= gpus for gpus in hosts.values()):
-            add_error(errors, "select_gpus", f"no one host has all of these GPUs ({BY_COUNT})")
-    elif hosts and options.gpu_count > (total := sum(len(g) for g in hosts.values())):
-        add_error(
-            errors,
-            "select_gpu_count",
-            f"{options.gpu_count} GPUs asked for, but the live hosts have {total} together",
-        )
 
 
 def _check_fit(options, info: DatasetInfo, errors: dict) -> None:
