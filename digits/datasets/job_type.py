@@ -6,8 +6,9 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from digits import tasks
 from digits.config import CPU_QUEUE
-from digits.datasets import layout, targets
+from digits.datasets import layout
 from digits.datasets.layout import read_info
 from digits.datasets.options import PREBUILT_FIELDS
 from digits.datasets.parsing import SPLITS
@@ -46,18 +47,8 @@ def dataset_details(job: Job, folder: Path) -> dict[str, Any]:
         "skipped": info.skipped,
         "messages": info.messages,
         "mean_image": (folder / layout.MEAN_PNG).exists(),
-        **(_generic_details(info, folder) if info.generic else {}),
+        **tasks.of_dataset(info).dataset_details(info, folder),
     }
-
-
-def _generic_details(info, folder: Path) -> dict[str, Any]:
-    """A generic dataset's outputs, and each one's distribution per split (for its page)."""
-    statistics = {}
-    for split in info.splits:
-        values = targets.load_targets(folder, split)
-        if values is not None:
-            statistics[split] = targets.output_statistics(values, info.outputs)
-    return {"outputs": info.outputs, "output_statistics": statistics}
 
 
 def dataset_builder(ctx) -> tuple[list[str], dict[str, str]]:

@@ -15,7 +15,7 @@ the web process reads these facts too.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,14 @@ class Metric:
         return {"key": self.key, "direction": self.direction, "title": self.title}
 
 
+@dataclass(frozen=True)
+class RecordView:
+    """How Explore shows a record's label: a caption under the image, and what its JSON adds."""
+
+    caption: Callable[[int], str]
+    details: Callable[[int], dict[str, Any]] = lambda label: {}
+
+
 class Task:
     """One kind of problem. Subclasses set the class attributes and override what differs."""
 
@@ -123,6 +131,14 @@ class Task:
     def labels_of(self, info) -> list[str]:
         """What a model of a dataset (its DatasetInfo) names its outputs: one per output."""
         return list(info.labels)
+
+    def dataset_details(self, info, folder: Path) -> dict[str, Any]:
+        """What this task adds to a dataset's JSON and page (its statistics)."""
+        return {}
+
+    def record_view(self, info, folder: Path, split: str) -> RecordView:
+        """How Explore names a record of that split (its class, its values)."""
+        return RecordView(lambda label: info.labels[label])
 
     def model_details(self, info, options) -> dict[str, Any]:
         """What this task adds to a model's JSON (DIGITS' keys where DIGITS had them)."""

@@ -18,6 +18,7 @@ from flask import (
 )
 from werkzeug.datastructures import FileStorage
 
+from digits import tasks
 from digits.data_roots import PathNotAllowed, resolve_in_roots
 from digits.datasets import images, layout, limits, targets
 from digits.datasets.database import browse, read_record
@@ -452,21 +453,21 @@ def explore():
     label_index = info.labels.index(label) if label in info.labels else None
     path = svc.store.folder(job_id) / layout.database(db)
     records, total = browse(path, page * size, size, label_index)
-    values = targets.load_targets(svc.store.folder(job_id), db) if info.generic else None
+    view = tasks.of_dataset(info).record_view(info, svc.store.folder(job_id), db)
     items = [
         {
             "key": key,
-            "label": _explore_label(info, values, record_label),
+            "label": view.caption(record_label),
             # Each image its own request: a page of large images is never held at once.
             "src": url_for("datasets.record_image", job_id=job.id, db=db, key=key),
         }
         for key, record_label in records
     ]
     if wants_json():
-        listed = [{"key": i["key"], "label": i["label"]} for i in items]
-        if values is not None:  # a generic dataset's image: its values by output
-            for item, (_, row) in zip(listed, records, strict=True):
-                item["values"] = dict(zip(info.outputs, values[row].tolist(), strict=True))
+        listed = [
+            {"key": item["key"], "label": item["label"], **view.details(record_label)}
+            for item, (_, record_label) in zip(items, records, strict=True)
+        ]
         return jsonify({"total": total, "page": page, "size": size, "items": listed})
     return render_template(
         "datasets/explore.html",
@@ -494,13 +495,6 @@ def record_image(job_id: str, db: str, key: str):
     response = Response(record.png(), mimetype="image/png")
     response.cache_control.private, response.cache_control.max_age = True, 3600
     return response
-
-
-def _explore_label(info, values, label: int) -> str:
-    """What Explore writes under an image: its class, or a generic image's values."""
-    if values is None:
-        return info.labels[label]
-    return ", ".join(f"{n} {v:.4g}" for n, v in zip(info.outputs, values[label], strict=True))
 
 
 def _int_arg(name: str, default: int) -> int:

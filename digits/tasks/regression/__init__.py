@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from digits.tasks import Metric, Task, register
+from digits.datasets import targets
+from digits.tasks import Metric, RecordView, Task, register
 
 
 class Regression(Task):
@@ -40,6 +41,27 @@ class Regression(Task):
             "output_names": results["outputs"],
             "target_errors": results["target_errors"],
         }
+
+    def dataset_details(self, info, folder: Path) -> dict[str, Any]:
+        """The outputs, and each one's distribution per split (for the dataset's page)."""
+        statistics = {}
+        for split in info.splits:
+            values = targets.load_targets(folder, split)
+            if values is not None:
+                statistics[split] = targets.output_statistics(values, info.outputs)
+        return {"outputs": info.outputs, "output_statistics": statistics}
+
+    def record_view(self, info, folder: Path, split: str) -> RecordView:
+        """A record's label is its row of the split's values: each by its output's name."""
+        values = targets.load_targets(folder, split)
+
+        def named(row: int) -> dict[str, float]:
+            return dict(zip(info.outputs, values[row].tolist(), strict=True))
+
+        return RecordView(
+            lambda row: ", ".join(f"{n} {v:.4g}" for n, v in named(row).items()),
+            lambda row: {"values": named(row)},
+        )
 
     def model_details(self, info, options) -> dict[str, Any]:
         # A generic model predicts these values (DIGITS' generic models had no labels).
