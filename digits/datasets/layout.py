@@ -76,10 +76,6 @@ class DatasetInfo:
         if not self.task:
             self.task = "regression" if self.outputs is not None else "classification"
 
-    @property
-    def generic(self) -> bool:
-        return self.outputs is not None
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DatasetInfo:
         return cls(
