@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from digits.registry import Registry
+
 if TYPE_CHECKING:
     from digits.hardware.leases import GpuRequest
     from digits.jobs.context import JobContext
@@ -72,34 +74,27 @@ def _cannot_run(ctx: JobContext) -> None:
     raise UnknownJobType(f"this worker does not know job type {ctx.job.type!r}")
 
 
-_registry: dict[str, JobType] = {}
+_registry: Registry[JobType] = Registry("job type", UnknownJobType)
 
 
 def register(job_type: JobType) -> JobType:
     """Add a job type; a second type of the same name is a mistake, not a replacement."""
-    known = _registry.get(job_type.name)
-    if known is not None and known is not job_type:
-        raise ValueError(f"a job type named {job_type.name!r} is registered already")
-    _registry[job_type.name] = job_type
-    return job_type
+    return _registry.add(job_type)
 
 
 def get(name: str) -> JobType:
     """The job type of that name, to submit or run a job of it (UnknownJobType if none)."""
-    try:
-        return _registry[name]
-    except KeyError:
-        raise UnknownJobType(f"this server does not know job type {name!r}") from None
+    return _registry.get(name)
 
 
 def of(job: Job) -> JobType:
     """A stored job's type; for a type not loaded here (a plugin's, since removed), one that
     does nothing: the job is listed, shown and deleted as it is, never run or resumed."""
-    return _registry.get(job.type) or JobType(job.type, job.kind, "", _cannot_run)
+    return _registry.find(job.type) or JobType(job.type, job.kind, "", _cannot_run)
 
 
 def all_types() -> list[JobType]:
-    return list(_registry.values())
+    return _registry.values()
 
 
 def load_plugins(module_names: tuple[str, ...]) -> list:

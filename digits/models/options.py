@@ -140,6 +140,34 @@ class TrainingOptions:
         return () if self.probe_pick == "hardest" else tuple(range(self.probe_images))
 
 
+# The options read straight from a declared field: the option's name, the form's (DIGITS').
+DECLARED = {
+    "method": "method",
+    "epochs": "train_epochs",
+    "snapshot_interval": "snapshot_interval",
+    "val_interval": "val_interval",
+    "seed": "random_seed",
+    "batch_size": "batch_size",
+    "batch_accumulation": "batch_accumulation",
+    "solver": "solver_type",
+    "learning_rate": "learning_rate",
+    "mean_mode": "use_mean",
+    "crop_size": "crop_size",
+    "shuffle": "shuffle",
+    "flip": "aug_flip",
+    "quad_rotation": "aug_quad_rot",
+    "rotation": "aug_rot",
+    "scale": "aug_scale",
+    "noise": "aug_noise",
+    "gpu_count": "select_gpu_count",
+    "bf16": "use_bf16",
+    "loss": "loss",
+    "patience": "patience",
+    "probe_images": "probe_images",
+    "keep_snapshots": "snapshot_keep",
+}
+
+
 def split_list(text: str) -> list[str]:
     """Comma-separated values of a sweep field ("0.01, 0.001")."""
     return [part.strip() for part in text.split(",") if part.strip()]
@@ -151,40 +179,19 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
     framework = text_field(form, "framework", FRAMEWORK).lower()
     if framework not in DIGITS_FRAMEWORKS:
         add_error(errors, "framework", f"one of {', '.join(DIGITS_FRAMEWORKS)}")
-    field = FIELDS.__getitem__
     options = TrainingOptions(
         name=name_field(form, "model_name", errors, "model"),
         group=group_field(form, errors),
         dataset=text_field(form, "dataset"),
-        method=field("method").parse(form, errors),
-        epochs=field("train_epochs").parse(form, errors),
-        snapshot_interval=field("snapshot_interval").parse(form, errors),
-        val_interval=field("val_interval").parse(form, errors),
-        seed=field("random_seed").parse(form, errors),
-        batch_size=field("batch_size").parse(form, errors) or DEFAULT_BATCH,
-        batch_accumulation=field("batch_accumulation").parse(form, errors),
-        solver=field("solver_type").parse(form, errors),
-        learning_rate=field("learning_rate").parse(form, errors),
         lr_policy=parse_lr_policy(form, errors),
-        mean_mode=field("use_mean").parse(form, errors),
-        crop_size=field("crop_size").parse(form, errors),
-        shuffle=field("shuffle").parse(form, errors),
-        flip=field("aug_flip").parse(form, errors),
-        quad_rotation=field("aug_quad_rot").parse(form, errors),
-        rotation=field("aug_rot").parse(form, errors),
-        scale=field("aug_scale").parse(form, errors),
-        noise=field("aug_noise").parse(form, errors),
-        gpu_count=field("select_gpu_count").parse(form, errors),
-        bf16=field("use_bf16").parse(form, errors),
-        loss=field("loss").parse(form, errors),
-        patience=field("patience").parse(form, errors) or None,
         find_lr=_range_test(form, errors),
         find_batch=flag_field(form, "find_batch"),
-        probe_images=field("probe_images").parse(form, errors),
-        keep_snapshots=field("snapshot_keep").parse(form, errors),
+        **{attribute: FIELDS[name].parse(form, errors) for attribute, name in DECLARED.items()},
     )
+    options.batch_size = options.batch_size or DEFAULT_BATCH  # blank: see _network_fields
+    options.patience = options.patience or None  # 0: never stop early
     if flag_field(form, "aug_hsv_use"):
-        options.hsv = tuple(field(f"aug_hsv_{c}").parse(form, errors) for c in "hsv")
+        options.hsv = tuple(FIELDS[f"aug_hsv_{c}"].parse(form, errors) for c in "hsv")
     if not options.dataset:
         add_error(errors, "dataset", "choose the dataset to train on")
     _network_fields(form, options, errors)
@@ -202,7 +209,7 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
         options.mean_mode = "none"
     options.gpus, options.host_gpus = _gpu_list(form, errors)
     options.probe_records = _probe_records(form, errors)
-    options.probe_pick = field("probe_pick").parse(form, errors)
+    options.probe_pick = FIELDS["probe_pick"].parse(form, errors)
     if errors:
         raise FormErrors(errors)
     return options

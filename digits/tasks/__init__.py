@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from digits.config import load_settings
+from digits.registry import Registry
 
 # The tasks this package ships, imported with the job types (digits.jobs.types.load_plugins).
 BUILTIN_MODULES = ("digits.tasks.classification", "digits.tasks.regression")
@@ -176,16 +177,12 @@ class Task:
         return importlib.import_module(self.inference_module)
 
 
-_registry: dict[str, Task] = {}
+_registry: Registry[Task] = Registry("task", UnknownTask)
 
 
 def register(task: Task) -> Task:
     """Add a task; a second task of the same name is a mistake, not a replacement."""
-    known = _registry.get(task.name)
-    if known is not None and known is not task:
-        raise ValueError(f"a task named {task.name!r} is registered already")
-    _registry[task.name] = task
-    return task
+    return _registry.add(task)
 
 
 def get(name: str) -> Task:
@@ -195,15 +192,12 @@ def get(name: str) -> Task:
         load_builtin()
     if name not in _registry:
         load(load_settings().plugins)
-    try:
-        return _registry[name]
-    except KeyError:
-        raise UnknownTask(f"no task named {name!r} is installed here") from None
+    return _registry.get(name)
 
 
 def all_tasks() -> list[Task]:
     load_builtin()
-    return list(_registry.values())
+    return _registry.values()
 
 
 def of_dataset(info) -> Task:
