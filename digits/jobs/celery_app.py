@@ -13,9 +13,19 @@ from digits.jobs.page_requests import run_request
 from digits.jobs.runner import run_job
 
 
-def create_celery(settings: Settings, gpu_pool: GpuPool | None = None) -> Celery:
+class DigitsCelery(Celery):
+    """The Celery app, and what its tasks read of this process: its settings and, on a
+    worker, the GPUs it offers."""
+
+    def __init__(self, settings: Settings, gpu_pool: GpuPool | None = None):
+        super().__init__("digits", broker=connection_url(settings.broker_url), set_as_current=False)
+        self.digits_settings: Settings = settings
+        self.digits_gpu_pool: GpuPool = gpu_pool or GpuPool(settings.jobs_dir, ())
+
+
+def create_celery(settings: Settings, gpu_pool: GpuPool | None = None) -> DigitsCelery:
     """The app; a worker passes the pool of GPUs it offers (none for the web server)."""
-    app = Celery("digits", broker=connection_url(settings.broker_url), set_as_current=False)
+    app = DigitsCelery(settings, gpu_pool)
     app.conf.update(
         broker_transport_options=broker_transport_options(settings),
         broker_connection_retry_on_startup=True,
@@ -34,8 +44,6 @@ def create_celery(settings: Settings, gpu_pool: GpuPool | None = None) -> Celery
         worker_send_task_events=False,
         worker_hijack_root_logger=False,
     )
-    app.digits_settings = settings
-    app.digits_gpu_pool = gpu_pool or GpuPool(settings.jobs_dir, ())
 
     app.task(name=RUN_JOB_TASK, bind=True)(run_job)
     app.task(name=RUN_REQUEST_TASK, bind=True)(run_request)
