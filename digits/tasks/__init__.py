@@ -145,6 +145,14 @@ class Task:
         """What this task adds to a model's JSON (DIGITS' keys where DIGITS had them)."""
         return {}
 
+    def compare_columns(self) -> tuple[tuple[str, str, str], ...]:
+        """Compare's columns of a model's best validation: (key, heading, format)."""
+        return ((self.metric.key, f"Best {self.metric.title}", "%.4g"),)
+
+    def compare_chart(self) -> tuple[str, str]:
+        """Compare's chart of a score by epoch: (key, title)."""
+        return self.metric.key, self.metric.title
+
     def describe_outputs(self, details: Mapping[str, Any]) -> str:
         """What the model page says a model predicts, from its JSON: "3 classes", say."""
         return self.counted(len(details.get("labels") or ()))

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, render_template, request
 
+from digits import tasks
 from digits.files import read_last_json_lines
 from digits.jobs import types
 from digits.jobs.events import EVENTS_FILE
@@ -75,7 +76,15 @@ def comparison(jobs: list[Job]) -> dict[str, Any]:
         model["settings"] = {key: model["parameters"].get(key, "") for key in differing}
     generic = any(model["generic"] for model in models)
     _mark_best(models)
-    return {"models": models, "differing": differing, "generic": generic}
+    # Models of one task are compared: the first's says what the columns and chart show.
+    task = tasks.get(models[0]["task"]) if models else tasks.get(tasks.DEFAULT_TASK)
+    return {
+        "models": models,
+        "differing": differing,
+        "generic": generic,
+        "columns": task.compare_columns(),
+        "score": task.compare_chart(),
+    }
 
 
 def _model(job: Job) -> dict[str, Any]:
@@ -98,6 +107,8 @@ def _model(job: Job) -> dict[str, Any]:
         "best_val_loss": best.get("val_loss"),
         "best_val_mae": best.get("val_mae"),
         "metric": detail.get("metric"),
+        "task": detail.get("task") or tasks.DEFAULT_TASK,
+        "best_row": best,
         "best_score": best.get(detail["metric"]["key"]) if detail.get("metric") else None,
         "time_taken": _time_taken(job),
         "images_per_sec": _speed(folder),

@@ -18,7 +18,7 @@ function draw(data) {
   const models = data.models;
   const epochs = { title: { text: "epoch" } };
   const margin = { t: 40, r: 20, b: 40, l: 60 };
-  const [score, scoreTitle] = data.generic ? ["val_mae", "validation mean absolute error"] : ["val_top1", "validation top-1 (%)"];
+  const [score, scoreTitle] = data.score; // the task's: a classifier's top-1, say
   Plotly.react(role("compare-accuracy"), curves(models, score), {
     title: { text: scoreTitle }, xaxis: epochs, margin, legend: { orientation: "h" },
   }, CONFIG);

@@ -24,6 +24,12 @@ class Classification(Task):
     templates = Path(__file__).parent / "templates"
     list_help = "A list of images (a path a line, optionally a label: its number or class name)"
 
+    def compare_columns(self):
+        return (("val_top1", "Best val top-1", "%.2f%%"), ("val_loss", "Its val loss", "%.4f"))
+
+    def compare_chart(self):
+        return "val_top1", "validation top-1 (%)"
+
     def describe_best(self, row) -> str:
         return f"val loss {row['val_loss']:.4f}, top-1 {row['val_top1']:.2f}%"
 

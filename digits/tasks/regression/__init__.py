@@ -31,6 +31,12 @@ class Regression(Task):
         loss = str(details.get("loss", "")).upper()
         return f"{len(outputs)} outputs ({', '.join(outputs)}), {loss} loss"
 
+    def compare_columns(self):
+        return (("val_loss", "Best val loss", "%.4g"), ("val_mae", "Its mean abs. error", "%.4g"))
+
+    def compare_chart(self):
+        return "val_mae", "validation mean absolute error"
+
     def describe_best(self, row) -> str:
         return f"val loss {row['val_loss']:.4f}, mean absolute error {row['val_mae']:.4g}"
 
