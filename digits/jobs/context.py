@@ -124,7 +124,7 @@ _process_events: dict[tuple[int, str, str], JobEvents] = {}
 
 
 def worker_events(settings: Settings) -> JobEvents:
-    key = (os.getpid(), str(settings.jobs_dir), settings.broker_url or "")
+    key = (os.getpid(), str(settings.jobs_dir), settings.broker_url)
     if key not in _process_events:
         _process_events[key] = _new_worker_events(settings)
     return _process_events[key]

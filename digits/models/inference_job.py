@@ -12,13 +12,12 @@ from digits.config import CPU_QUEUE
 from digits.datasets.layout import read_info
 from digits.files import read_regular
 from digits.jobs.child import run_in_child
-from digits.jobs.job import Job
+from digits.jobs.job import Job, JobFormatError
+from digits.jobs.store import JobNotFound, JobStore
 from digits.jobs.types import JobType, register
 from digits.jobs.warm import WarmModule
 from digits.models.job_parameters import options_of
-from digits.models.options import (
-    inference_model,
-)
+from digits.models.options import inference_model
 from digits.models.sandboxing import inference_confinement
 from digits.paging import page_number, page_of
 
@@ -59,8 +58,8 @@ def classifications_details(job: Job, folder: Path) -> dict[str, Any]:
 def _task_of_model(jobs_dir: Path, model_id: str | None) -> tasks.Task:
     """The task of a model job in that jobs folder (a classifier's where it cannot be read)."""
     try:
-        job = Job.from_dict(json.loads(read_regular(jobs_dir / model_id / "job.json")))
-    except (TypeError, FileNotFoundError, ValueError, KeyError):
+        job = JobStore(jobs_dir).get(model_id or "")
+    except (JobNotFound, JobFormatError):
         return tasks.get(tasks.DEFAULT_TASK)
     options = options_of(job)
     info = read_info(jobs_dir / options.dataset) if options and options.dataset else None

@@ -15,6 +15,7 @@ from digits.config import GPU_QUEUE
 from digits.datasets.database import records_at
 from digits.datasets.layout import database, read_info
 from digits.files import read_json_lines, read_last_json_lines, read_regular
+from digits.forms import is_whole_number
 from digits.jobs.child import run_in_child
 from digits.jobs.events import USAGE_FILE
 from digits.jobs.gang_runs import read_gang
@@ -229,8 +230,8 @@ def batch_finder_details(job: Job, folder: Path) -> dict[str, Any]:
     """The sizes a largest-batch search tried on one GPU, the one it proposes per GPU, and the
     `batch_size` to give the form (the global batch: per GPU times the GPUs the form chose)."""
     found = batch_finder.read_result(folder)
-    gpus = job.parameters.get(BATCH_FOR_GPUS)
-    gpus = int(gpus) if isinstance(gpus, str) and gpus.isdigit() and int(gpus) > 0 else 1
+    gpus = str(job.parameters.get(BATCH_FOR_GPUS, ""))
+    gpus = int(gpus) if is_whole_number(gpus) and int(gpus) > 0 else 1
     suggested = found.get("suggested") if found else None
     return range_test_details(job, folder) | {
         "batch_finder": found,

@@ -164,7 +164,11 @@ DECLARED = {
     "loss": "loss",
     "patience": "patience",
     "probe_images": "probe_images",
+    "probe_pick": "probe_pick",
     "keep_snapshots": "snapshot_keep",
+    "data_cache": "data_cache",
+    "pretrained_lr_mult": "pretrained_lr_mult",
+    "freeze_epochs": "freeze_epochs",
 }
 
 
@@ -209,7 +213,6 @@ def parse_training_options(form: dict[str, Any]) -> TrainingOptions:
         options.mean_mode = "none"
     options.gpus, options.host_gpus = _gpu_list(form, errors)
     options.probe_records = _probe_records(form, errors)
-    options.probe_pick = FIELDS["probe_pick"].parse(form, errors)
     if errors:
         raise FormErrors(errors)
     return options
@@ -276,7 +279,6 @@ def _network_fields(form, options: TrainingOptions, errors: Errors) -> None:
             epoch_field = f"{options.previous_networks}-snapshot"
         if text_field(form, epoch_field):  # blank: the latest snapshot
             options.previous_epoch = float_field(form, epoch_field, None, errors, 0, 1e6)
-    options.data_cache = FIELDS["data_cache"].parse(form, errors)
     options.loader_workers = optional_int_field(form, "loader_workers", errors, 0, 64)
     options.loader_prefetch = optional_int_field(form, "loader_prefetch", errors, 1, 64)
     options.use_compile = flag_field(form, "use_compile", False)
@@ -285,8 +287,6 @@ def _network_fields(form, options: TrainingOptions, errors: Errors) -> None:
     options.network_width = optional_int_field(form, "network_width", errors, 1, 4096)
     if bool(options.network_height) != bool(options.network_width):
         add_error(errors, "network_height", "give network_height and network_width, or neither")
-    options.pretrained_lr_mult = FIELDS["pretrained_lr_mult"].parse(form, errors)
-    options.freeze_epochs = FIELDS["freeze_epochs"].parse(form, errors)
 
 
 def parse_normalization(form, errors: Errors, channels: int | None = None):

@@ -197,14 +197,14 @@ def get(name: str) -> Task:
     """The task of that name. A process that meets one it has not loaded (a trainer, a
     sandboxed child) imports the built-in tasks and the configured plugins first."""
     if name not in _registry:
-        load_builtin()
+        load()
     if name not in _registry:
         load(load_settings().plugins)
     return _registry.get(name)
 
 
 def all_tasks() -> list[Task]:
-    load_builtin()
+    load()
     return _registry.values()
 
 
@@ -215,7 +215,7 @@ def of_dataset(info) -> Task:
 
 def of_dataset_type(dataset_type: str) -> Task | None:
     """The task whose datasets that job type makes (None: no task's, a plugin's job)."""
-    load_builtin()
+    load()
     return next((task for task in _registry.values() if task.dataset_type == dataset_type), None)
 
 
@@ -225,14 +225,9 @@ def of_model(model_type: str, info=None) -> Task:
     registered for it (classification, or regression for the generic route)."""
     if info is not None:
         return of_dataset(info)
-    load_builtin()
+    load()
     known = (task for task in _registry.values() if task.model_type == model_type)
     return next(known, None) or get(DEFAULT_TASK)
-
-
-def load_builtin() -> None:
-    for name in BUILTIN_MODULES:
-        importlib.import_module(name)
 
 
 def load(plugins: Iterable[str] = ()) -> None:

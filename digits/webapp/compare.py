@@ -75,9 +75,10 @@ def comparison(jobs: list[Job]) -> dict[str, Any]:
     for model in models:
         model["settings"] = {key: model["parameters"].get(key, "") for key in differing}
     generic = any(model["generic"] for model in models)
-    _mark_best(models)
-    # Models of one task are compared: the first's says what the columns and chart show.
+    # Models of one task are compared: the first's judges the best and says what the columns
+    # and chart show.
     task = tasks.get(models[0]["task"]) if models else tasks.get(tasks.DEFAULT_TASK)
+    _mark_best(models, task.metric)
     return {
         "models": models,
         "differing": differing,
@@ -106,10 +107,8 @@ def _model(job: Job) -> dict[str, Any]:
         "best_val_top1": best.get("val_top1"),
         "best_val_loss": best.get("val_loss"),
         "best_val_mae": best.get("val_mae"),
-        "metric": detail.get("metric"),
         "task": detail.get("task") or tasks.DEFAULT_TASK,
         "best_row": best,
-        "best_score": best.get(detail["metric"]["key"]) if detail.get("metric") else None,
         "time_taken": _time_taken(job),
         "images_per_sec": _speed(folder),
         "metrics": read_metrics(folder),
@@ -138,11 +137,8 @@ def _speed(folder) -> float | None:
     return rates[-1] if rates else None
 
 
-def _mark_best(models: list[dict[str, Any]]) -> None:
-    """The best of them by their task's metric (models of one task are compared)."""
-    scored = [m for m in models if m["best_score"] is not None]
-    metric = scored[0]["metric"] if scored else None
-    pick = max if metric and metric["direction"] == "max" else min
-    best = pick(scored, key=lambda m: m["best_score"], default=None)
+def _mark_best(models: list[dict[str, Any]], metric: tasks.Metric) -> None:
+    """The one whose best validation is the best by the task's metric (the first of equals)."""
+    best = metric.best_row(model["best_row"] for model in models)
     for model in models:
-        model["best"] = model is best
+        model["best"] = best is not None and model["best_row"] is best
